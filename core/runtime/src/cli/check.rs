@@ -1,0 +1,53 @@
+//! `check-config` and `plugins`.
+
+use super::components::Components;
+use crate::config::Config;
+use crate::plugin_host::{kind_name, PluginHost};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Validates everything `run` would, without opening sockets. Returns a summary.
+pub fn check_config(path: &Path) -> Result<String, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let components = Components::load(&config)?;
+    components.decoders(&config)?;
+    components.filters(&config)?;
+    components.output(&config)?;
+    let mut summary = format!("{}: OK\n", config.file.display());
+    for l in &config.listen {
+        let _ = writeln!(summary, "  listen {} -> {}", l.address, l.input);
+    }
+    for f in &config.filters {
+        let _ = writeln!(summary, "  filter {}", f.plugin);
+    }
+    let _ = write!(summary, "  output {}", config.output.plugin);
+    Ok(summary)
+}
+
+/// A table of the plugins in plugin_dir, with the files that were refused and why.
+pub fn list_plugins(path: &Path) -> Result<String, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let host = PluginHost::new(&config.plugin_dir).map_err(|e| e.to_string())?;
+    let mut out = format!("{:<16} {:<16} {:<10} {:<5} FILE\n", "NAME", "KIND", "VERSION", "ABI");
+    let mut refused = String::new();
+    for found in host.discover() {
+        match found {
+            Ok(p) => {
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:<16} {:<10} {:<5} {}",
+                    p.name,
+                    kind_name(p.kind),
+                    p.version,
+                    format!("{}.{}", p.abi_major, p.abi_minor),
+                    p.path.display()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(refused, "refused: {e}");
+            }
+        }
+    }
+    out.push_str(&refused);
+    Ok(out)
+}

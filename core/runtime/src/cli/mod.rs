@@ -1,0 +1,67 @@
+//! The command line: `run`, `check-config`, `plugins`, `--version`.
+
+mod check;
+mod components;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "syslane", version, about = "Syslog collector that ships to an Azure Log Analytics workspace")]
+struct Cli {
+    /// Log level (error, warn, info, debug, trace) or a tracing filter; SYSLANE_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the agent until SIGTERM or SIGINT.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Checks a configuration: syntax, listeners, and every plugin's own config.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Lists the plugins found in the configuration's plugin_dir.
+    Plugins {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging(level: &str) {
+    let filter = std::env::var("SYSLANE_LOG").unwrap_or_else(|_| level.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// Entry point of the `syslane` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let result = match cli.command {
+        Command::Run { config } => run::run(&config),
+        Command::CheckConfig { config } => check::check_config(&config).map(|summary| println!("{summary}")),
+        Command::Plugins { config } => check::list_plugins(&config).map(|table| print!("{table}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("syslane: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The configuration file: TOML, unknown keys refused, relative paths resolved
+//! against the file's directory, every error naming the file, the key and the fix.
+//!
+//! Each `[[listen]]`, `[[filter]]` and `[output]` table passes its keys other than
+//! `address`/`input`/`plugin` to its plugin as a JSON object.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration error, shown to the operator as `file: key: message`.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: PathBuf,
+    plugin_dir: PathBuf,
+    hostname: Option<String>,
+    workers: Option<usize>,
+    #[serde(default = "defaults::max_message_size")]
+    max_message_size: usize,
+    #[serde(default = "defaults::max_connections")]
+    max_connections: usize,
+    #[serde(default = "defaults::idle_timeout_secs")]
+    idle_timeout_secs: u64,
+    #[serde(default = "defaults::shutdown_timeout_secs")]
+    shutdown_timeout_secs: u64,
+    #[serde(default = "defaults::batch_max_bytes")]
+    batch_max_bytes: usize,
+    #[serde(default = "defaults::queue_batches")]
+    queue_batches: usize,
+    #[serde(default = "defaults::udp_receive_buffer")]
+    udp_receive_buffer: usize,
+    #[serde(default)]
+    listen: Vec<RawListen>,
+    #[serde(default)]
+    filter: Vec<RawPlugin>,
+    output: Option<RawPlugin>,
+}
+
+mod defaults {
+    pub fn max_message_size() -> usize {
+        64 * 1024
+    }
+    pub fn max_connections() -> usize {
+        1024
+    }
+    pub fn idle_timeout_secs() -> u64 {
+        300
+    }
+    pub fn shutdown_timeout_secs() -> u64 {
+        30
+    }
+    pub fn batch_max_bytes() -> usize {
+        1024 * 1024
+    }
+    pub fn queue_batches() -> usize {
+        256
+    }
+    pub fn udp_receive_buffer() -> usize {
+        8 * 1024 * 1024
+    }
+}
+
+#[derive(Deserialize)]
+struct RawListen {
+    address: Option<String>,
+    input: Option<String>,
+    #[serde(flatten)]
+    options: toml::Table,
+}
+
+#[derive(Deserialize)]
+struct RawPlugin {
+    plugin: Option<String>,
+    #[serde(flatten)]
+    options: toml::Table,
+}
+
+/// A listener's transport and socket address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenAddress {
+    Udp(SocketAddr),
+    Tcp(SocketAddr),
+}
+
+impl std::fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddress::Udp(a) => write!(f, "udp://{a}"),
+            ListenAddress::Tcp(a) => write!(f, "tcp://{a}"),
+        }
+    }
+}
+
+/// One `[[listen]]`: where to listen and which decoder plugin reads it.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub address: ListenAddress,
+    pub input: String,
+    /// The decoder's config as a JSON object.
+    pub options_json: String,
+}
+
+/// One plugin reference with its JSON config.
+#[derive(Debug, Clone)]
+pub struct PluginRef {
+    pub plugin: String,
+    pub options_json: String,
+    /// Where it came from, for messages: `filter[0]`, `output`.
+    pub key: String,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub plugin_dir: PathBuf,
+    pub hostname: Option<String>,
+    pub workers: usize,
+    pub max_message_size: usize,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub batch_max_bytes: usize,
+    pub queue_batches: usize,
+    pub udp_receive_buffer: usize,
+    pub listen: Vec<Listen>,
+    pub filters: Vec<PluginRef>,
+    pub output: PluginRef,
+}
+
+fn resolve(dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    }
+}
+
+fn parse_address(text: &str) -> Result<ListenAddress, String> {
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or_else(|| format!("`{text}` has no scheme; write udp://127.0.0.1:25224 or tcp://127.0.0.1:25224"))?;
+    let addr: SocketAddr = rest
+        .parse()
+        .map_err(|_| format!("`{rest}` is not an IP address and port (such as 127.0.0.1:25224 or [::1]:25224)"))?;
+    match scheme {
+        "udp" => Ok(ListenAddress::Udp(addr)),
+        "tcp" => Ok(ListenAddress::Tcp(addr)),
+        "relp" | "unix" => Err(format!("{scheme}:// listeners are not available in this version; use tcp:// or udp://")),
+        other => Err(format!("unknown scheme `{other}://`; use udp:// or tcp://")),
+    }
+}
+
+fn options_json(options: toml::Table) -> String {
+    serde_json::to_string(&options).unwrap_or_else(|_| "{}".to_string())
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            key: "(file)".into(),
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        let dir = path
+            .parent()
+            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .unwrap_or(Path::new("."));
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Config::parse(&text, path, &dir)
+    }
+
+    /// Validates configuration text; `dir` resolves relative paths.
+    pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let err = |key: &str, message: String| ConfigError {
+            file: file.clone(),
+            key: key.to_string(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let key = e.span().map_or("(syntax)".to_string(), |s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}")
+            });
+            err(&key, e.message().to_string())
+        })?;
+
+        if raw.max_message_size < 480 || raw.max_message_size > 16 * 1024 * 1024 {
+            return Err(err(
+                "max_message_size",
+                format!("{} is out of range; use 480 to 16777216 bytes (RFC 5424 receivers must accept at least 480)", raw.max_message_size),
+            ));
+        }
+        let workers = raw
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).min(8));
+        if workers == 0 || workers > 64 {
+            return Err(err("workers", format!("{workers} is out of range; use 1 to 64")));
+        }
+        if raw.max_connections == 0 {
+            return Err(err("max_connections", "must be at least 1".into()));
+        }
+        if raw.queue_batches == 0 {
+            return Err(err("queue_batches", "must be at least 1".into()));
+        }
+        if raw.batch_max_bytes < 1024 {
+            return Err(err("batch_max_bytes", "must be at least 1024".into()));
+        }
+        if raw.listen.is_empty() {
+            return Err(err("listen", "no [[listen]] table: add one, such as address = \"udp://127.0.0.1:25224\" with input = \"syslog\"".into()));
+        }
+        let mut listen = Vec::new();
+        for (i, l) in raw.listen.into_iter().enumerate() {
+            let key = format!("listen[{i}]");
+            let address = l
+                .address
+                .ok_or_else(|| err(&format!("{key}.address"), "missing; add address = \"udp://127.0.0.1:25224\"".into()))?;
+            let address = parse_address(&address).map_err(|m| err(&format!("{key}.address"), m))?;
+            if listen.iter().any(|x: &Listen| x.address == address) {
+                return Err(err(&format!("{key}.address"), format!("{address} is configured twice")));
+            }
+            let input = l
+                .input
+                .ok_or_else(|| err(&format!("{key}.input"), "missing; name the decoder plugin, such as input = \"syslog\"".into()))?;
+            listen.push(Listen {
+                address,
+                input,
+                options_json: options_json(l.options),
+            });
+        }
+        let plugin_ref = |p: RawPlugin, key: String| -> Result<PluginRef, ConfigError> {
+            let plugin = p
+                .plugin
+                .ok_or_else(|| err(&format!("{key}.plugin"), "missing; name the plugin, such as plugin = \"select\"".into()))?;
+            Ok(PluginRef {
+                plugin,
+                options_json: options_json(p.options),
+                key,
+            })
+        };
+        let filters = raw
+            .filter
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| plugin_ref(f, format!("filter[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = raw
+            .output
+            .ok_or_else(|| err("output", "no [output] table: add one, such as plugin = \"file\" with path = \"records.jsonl\"".into()))?;
+        let output = plugin_ref(output, "output".into())?;
+
+        Ok(Config {
+            file: path.to_path_buf(),
+            config_dir: dir.to_path_buf(),
+            state_dir: resolve(dir, &raw.state_dir),
+            plugin_dir: resolve(dir, &raw.plugin_dir),
+            hostname: raw.hostname,
+            workers,
+            max_message_size: raw.max_message_size,
+            max_connections: raw.max_connections,
+            idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
+            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            batch_max_bytes: raw.batch_max_bytes,
+            queue_batches: raw.queue_batches,
+            udp_receive_buffer: raw.udp_receive_buffer,
+            listen,
+            filters,
+            output,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+use super::*;
+
+const GOOD: &str = r#"
+state_dir  = "data/state"
+plugin_dir = "target/release"
+[[listen]]
+address = "udp://127.0.0.1:25224"
+input   = "syslog"
+timezone = "UTC"
+[[listen]]
+address = "tcp://127.0.0.1:25224"
+input   = "syslog"
+[[filter]]
+plugin = "select"
+min_severity = "debug"
+[output]
+plugin = "file"
+path   = "data/records.jsonl"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/syslane/syslane.toml"), Path::new("/etc/syslane"))
+}
+
+#[test]
+fn the_documented_example_parses() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.state_dir, Path::new("/etc/syslane/data/state"));
+    assert_eq!(c.plugin_dir, Path::new("/etc/syslane/target/release"));
+    assert_eq!(c.listen.len(), 2);
+    assert_eq!(c.listen[0].address, ListenAddress::Udp("127.0.0.1:25224".parse().unwrap()));
+    assert_eq!(c.listen[0].options_json, r#"{"timezone":"UTC"}"#);
+    assert_eq!(c.filters[0].plugin, "select");
+    assert_eq!(c.filters[0].options_json, r#"{"min_severity":"debug"}"#);
+    assert_eq!(c.output.options_json, r#"{"path":"data/records.jsonl"}"#);
+    assert_eq!(c.max_message_size, 65536);
+}
+
+#[test]
+fn unknown_top_level_key_is_refused_with_its_line() {
+    let e = parse(&format!("colour = \"blue\"\n{GOOD}")).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("/etc/syslane/syslane.toml: line 1:"), "{text}");
+    assert!(text.contains("colour"), "{text}");
+}
+
+#[test]
+fn bad_scheme_names_the_key_and_the_fix() {
+    let e = parse(&GOOD.replace("udp://127", "http://127")).unwrap_err();
+    assert_eq!(e.key, "listen[0].address");
+    assert!(e.message.contains("udp://"), "{e}");
+}
+
+#[test]
+fn bad_address_and_duplicates() {
+    let e = parse(&GOOD.replace("udp://127.0.0.1:25224", "udp://localhost")).unwrap_err();
+    assert!(e.message.contains("not an IP address"), "{e}");
+    let e = parse(&GOOD.replace("tcp://", "udp://")).unwrap_err();
+    assert!(e.message.contains("twice"), "{e}");
+}
+
+#[test]
+fn missing_pieces_are_explained() {
+    let e = parse("state_dir = \"s\"\nplugin_dir = \"p\"\n[output]\nplugin = \"file\"\n").unwrap_err();
+    assert_eq!(e.key, "listen");
+    let e = parse(&GOOD.replace("[output]\nplugin = \"file\"\npath   = \"data/records.jsonl\"\n", "")).unwrap_err();
+    assert_eq!(e.key, "output");
+    let e = parse(&GOOD.replace("input   = \"syslog\"\ntimezone", "timezone")).unwrap_err();
+    assert_eq!(e.key, "listen[0].input");
+}
+
+#[test]
+fn limits_are_checked() {
+    let e = parse(&format!("max_message_size = 10\n{GOOD}")).unwrap_err();
+    assert_eq!(e.key, "max_message_size");
+    let e = parse(&format!("workers = 0\n{GOOD}")).unwrap_err();
+    assert_eq!(e.key, "workers");
+}
+
+#[test]
+fn syntax_errors_give_a_line() {
+    let e = parse("state_dir = \n").unwrap_err();
+    assert!(e.key.starts_with("line 1"), "{e}");
+}

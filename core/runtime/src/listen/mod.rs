@@ -1,0 +1,162 @@
+//! Listeners: sockets in, frame batches out.
+//!
+//! Each read becomes one [`FrameBatch`] (all complete frames of that read, copied
+//! once into one buffer), so the pipeline pays per batch, not per message. Batches
+//! go to the pipeline workers over bounded channels: a TCP connection always feeds
+//! the same worker, which keeps its messages in order, and when that worker's queue
+//! is full the connection stops reading, so the sender's TCP window closes. UDP
+//! cannot be paused: a UDP batch that finds the queues full past a short wait is
+//! dropped and counted.
+
+mod tcp;
+mod udp;
+
+use crate::config::{Config, ListenAddress};
+use crate::metrics::Metrics;
+use crossbeam_channel::{Sender, TrySendError};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Where one frame lies in its batch's buffer, and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameMeta {
+    pub start: u32,
+    pub len: u32,
+    /// `SL_FRAME_*` bits.
+    pub flags: u32,
+    pub peer: IpAddr,
+    pub receive_time_ns: i64,
+}
+
+/// Frames from one read of one listener.
+#[derive(Debug)]
+pub struct FrameBatch {
+    /// Index of the `[[listen]]` entry (selects the decoder).
+    pub listener: usize,
+    /// `SL_TRANSPORT_*`.
+    pub transport: u32,
+    pub data: Vec<u8>,
+    pub frames: Vec<FrameMeta>,
+}
+
+impl FrameBatch {
+    pub fn new(listener: usize, transport: u32, capacity: usize) -> FrameBatch {
+        FrameBatch {
+            listener,
+            transport,
+            data: Vec::with_capacity(capacity),
+            frames: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, frame: &[u8], flags: u32, peer: IpAddr, receive_time_ns: i64) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(frame);
+        self.frames.push(FrameMeta {
+            start,
+            len: frame.len() as u32,
+            flags,
+            peer,
+            receive_time_ns,
+        });
+    }
+
+    pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
+        let start = meta.start as usize;
+        self.data.get(start..start + meta.len as usize).unwrap_or(&[])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
+
+/// The pipeline is gone (shutdown): stop reading.
+#[derive(Debug)]
+pub struct Closed;
+
+/// Hands batches to the pipeline workers.
+pub struct Router {
+    workers: Vec<Sender<FrameBatch>>,
+    next: AtomicUsize,
+}
+
+impl Router {
+    pub fn new(workers: Vec<Sender<FrameBatch>>) -> Router {
+        Router {
+            workers,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// A worker for a new connection (round robin).
+    pub fn pick(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len().max(1)
+    }
+
+    /// Sends to worker `index`, waiting while its queue is full (back-pressure).
+    /// With `give_up_after`, returns the batch when the wait is longer.
+    pub async fn send(&self, index: usize, mut batch: FrameBatch, give_up_after: Option<Duration>) -> Result<Option<FrameBatch>, Closed> {
+        let tx = self.workers.get(index).ok_or(Closed)?;
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match tx.try_send(batch) {
+                Ok(()) => return Ok(None),
+                Err(TrySendError::Disconnected(_)) => return Err(Closed),
+                Err(TrySendError::Full(b)) => {
+                    if give_up_after.is_some_and(|limit| waited >= limit) {
+                        return Ok(Some(b));
+                    }
+                    batch = b;
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+}
+
+/// What listeners share.
+pub struct ListenContext {
+    pub router: Router,
+    pub metrics: Arc<Metrics>,
+    pub max_message_size: usize,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub udp_receive_buffer: usize,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Binds every configured listener; fails with the address and the reason.
+pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<()>, String> {
+    let mut tasks = JoinSet::new();
+    for (index, listen) in config.listen.iter().enumerate() {
+        match listen.address {
+            ListenAddress::Udp(addr) => {
+                let socket = udp::bind(addr, ctx.udp_receive_buffer).map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                tasks.spawn(udp::run(socket, index, Arc::clone(&ctx)));
+            }
+            ListenAddress::Tcp(addr) => {
+                let listener = tcp::bind(addr).map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx)));
+            }
+        }
+        if !listen_is_loopback(&listen.address) {
+            tracing::warn!(address = %listen.address, "listening beyond loopback: any host that can reach this port can send records");
+        }
+        tracing::info!(address = %listen.address, input = %listen.input, "listening");
+    }
+    Ok(tasks)
+}
+
+fn listen_is_loopback(a: &ListenAddress) -> bool {
+    match a {
+        ListenAddress::Udp(s) | ListenAddress::Tcp(s) => s.ip().is_loopback(),
+    }
+}

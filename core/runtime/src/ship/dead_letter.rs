@@ -1,0 +1,49 @@
+//! Batches the output rejected for good, kept as JSON lines with the reason, so an
+//! operator can see them and send them again once the cause is fixed.
+
+use crate::pipeline::serialize::write_str;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use syslane_abi::SL_TABLE_SECURITY;
+
+pub struct DeadLetters {
+    dir: PathBuf,
+}
+
+impl DeadLetters {
+    /// Dead letters go to `dir/dead-letter.jsonl`.
+    pub fn new(dir: PathBuf) -> DeadLetters {
+        DeadLetters { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("dead-letter.jsonl")
+    }
+
+    /// Appends every record of a rejected batch with the reason.
+    pub fn write(&self, table: u32, batch_id: u64, reason: &str, data: &[u8]) {
+        let mut out = Vec::with_capacity(data.len() + 256);
+        let time = jiff::Timestamp::now().to_string();
+        let table = if table == SL_TABLE_SECURITY { "CommonSecurityLog" } else { "Syslog" };
+        for record in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            out.extend_from_slice(b"{\"time\":");
+            write_str(&mut out, time.as_bytes());
+            out.extend_from_slice(b",\"table\":");
+            write_str(&mut out, table.as_bytes());
+            let _ = write!(out, ",\"batch_id\":{batch_id},\"reason\":");
+            write_str(&mut out, reason.as_bytes());
+            out.extend_from_slice(b",\"record\":");
+            out.extend_from_slice(record);
+            out.extend_from_slice(b"}\n");
+        }
+        let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
+            let mut f = OpenOptions::new().create(true).append(true).open(self.path())?;
+            f.write_all(&out)?;
+            f.sync_data()
+        });
+        if let Err(e) = written {
+            tracing::error!(path = %self.path().display(), error = %e, "could not write rejected records to the dead-letter file");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The shipper: reads the journal in order, gathers chunks of one table into
+//! batches of at most `batch_max_bytes`, and offers each batch to the output plugin
+//! until it is accepted (OK), rejected for good (REJECT: dead-lettered), or the
+//! shutdown deadline passes. RETRY waits the plugin's delay, else an exponential
+//! backoff with jitter.
+
+mod dead_letter;
+
+pub use dead_letter::DeadLetters;
+
+use crate::journal::{Chunk, JournalReader, Next};
+use crate::metrics::Metrics;
+use crate::plugin_host::PluginInstance;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use syslane_abi::*;
+
+const BACKOFF_START: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// When set, the time by which shipping must stop.
+pub type Deadline = Arc<Mutex<Option<Instant>>>;
+
+pub struct Shipper {
+    pub output: PluginInstance,
+    pub journal: JournalReader,
+    pub metrics: Arc<Metrics>,
+    pub batch_max_bytes: usize,
+    pub dead_letters: DeadLetters,
+    pub deadline: Deadline,
+}
+
+struct Batch {
+    table: u32,
+    records: u32,
+    data: Arc<Vec<u8>>,
+}
+
+/// Cheap jitter (not for secrets): xorshift over the clock.
+fn jitter(d: Duration, seed: &mut u64) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let quarter = d.as_millis() as u64 / 4;
+    let offset = if quarter == 0 { 0 } else { *seed % (2 * quarter) };
+    Duration::from_millis(d.as_millis() as u64 - quarter + offset)
+}
+
+impl Shipper {
+    fn past_deadline(&self) -> bool {
+        self.deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Waits `d`, or less if the deadline comes first. `false` at the deadline.
+    fn wait(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            if self.past_deadline() {
+                return false;
+            }
+            std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+        }
+        !self.past_deadline()
+    }
+
+    /// Gathers chunks of one table into a batch, starting with `first`.
+    fn gather(&self, first: Chunk, carry: &mut Option<Chunk>) -> Batch {
+        let table = first.table;
+        let mut records = first.records;
+        let mut data = first.data;
+        while data.len() < self.batch_max_bytes {
+            match self.journal.try_next() {
+                Some(c) if c.table == table && data.len() + c.data.len() <= self.batch_max_bytes => {
+                    records += c.records;
+                    data.extend_from_slice(&c.data);
+                }
+                Some(c) => {
+                    *carry = Some(c);
+                    break;
+                }
+                None => break,
+            }
+        }
+        Batch {
+            table,
+            records,
+            data: Arc::new(data),
+        }
+    }
+
+    /// Runs until the journal is closed and empty, or the deadline passes.
+    pub fn run(mut self) {
+        let mut carry: Option<Chunk> = None;
+        let mut batch_id = 0u64;
+        let mut seed = crate::system::now_ns() as u64 | 1;
+        loop {
+            let first = match carry.take() {
+                Some(c) => c,
+                None => match self.journal.next(Duration::from_millis(200)) {
+                    Next::Chunk(c) => c,
+                    Next::Idle => continue,
+                    Next::Closed => break,
+                },
+            };
+            let batch = self.gather(first, &mut carry);
+            batch_id += 1;
+            if !self.deliver(&batch, batch_id, &mut seed) {
+                let mut lost = u64::from(batch.records) + carry.take().map_or(0, |c| u64::from(c.records));
+                while let Next::Chunk(c) = self.journal.next(Duration::from_millis(10)) {
+                    lost += u64::from(c.records);
+                }
+                Metrics::add(&self.metrics.records_lost_at_shutdown, lost);
+                tracing::error!(records = lost, "shutdown deadline passed with the output still failing; queued records were not delivered");
+                return;
+            }
+        }
+    }
+
+    /// Offers a batch until it is settled. `false` when the deadline stopped it.
+    fn deliver(&mut self, batch: &Batch, batch_id: u64, seed: &mut u64) -> bool {
+        let mut backoff = BACKOFF_START;
+        let mut attempt = 0u32;
+        loop {
+            let (status, retry_after_ms, reason) = self.output.send(&batch.data, batch.table, batch_id, batch.records, attempt);
+            let m = &*self.metrics;
+            match status {
+                SL_OK => {
+                    Metrics::add(&m.records_sent, u64::from(batch.records));
+                    Metrics::add(&m.batches_sent, 1);
+                    return true;
+                }
+                SL_REJECT => {
+                    let reason = reason.unwrap_or_else(|| "rejected without a reason".into());
+                    tracing::error!(batch_id, records = batch.records, %reason, "output rejected a batch; writing it to the dead-letter file");
+                    self.dead_letters.write(batch.table, batch_id, &reason, &batch.data);
+                    Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
+                    return true;
+                }
+                other => {
+                    if other == SL_PANICKED {
+                        Metrics::add(&m.plugin_panics, 1);
+                    }
+                    Metrics::add(&m.batches_retried, 1);
+                    let delay = if retry_after_ms > 0 {
+                        Duration::from_millis(retry_after_ms).min(Duration::from_secs(3600))
+                    } else {
+                        let d = jitter(backoff, seed);
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        d
+                    };
+                    let reason = reason.unwrap_or_else(|| format!("status {other}"));
+                    tracing::warn!(batch_id, attempt, delay_ms = delay.as_millis() as u64, %reason, "output did not take the batch; retrying");
+                    attempt = attempt.saturating_add(1);
+                    if !self.wait(delay) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_a_quarter() {
+        let mut seed = 12345u64;
+        for _ in 0..1000 {
+            let d = jitter(Duration::from_millis(1000), &mut seed);
+            assert!(d >= Duration::from_millis(750) && d < Duration::from_millis(1250), "{d:?}");
+        }
+    }
+}
