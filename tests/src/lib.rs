@@ -1,1 +1,278 @@
+//! Helpers for syslane's end-to-end tests and benchmarks: start the real agent
+//! binary with a temporary config on free loopback ports, send syslog over real
+//! sockets, read what the file output wrote.
+//!
+//! The agent and plugins are taken from the cargo profile directory the test
+//! binary itself was built into (`target/release` for `cargo test --release`), so
+//! `cargo build --release --workspace` must have run first; README's test command
+//! does both.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The shared corpus, beside the project.
+pub fn corpus_dir() -> PathBuf {
+    workspace_root().join("../shared/corpus")
+}
+
+/// The directory holding `syslane` and the built-in plugins.
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let agent = dir.join("syslane");
+    assert!(
+        agent.is_file() && dir.join("libsyslane_plugin_syslog.so").is_file(),
+        "{} has no syslane binary or plugins: run `cargo build --release --workspace` before the tests",
+        dir.display()
+    );
+    dir
+}
+
+/// The agent binary.
+pub fn agent_binary() -> PathBuf {
+    build_dir().join("syslane")
+}
+
+/// A port free for both TCP and UDP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Polls `f` until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// Every JSON line of a file (an empty list when it does not exist yet).
+pub fn read_records(path: &Path) -> Vec<Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("output line is not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Counts lines of a file without parsing them.
+pub fn count_lines(path: &Path) -> usize {
+    std::fs::read(path).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
+}
+
+/// A config with a UDP and a TCP listener on `port`, extra filter tables, and a file output.
+pub fn config_text(plugin_dir: &Path, port: u16, filters: &str, output: &Path) -> String {
+    format!(
+        r#"state_dir = "state"
+plugin_dir = "{plugins}"
+[[listen]]
+address = "udp://127.0.0.1:{port}"
+input = "syslog"
+timezone = "UTC"
+[[listen]]
+address = "tcp://127.0.0.1:{port}"
+input = "syslog"
+timezone = "UTC"
+{filters}
+[output]
+plugin = "file"
+path = "{output}"
+"#,
+        plugins = plugin_dir.display(),
+        output = output.display(),
+    )
+}
+
+/// A running agent process; killed if the test fails before `stop`.
+pub struct Agent {
+    child: Option<Child>,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Agent {
+    /// Writes `config` to `dir/syslane.toml` and starts `syslane run` on it, waiting
+    /// until it says it is ready.
+    pub fn start(dir: &Path, config: &str) -> Agent {
+        let path = dir.join("syslane.toml");
+        std::fs::write(&path, config).unwrap();
+        let agent = Agent::spawn(&["run", "--config", path.to_str().unwrap()]);
+        let ready = wait_until(Duration::from_secs(20), || agent.logs().contains("syslane ready") || agent.exited());
+        assert!(ready && !agent.logs().contains("syslane: "), "agent did not start:\n{}", agent.logs());
+        agent
+    }
+
+    /// Starts the agent binary with `args`, capturing its stderr.
+    pub fn spawn(args: &[&str]) -> Agent {
+        let mut child = Command::new(agent_binary())
+            .args(args)
+            .env("SYSLANE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Agent {
+            child: Some(child),
+            logs,
+        }
+    }
+
+    /// Everything the agent logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    fn exited(&self) -> bool {
+        let child = self.child.as_ref().unwrap();
+        Command::new("kill").args(["-0", &child.id().to_string()]).stderr(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and the logs.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let end = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < end, "agent did not exit within 60 s of SIGTERM:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        (status, self.logs())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Sends messages over one TCP connection, LF-delimited.
+pub fn send_tcp_lf(port: u16, messages: impl IntoIterator<Item = String>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut buf = Vec::new();
+    for m in messages {
+        buf.extend_from_slice(m.as_bytes());
+        buf.push(b'\n');
+    }
+    s.write_all(&buf).unwrap();
+}
+
+/// Sends messages over one TCP connection, octet-counted (RFC 6587).
+pub fn send_tcp_octet(port: u16, messages: impl IntoIterator<Item = String>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(&octet_stream(messages)).unwrap();
+}
+
+/// Messages framed with octet counting.
+pub fn octet_stream(messages: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for m in messages {
+        buf.extend_from_slice(format!("{} {m}", m.len()).as_bytes());
+    }
+    buf
+}
+
+/// Sends one datagram per message, pausing briefly every `burst` datagrams so a
+/// loopback socket buffer is not overrun by the test itself.
+pub fn send_udp(port: u16, messages: impl IntoIterator<Item = String>, burst: usize) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (i, m) in messages.into_iter().enumerate() {
+        s.send_to(m.as_bytes(), ("127.0.0.1", port)).unwrap();
+        if burst > 0 && i % burst == burst - 1 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Peak resident memory (VmHWM) of a process in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Compiles the C example filter with the system C compiler into `dir`, with extra
+/// compiler arguments; returns the library path.
+pub fn build_c_example(dir: &Path, file_name: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(file_name);
+    let root = workspace_root();
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"])
+        .arg("-I")
+        .arg(root.join("include"))
+        .args(extra)
+        .arg(root.join("plugins/examples/c-filter/drop_filter.c"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("the system C compiler (cc) runs");
+    assert!(status.success(), "cc failed to build the C example");
+    out
+}
+
+/// A plugin directory holding copies of the built-in plugins (and room for more).
+pub fn plugin_dir_with_builtins(dir: &Path) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for entry in std::fs::read_dir(build_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("libsyslane_plugin_") && name.ends_with(".so") {
+            std::fs::copy(&path, plugins.join(&name)).unwrap();
+        }
+    }
+    plugins
+}

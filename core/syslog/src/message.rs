@@ -25,6 +25,8 @@ pub enum ParseIssue {
     Short5424Header,
     #[error("RFC 5424 STRUCTURED-DATA is not closed; kept as structured data")]
     UnclosedStructuredData,
+    #[error("RFC 5424 STRUCTURED-DATA has an element without an SD-ID; kept as written")]
+    MalformedStructuredData,
     #[error("no header recognised; the whole input is the message")]
     NoHeader,
 }
@@ -97,6 +99,16 @@ fn parse_pri(input: &[u8]) -> Option<(u8, u8, &[u8])> {
 /// Parses one syslog message. Never fails; see [`Syslog::issue`].
 pub fn parse(input: &[u8]) -> Syslog<'_> {
     let Some((facility, severity, rest)) = parse_pri(input) else {
+        // An RFC 5424 header without its PRI (some network gear sends one): accept it
+        // only with a real timestamp, so ordinary text starting with a digit stays text.
+        if let Some((version, after)) = rfc5424::version(input) {
+            if let Ok(mut msg) = rfc5424::parse(version, after) {
+                if msg.timestamp.is_some() {
+                    msg.issue = Some(ParseIssue::MissingPri);
+                    return msg;
+                }
+            }
+        }
         let mut msg = rfc3164::parse_without_pri(input);
         if msg.issue.is_none() {
             msg.issue = Some(ParseIssue::MissingPri);

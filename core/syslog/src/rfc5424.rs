@@ -98,6 +98,9 @@ pub(crate) fn parse(version: u16, b: &[u8]) -> Result<Syslog<'_>, ParseIssue> {
             len
         });
         msg.structured_data = Some(&rest[..len]);
+        if msg.issue.is_none() && rest[..len].windows(2).any(|w| w == b"[]" || w == b"[ ") {
+            msg.issue = Some(ParseIssue::MalformedStructuredData);
+        }
         &rest[len..]
     } else {
         // No SD at all: a sender that skipped the field. Keep everything as the message.

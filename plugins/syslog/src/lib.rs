@@ -12,7 +12,7 @@ mod time;
 use serde::Deserialize;
 use syslane_plugin_sdk::abi::{SL_RECORD_PARSE_FAILED, SL_RECORD_TRUNCATED};
 use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Field, Frame, Host, Record, ValueKind};
-use syslane_syslog::Format;
+use syslane_syslog::{Format, ParseIssue};
 
 pub use time::Clock;
 
@@ -22,7 +22,8 @@ struct Config {
     /// `local` (the host's zone, the default), `UTC`, an IANA name or a fixed offset `+05:00`.
     #[serde(default)]
     timezone: Option<String>,
-    /// Adds the message exactly as received as the extra field `RawMessage`.
+    /// Adds the message exactly as received as the extra field `RawMessage` to every
+    /// record (it is always added to records of malformed messages).
     #[serde(default)]
     keep_raw: bool,
 }
@@ -54,6 +55,9 @@ impl SyslogDecoder {
         if truncated {
             flags |= SL_RECORD_TRUNCATED;
         }
+        let event_time_ns = m.timestamp.and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
+        // Malformed beyond a missing PRI, or a date that does not exist: keep the bytes.
+        let malformed = matches!(m.issue, Some(i) if i != ParseIssue::MissingPri) || (m.timestamp.is_some() && event_time_ns.is_none());
         let raw = [Field {
             name: "RawMessage",
             value: frame,
@@ -63,7 +67,7 @@ impl SyslogDecoder {
             flags,
             facility: m.facility.unwrap_or(1),
             severity: m.severity.unwrap_or(5),
-            event_time_ns: m.timestamp.and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns)),
+            event_time_ns,
             receive_time_ns,
             host_name: m.hostname,
             host_ip: peer,
@@ -72,7 +76,7 @@ impl SyslogDecoder {
             msg_id: m.msgid,
             structured_data: m.structured_data,
             message: m.message,
-            fields: if self.keep_raw { &raw } else { &[] },
+            fields: if self.keep_raw || (malformed && flags & SL_RECORD_PARSE_FAILED == 0) { &raw } else { &[] },
             ..Record::default()
         };
         emit(&record);

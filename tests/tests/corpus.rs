@@ -1,0 +1,214 @@
+//! The shared parsing corpus through the real `syslog` plugin: loaded by the plugin
+//! host from the build directory, fed every case as one batch of frames, and each
+//! record serialized exactly as the output receives it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::Engine as _;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::sync::Arc;
+use syslane::listen::FrameBatch;
+use syslane::pipeline::batch::RecordBatch;
+use syslane::pipeline::serialize::Serializer;
+use syslane::plugin_host::records::{decode, DecodeScratch};
+use syslane::plugin_host::{HostInfo, PluginHost, PluginInstance};
+use syslane_abi::{SL_KIND_INPUT, SL_TRANSPORT_TCP};
+use syslane_tests::{build_dir, corpus_dir};
+
+const FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "ntp", "audit",
+    "alert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const SENDER: &str = "192.0.2.1";
+
+/// Valid cases where syslane deliberately differs from the source, with the reason.
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    // syslog_loose takes a colon-less word after the hostname as the APP-NAME
+    // ("Übergröße außerplanmäßig größenordnungsmäßig"). rsyslog and go-syslog (c0192,
+    // "ABC-1-234567 Some message here") read it as the start of the message; we follow them.
+    ("c0341", "a word without a colon after the hostname is message text, not a tag"),
+];
+
+struct Case {
+    id: String,
+    raw: Vec<u8>,
+    row: Value,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(corpus_dir().join("parse-cases.jsonl")).expect("shared corpus beside the project");
+    text.lines()
+        .map(|l| {
+            let row: Value = serde_json::from_str(l).unwrap();
+            let raw = base64::engine::general_purpose::STANDARD.decode(row["raw_b64"].as_str().unwrap()).unwrap();
+            Case {
+                id: row["id"].as_str().unwrap().to_string(),
+                raw,
+                row,
+            }
+        })
+        .collect()
+}
+
+/// Decodes every case in one batch through the plugin; one JSON record per case.
+fn decode_all(cases: &[Case]) -> Vec<Value> {
+    let host = PluginHost::new(&build_dir()).unwrap();
+    let plugin = host.load("syslog", SL_KIND_INPUT).unwrap();
+    let info = Arc::new(HostInfo {
+        host_name: "collector".into(),
+        config_dir: ".".into(),
+        state_dir: ".".into(),
+    });
+    let mut decoder = PluginInstance::create(plugin, r#"{"timezone":"UTC"}"#, info).unwrap();
+    let mut frames = FrameBatch::new(0, SL_TRANSPORT_TCP, 0);
+    let peer: IpAddr = SENDER.parse().unwrap();
+    let received = "2020-06-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_nanosecond() as i64;
+    for c in cases {
+        frames.push(&c.raw, 0, peer, received);
+    }
+    let mut batch = RecordBatch::default();
+    let report = decode(&mut decoder, &frames, &mut batch, &mut DecodeScratch::default(), b"127.0.0.1");
+    assert_eq!(report.status, 0, "decode status");
+    assert_eq!(batch.recs.len(), cases.len(), "one record per case: none dropped, none invented");
+    let mut ser = Serializer::new("collector");
+    batch
+        .recs
+        .iter()
+        .map(|r| {
+            let mut out = Vec::new();
+            ser.write_record(&batch, r, &mut out);
+            serde_json::from_slice(&out).unwrap()
+        })
+        .collect()
+}
+
+fn expected_message(row: &Value) -> Option<String> {
+    if let Some(b64) = row["expect_extra"]["message_b64"].as_str() {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        return Some(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    match &row["expect"]["message"] {
+        // DESIGN section 4: SyslogMessage has the RFC 5424 BOM removed.
+        Value::String(s) => Some(s.strip_prefix('\u{feff}').unwrap_or(s).to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// Mismatches of one valid case, as text.
+fn compare(c: &Case, rec: &Value) -> Vec<String> {
+    let e = &c.row["expect"];
+    let mut bad = Vec::new();
+    let mut check = |field: &str, got: &Value, want: Value| {
+        if *got != want {
+            bad.push(format!("{field}: got {got}, want {want}"));
+        }
+    };
+    if let Some(f) = e.get("facility") {
+        let want = f.as_u64().map_or(Value::from("user"), |f| Value::from(FACILITIES[f as usize]));
+        check("Facility", &rec["Facility"], want);
+    }
+    if let Some(s) = e.get("severity") {
+        let want = s.as_u64().map_or(Value::from("notice"), |s| Value::from(SEVERITIES[s as usize]));
+        check("SeverityLevel", &rec["SeverityLevel"], want);
+    }
+    if let Some(h) = e.get("hostname") {
+        // With no hostname in the message, HostName is the sender's address.
+        check("HostName", &rec["HostName"], if h.is_null() { Value::from(SENDER) } else { h.clone() });
+    }
+    if let Some(a) = e.get("appname") {
+        check("ProcessName", &rec["ProcessName"], a.clone());
+    }
+    if let Some(p) = e.get("procid") {
+        let got = match (&rec["ProcessID"], &rec["ProcId"]) {
+            (Value::Number(n), _) => Value::from(n.to_string()),
+            (_, text) => text.clone(),
+        };
+        check("ProcessID/ProcId", &got, p.clone());
+    }
+    if let Some(m) = e.get("msgid") {
+        check("MsgId", &rec["MsgId"], m.clone());
+    }
+    if e.get("message").is_some() || c.row["expect_extra"].get("message_b64").is_some() {
+        if let Some(want) = expected_message(&c.row) {
+            check("SyslogMessage", &rec["SyslogMessage"], Value::from(want));
+        }
+    }
+    if let Some(t) = e.get("timestamp") {
+        match t.as_str() {
+            None => check("EventTime", &rec["EventTime"], Value::Null),
+            Some(want) if c.row["timestamp_yearless"].as_bool() == Some(true) => {
+                // `--MM-DDThh:mm:ss`: month, day and time only (the decoder reads zone-less stamps as UTC here).
+                let got = rec["EventTime"].as_str().unwrap_or("");
+                if got.get(5..19) != want.get(2..16) {
+                    bad.push(format!("EventTime: got {got}, want {want} (year-less)"));
+                }
+            }
+            Some(want) => {
+                let want: jiff::Timestamp = want.parse().unwrap();
+                let got: Option<jiff::Timestamp> = rec["EventTime"].as_str().and_then(|s| s.parse().ok());
+                if got != Some(want) {
+                    bad.push(format!("EventTime: got {:?}, want {want}", rec["EventTime"]));
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn valid_cases_match_what_their_source_asserts() {
+    let cases = cases();
+    let records = decode_all(&cases);
+    let valid: Vec<_> = cases.iter().zip(&records).filter(|(c, _)| c.row["valid"] == true).collect();
+    assert_eq!(valid.len(), 107);
+    assert!(KNOWN_DIFFERENCES.len() <= 10);
+    let mut failures = Vec::new();
+    for (c, rec) in &valid {
+        let bad = compare(c, rec);
+        let excused = KNOWN_DIFFERENCES.iter().any(|(id, _)| *id == c.id);
+        match (bad.is_empty(), excused) {
+            (false, false) => failures.push(format!("{} {:?}\n    {}", c.id, String::from_utf8_lossy(&c.raw), bad.join("\n    "))),
+            (true, true) => failures.push(format!("{}: listed as a known difference but now matches; remove it", c.id)),
+            _ => {}
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} valid cases differ:\n{}", failures.len(), valid.len(), failures.join("\n"));
+}
+
+/// Invalid cases: a collector keeps them. Each still yields a record (checked in
+/// `decode_all`); one the parser could not fully read carries the input whole (as
+/// SyslogMessage with ParseFailed, or as RawMessage); one it read leniently has every
+/// word of the input in its fields.
+#[test]
+fn invalid_cases_are_kept_not_dropped() {
+    let cases = cases();
+    let records = decode_all(&cases);
+    let mut lost = Vec::new();
+    for (c, rec) in cases.iter().zip(&records).filter(|(c, _)| c.row["valid"] == false) {
+        let raw = String::from_utf8_lossy(&c.raw).into_owned();
+        if rec["ParseFailed"] == true {
+            if rec["SyslogMessage"] != Value::from(raw.strip_prefix('\u{feff}').unwrap_or(&raw)) {
+                lost.push(format!("{}: parse failure not kept whole: {rec}", c.id));
+            }
+            continue;
+        }
+        if let Some(kept) = rec["RawMessage"].as_str() {
+            if kept != raw {
+                lost.push(format!("{}: RawMessage differs from the input: {rec}", c.id));
+            }
+            continue;
+        }
+        let text: String = rec.as_object().unwrap().values().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ");
+        let after_pri = raw.split_once('>').map_or(raw.as_str(), |(_, r)| r);
+        for word in after_pri.split_whitespace().skip(2) {
+            let word = word.strip_prefix('\u{feff}').unwrap_or(word);
+            if word != "-" && !text.contains(word) {
+                lost.push(format!("{}: {word:?} not found in {rec}", c.id));
+            }
+        }
+    }
+    assert!(lost.is_empty(), "text lost from invalid cases:\n{}", lost.join("\n"));
+}
