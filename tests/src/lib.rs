@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The shared corpus, beside the project.
@@ -78,13 +81,17 @@ pub fn read_records(path: &Path) -> Vec<Value> {
     };
     text.lines()
         .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("output line is not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("output line is not JSON ({e}): {l}"))
+        })
         .collect()
 }
 
 /// Counts lines of a file without parsing them.
 pub fn count_lines(path: &Path) -> usize {
-    std::fs::read(path).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0)
 }
 
 /// A config with a UDP and a TCP listener on `port`, extra filter tables, and a file output.
@@ -123,8 +130,14 @@ impl Agent {
         let path = dir.join("syslane.toml");
         std::fs::write(&path, config).unwrap();
         let agent = Agent::spawn(&["run", "--config", path.to_str().unwrap()]);
-        let ready = wait_until(Duration::from_secs(20), || agent.logs().contains("syslane ready") || agent.exited());
-        assert!(ready && !agent.logs().contains("syslane: "), "agent did not start:\n{}", agent.logs());
+        let ready = wait_until(Duration::from_secs(20), || {
+            agent.logs().contains("syslane ready") || agent.exited()
+        });
+        assert!(
+            ready && !agent.logs().contains("syslane: "),
+            "agent did not start:\n{}",
+            agent.logs()
+        );
         agent
     }
 
@@ -161,7 +174,12 @@ impl Agent {
 
     fn exited(&self) -> bool {
         let child = self.child.as_ref().unwrap();
-        Command::new("kill").args(["-0", &child.id().to_string()]).stderr(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true)
+        Command::new("kill")
+            .args(["-0", &child.id().to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| !s.success())
+            .unwrap_or(true)
     }
 
     pub fn pid(&self) -> u32 {
@@ -171,13 +189,20 @@ impl Agent {
     /// Sends SIGTERM and waits for the exit; returns the status and the logs.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let end = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
             }
-            assert!(Instant::now() < end, "agent did not exit within 60 s of SIGTERM:\n{}", self.logs());
+            assert!(
+                Instant::now() < end,
+                "agent did not exit within 60 s of SIGTERM:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         std::thread::sleep(Duration::from_millis(100));

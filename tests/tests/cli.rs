@@ -7,7 +7,11 @@ use syslane_tests::*;
 
 fn syslane(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(agent_binary()).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -22,7 +26,10 @@ fn the_embedded_default_config_is_valid() {
     let config = workspace_root().join("config/local.toml");
     let (ok, out, err) = syslane(&["check-config", "--config", config.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains(": OK") && out.contains("listen udp://127.0.0.1:25224 -> syslog"), "{out}");
+    assert!(
+        out.contains(": OK") && out.contains("listen udp://127.0.0.1:25224 -> syslog"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -33,22 +40,45 @@ fn a_bad_config_line_names_the_file_and_line() {
     std::fs::write(&config, good.replace("state_dir", "stat_dir")).unwrap();
     let (ok, _, err) = syslane(&["check-config", "--config", config.to_str().unwrap()]);
     assert!(!ok);
-    assert!(err.contains(config.to_str().unwrap()) && err.contains("line 1") && err.contains("stat_dir"), "{err}");
+    assert!(
+        err.contains(config.to_str().unwrap())
+            && err.contains("line 1")
+            && err.contains("stat_dir"),
+        "{err}"
+    );
 
     let (ok, _, err) = syslane(&["check-config", "--config", "/nonexistent/syslane.toml"]);
-    assert!(!ok && err.contains("cannot read the configuration file"), "{err}");
+    assert!(
+        !ok && err.contains("cannot read the configuration file"),
+        "{err}"
+    );
 }
 
 #[test]
 fn plugins_lists_the_built_in_plugins() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("syslane.toml");
-    std::fs::write(&config, config_text(&build_dir(), free_port(), "", &dir.path().join("o.jsonl"))).unwrap();
+    std::fs::write(
+        &config,
+        config_text(&build_dir(), free_port(), "", &dir.path().join("o.jsonl")),
+    )
+    .unwrap();
     let (ok, out, err) = syslane(&["plugins", "--config", config.to_str().unwrap()]);
     assert!(ok, "{err}");
-    for (name, kind) in [("syslog", "input (decoder)"), ("select", "filter"), ("file", "output"), ("example-tag", "filter")] {
-        let line = out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing:\n{out}"));
-        assert!(line.contains(kind) && line.contains("1.0") && line.contains(env!("CARGO_PKG_VERSION")), "{line}");
+    for (name, kind) in [
+        ("syslog", "input (decoder)"),
+        ("select", "filter"),
+        ("file", "output"),
+        ("example-tag", "filter"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{out}"));
+        assert!(
+            line.contains(kind) && line.contains("1.0") && line.contains(env!("CARGO_PKG_VERSION")),
+            "{line}"
+        );
     }
 }
 
@@ -58,8 +88,15 @@ fn a_port_in_use_is_a_clear_startup_error() {
     let port = free_port();
     let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let config = dir.path().join("syslane.toml");
-    std::fs::write(&config, config_text(&build_dir(), port, "", &dir.path().join("o.jsonl"))).unwrap();
+    std::fs::write(
+        &config,
+        config_text(&build_dir(), port, "", &dir.path().join("o.jsonl")),
+    )
+    .unwrap();
     let (ok, _, err) = syslane(&["run", "--config", config.to_str().unwrap()]);
     assert!(!ok);
-    assert!(err.contains(&format!("cannot listen on tcp://127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on tcp://127.0.0.1:{port}")),
+        "{err}"
+    );
 }

@@ -17,10 +17,13 @@ use syslane_abi::{SL_KIND_INPUT, SL_TRANSPORT_TCP};
 use syslane_tests::{build_dir, corpus_dir};
 
 const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "ntp", "audit",
-    "alert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
 ];
-const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const SEVERITIES: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
 const SENDER: &str = "192.0.2.1";
 
 /// Valid cases where syslane deliberately differs from the source, with the reason.
@@ -28,7 +31,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // syslog_loose takes a colon-less word after the hostname as the APP-NAME
     // ("Übergröße außerplanmäßig größenordnungsmäßig"). rsyslog and go-syslog (c0192,
     // "ABC-1-234567 Some message here") read it as the start of the message; we follow them.
-    ("c0341", "a word without a colon after the hostname is message text, not a tag"),
+    (
+        "c0341",
+        "a word without a colon after the hostname is message text, not a tag",
+    ),
 ];
 
 struct Case {
@@ -38,11 +44,14 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(corpus_dir().join("parse-cases.jsonl")).expect("shared corpus beside the project");
+    let text = std::fs::read_to_string(corpus_dir().join("parse-cases.jsonl"))
+        .expect("shared corpus beside the project");
     text.lines()
         .map(|l| {
             let row: Value = serde_json::from_str(l).unwrap();
-            let raw = base64::engine::general_purpose::STANDARD.decode(row["raw_b64"].as_str().unwrap()).unwrap();
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(row["raw_b64"].as_str().unwrap())
+                .unwrap();
             Case {
                 id: row["id"].as_str().unwrap().to_string(),
                 raw,
@@ -64,14 +73,27 @@ fn decode_all(cases: &[Case]) -> Vec<Value> {
     let mut decoder = PluginInstance::create(plugin, r#"{"timezone":"UTC"}"#, info).unwrap();
     let mut frames = FrameBatch::new(0, SL_TRANSPORT_TCP, 0);
     let peer: IpAddr = SENDER.parse().unwrap();
-    let received = "2020-06-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_nanosecond() as i64;
+    let received = "2020-06-01T00:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_nanosecond() as i64;
     for c in cases {
         frames.push(&c.raw, 0, peer, received);
     }
     let mut batch = RecordBatch::default();
-    let report = decode(&mut decoder, &frames, &mut batch, &mut DecodeScratch::default(), b"127.0.0.1");
+    let report = decode(
+        &mut decoder,
+        &frames,
+        &mut batch,
+        &mut DecodeScratch::default(),
+        b"127.0.0.1",
+    );
     assert_eq!(report.status, 0, "decode status");
-    assert_eq!(batch.recs.len(), cases.len(), "one record per case: none dropped, none invented");
+    assert_eq!(
+        batch.recs.len(),
+        cases.len(),
+        "one record per case: none dropped, none invented"
+    );
     let mut ser = Serializer::new("collector");
     batch
         .recs
@@ -86,7 +108,9 @@ fn decode_all(cases: &[Case]) -> Vec<Value> {
 
 fn expected_message(row: &Value) -> Option<String> {
     if let Some(b64) = row["expect_extra"]["message_b64"].as_str() {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
         return Some(String::from_utf8_lossy(&bytes).into_owned());
     }
     match &row["expect"]["message"] {
@@ -107,16 +131,28 @@ fn compare(c: &Case, rec: &Value) -> Vec<String> {
         }
     };
     if let Some(f) = e.get("facility") {
-        let want = f.as_u64().map_or(Value::from("user"), |f| Value::from(FACILITIES[f as usize]));
+        let want = f
+            .as_u64()
+            .map_or(Value::from("user"), |f| Value::from(FACILITIES[f as usize]));
         check("Facility", &rec["Facility"], want);
     }
     if let Some(s) = e.get("severity") {
-        let want = s.as_u64().map_or(Value::from("notice"), |s| Value::from(SEVERITIES[s as usize]));
+        let want = s.as_u64().map_or(Value::from("notice"), |s| {
+            Value::from(SEVERITIES[s as usize])
+        });
         check("SeverityLevel", &rec["SeverityLevel"], want);
     }
     if let Some(h) = e.get("hostname") {
         // With no hostname in the message, HostName is the sender's address.
-        check("HostName", &rec["HostName"], if h.is_null() { Value::from(SENDER) } else { h.clone() });
+        check(
+            "HostName",
+            &rec["HostName"],
+            if h.is_null() {
+                Value::from(SENDER)
+            } else {
+                h.clone()
+            },
+        );
     }
     if let Some(a) = e.get("appname") {
         check("ProcessName", &rec["ProcessName"], a.clone());
@@ -148,9 +184,13 @@ fn compare(c: &Case, rec: &Value) -> Vec<String> {
             }
             Some(want) => {
                 let want: jiff::Timestamp = want.parse().unwrap();
-                let got: Option<jiff::Timestamp> = rec["EventTime"].as_str().and_then(|s| s.parse().ok());
+                let got: Option<jiff::Timestamp> =
+                    rec["EventTime"].as_str().and_then(|s| s.parse().ok());
                 if got != Some(want) {
-                    bad.push(format!("EventTime: got {:?}, want {want}", rec["EventTime"]));
+                    bad.push(format!(
+                        "EventTime: got {:?}, want {want}",
+                        rec["EventTime"]
+                    ));
                 }
             }
         }
@@ -162,7 +202,11 @@ fn compare(c: &Case, rec: &Value) -> Vec<String> {
 fn valid_cases_match_what_their_source_asserts() {
     let cases = cases();
     let records = decode_all(&cases);
-    let valid: Vec<_> = cases.iter().zip(&records).filter(|(c, _)| c.row["valid"] == true).collect();
+    let valid: Vec<_> = cases
+        .iter()
+        .zip(&records)
+        .filter(|(c, _)| c.row["valid"] == true)
+        .collect();
     assert_eq!(valid.len(), 107);
     assert!(KNOWN_DIFFERENCES.len() <= 10);
     let mut failures = Vec::new();
@@ -170,12 +214,26 @@ fn valid_cases_match_what_their_source_asserts() {
         let bad = compare(c, rec);
         let excused = KNOWN_DIFFERENCES.iter().any(|(id, _)| *id == c.id);
         match (bad.is_empty(), excused) {
-            (false, false) => failures.push(format!("{} {:?}\n    {}", c.id, String::from_utf8_lossy(&c.raw), bad.join("\n    "))),
-            (true, true) => failures.push(format!("{}: listed as a known difference but now matches; remove it", c.id)),
+            (false, false) => failures.push(format!(
+                "{} {:?}\n    {}",
+                c.id,
+                String::from_utf8_lossy(&c.raw),
+                bad.join("\n    ")
+            )),
+            (true, true) => failures.push(format!(
+                "{}: listed as a known difference but now matches; remove it",
+                c.id
+            )),
             _ => {}
         }
     }
-    assert!(failures.is_empty(), "{} of {} valid cases differ:\n{}", failures.len(), valid.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} valid cases differ:\n{}",
+        failures.len(),
+        valid.len(),
+        failures.join("\n")
+    );
 }
 
 /// Invalid cases: a collector keeps them. Each still yields a record (checked in
@@ -187,21 +245,34 @@ fn invalid_cases_are_kept_not_dropped() {
     let cases = cases();
     let records = decode_all(&cases);
     let mut lost = Vec::new();
-    for (c, rec) in cases.iter().zip(&records).filter(|(c, _)| c.row["valid"] == false) {
+    for (c, rec) in cases
+        .iter()
+        .zip(&records)
+        .filter(|(c, _)| c.row["valid"] == false)
+    {
         let raw = String::from_utf8_lossy(&c.raw).into_owned();
         if rec["ParseFailed"] == true {
-            if rec["SyslogMessage"] != Value::from(raw.strip_prefix('\u{feff}').unwrap_or(&raw)) {
+            if rec["SyslogMessage"] != raw.strip_prefix('\u{feff}').unwrap_or(&raw) {
                 lost.push(format!("{}: parse failure not kept whole: {rec}", c.id));
             }
             continue;
         }
         if let Some(kept) = rec["RawMessage"].as_str() {
             if kept != raw {
-                lost.push(format!("{}: RawMessage differs from the input: {rec}", c.id));
+                lost.push(format!(
+                    "{}: RawMessage differs from the input: {rec}",
+                    c.id
+                ));
             }
             continue;
         }
-        let text: String = rec.as_object().unwrap().values().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ");
+        let text: String = rec
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let after_pri = raw.split_once('>').map_or(raw.as_str(), |(_, r)| r);
         for word in after_pri.split_whitespace().skip(2) {
             let word = word.strip_prefix('\u{feff}').unwrap_or(word);
@@ -210,5 +281,9 @@ fn invalid_cases_are_kept_not_dropped() {
             }
         }
     }
-    assert!(lost.is_empty(), "text lost from invalid cases:\n{}", lost.join("\n"));
+    assert!(
+        lost.is_empty(),
+        "text lost from invalid cases:\n{}",
+        lost.join("\n")
+    );
 }

@@ -10,8 +10,18 @@ use std::time::Duration;
 use syslane_tests::*;
 
 fn check_config(config: &std::path::Path) -> (bool, String) {
-    let out = Command::new(agent_binary()).args(["check-config", "--config", config.to_str().unwrap()]).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(agent_binary())
+        .args(["check-config", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -23,13 +33,24 @@ fn c_example_filter_drops_what_it_is_written_to_drop() {
     let out = dir.path().join("records.jsonl");
     let filter = "[[filter]]\nplugin = \"example-drop\"\ncontains = \"DROP-ME\"\n";
     let agent = Agent::start(dir.path(), &config_text(&plugins, port, filter, &out));
-    let messages = (0..300).map(|i| format!("<13>1 - h a - - - c-{i:03}{}", if i % 3 == 0 { " DROP-ME" } else { "" }));
+    let messages = (0..300).map(|i| {
+        format!(
+            "<13>1 - h a - - - c-{i:03}{}",
+            if i % 3 == 0 { " DROP-ME" } else { "" }
+        )
+    });
     send_tcp_octet(port, messages);
     assert!(wait_until(Duration::from_secs(20), || count_lines(&out) >= 200));
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");
-    let kept: Vec<String> = read_records(&out).iter().map(|r| r["SyslogMessage"].as_str().unwrap().to_string()).collect();
-    let expected: Vec<String> = (0..300).filter(|i| i % 3 != 0).map(|i| format!("c-{i:03}")).collect();
+    let kept: Vec<String> = read_records(&out)
+        .iter()
+        .map(|r| r["SyslogMessage"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..300)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("c-{i:03}"))
+        .collect();
     assert_eq!(kept, expected);
     assert!(logs.contains("records_filtered_out=100"), "{logs}");
 }
@@ -41,36 +62,73 @@ fn c_example_reports_its_config_error_to_the_operator() {
     build_c_example(&plugins, "libsyslane_plugin_example_drop.so", &[]);
     let config = dir.path().join("syslane.toml");
     let filter = "[[filter]]\nplugin = \"example-drop\"\n";
-    std::fs::write(&config, config_text(&plugins, free_port(), filter, &dir.path().join("o.jsonl"))).unwrap();
+    std::fs::write(
+        &config,
+        config_text(&plugins, free_port(), filter, &dir.path().join("o.jsonl")),
+    )
+    .unwrap();
     let (ok, text) = check_config(&config);
     assert!(!ok);
-    assert!(text.contains("filter[0] (example-drop)") && text.contains("set contains"), "{text}");
+    assert!(
+        text.contains("filter[0] (example-drop)") && text.contains("set contains"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_plugin_built_for_another_abi_major_is_refused_by_name_and_versions() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = plugin_dir_with_builtins(dir.path());
-    let lib = build_c_example(&plugins, "libsyslane_plugin_example_drop.so", &["-DEXAMPLE_ABI_MAJOR=2"]);
+    let lib = build_c_example(
+        &plugins,
+        "libsyslane_plugin_example_drop.so",
+        &["-DEXAMPLE_ABI_MAJOR=2"],
+    );
     let config = dir.path().join("syslane.toml");
     let filter = "[[filter]]\nplugin = \"example-drop\"\ncontains = \"x\"\n";
-    std::fs::write(&config, config_text(&plugins, free_port(), filter, &dir.path().join("o.jsonl"))).unwrap();
+    std::fs::write(
+        &config,
+        config_text(&plugins, free_port(), filter, &dir.path().join("o.jsonl")),
+    )
+    .unwrap();
 
     let (ok, text) = check_config(&config);
     assert!(!ok, "{text}");
-    assert!(text.contains(lib.to_str().unwrap()), "names the file: {text}");
-    assert!(text.contains("ABI 2.0") && text.contains("ABI 1.0"), "names both versions: {text}");
+    assert!(
+        text.contains(lib.to_str().unwrap()),
+        "names the file: {text}"
+    );
+    assert!(
+        text.contains("ABI 2.0") && text.contains("ABI 1.0"),
+        "names both versions: {text}"
+    );
     assert!(text.contains("rebuild"), "says what to do: {text}");
 
     let agent = Agent::spawn(&["run", "--config", config.to_str().unwrap()]);
-    assert!(wait_until(Duration::from_secs(10), || agent.logs().contains("ABI 2.0")), "{}", agent.logs());
+    assert!(
+        wait_until(Duration::from_secs(10), || agent.logs().contains("ABI 2.0")),
+        "{}",
+        agent.logs()
+    );
     let (status, _) = agent.stop();
-    assert!(!status.success(), "run refuses to start with a foreign plugin");
+    assert!(
+        !status.success(),
+        "run refuses to start with a foreign plugin"
+    );
 
-    let listing = Command::new(agent_binary()).args(["plugins", "--config", config.to_str().unwrap()]).output().unwrap();
+    let listing = Command::new(agent_binary())
+        .args(["plugins", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.contains("refused:") && listing.contains("ABI 2.0"), "{listing}");
-    assert!(listing.contains("syslog") && listing.contains("input (decoder)"), "{listing}");
+    assert!(
+        listing.contains("refused:") && listing.contains("ABI 2.0"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("syslog") && listing.contains("input (decoder)"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -80,14 +138,23 @@ fn a_panicking_plugin_is_recreated_and_loses_nothing() {
     let out = dir.path().join("records.jsonl");
     let filter = "[[filter]]\nplugin = \"example-tag\"\npanic_on = \"BOOM\"\nfields = { Environment = \"test\" }\n";
     let agent = Agent::start(dir.path(), &config_text(&build_dir(), port, filter, &out));
-    send_tcp_lf(port, (0..50).map(|i| format!("<13>1 - h a - - - before-{i}")));
+    send_tcp_lf(
+        port,
+        (0..50).map(|i| format!("<13>1 - h a - - - before-{i}")),
+    );
     assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 50));
     send_tcp_lf(port, ["<13>1 - h a - - - BOOM".to_string()]);
     assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 51));
-    send_tcp_lf(port, (0..50).map(|i| format!("<13>1 - h a - - - after-{i}")));
+    send_tcp_lf(
+        port,
+        (0..50).map(|i| format!("<13>1 - h a - - - after-{i}")),
+    );
     assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 101));
     let (status, logs) = agent.stop();
-    assert!(status.success(), "agent kept running and exits cleanly: {logs}");
+    assert!(
+        status.success(),
+        "agent kept running and exits cleanly: {logs}"
+    );
     let records = read_records(&out);
     assert_eq!(records.len(), 101);
     for r in &records {
@@ -99,7 +166,10 @@ fn a_panicking_plugin_is_recreated_and_loses_nothing() {
             assert_eq!(r["Environment"], "test", "{r}");
         }
     }
-    assert!(logs.contains("plugin panicked; destroying and recreating"), "{logs}");
+    assert!(
+        logs.contains("plugin panicked; destroying and recreating"),
+        "{logs}"
+    );
     assert!(logs.contains("plugin_panics=1"), "{logs}");
 }
 
@@ -111,15 +181,28 @@ fn plugin_mistakes_are_explained() {
 
     std::fs::write(&config, format!("{base}[[filter]]\nplugin = \"nosuch\"\n")).unwrap();
     let (ok, text) = check_config(&config);
-    assert!(!ok && text.contains("filter[0] (nosuch)") && text.contains("libsyslane_plugin_nosuch.so"), "{text}");
+    assert!(
+        !ok && text.contains("filter[0] (nosuch)") && text.contains("libsyslane_plugin_nosuch.so"),
+        "{text}"
+    );
 
     std::fs::write(&config, format!("{base}[[filter]]\nplugin = \"file\"\n")).unwrap();
     let (ok, text) = check_config(&config);
-    assert!(!ok && text.contains("is a output plugin, but it is configured as filter"), "{text}");
+    assert!(
+        !ok && text.contains("is a output plugin, but it is configured as filter"),
+        "{text}"
+    );
 
-    std::fs::write(&config, format!("{base}[[filter]]\nplugin = \"select\"\nmin_severity = \"loud\"\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("{base}[[filter]]\nplugin = \"select\"\nmin_severity = \"loud\"\n"),
+    )
+    .unwrap();
     let (ok, text) = check_config(&config);
-    assert!(!ok && text.contains("filter[0] (select)") && text.contains("`loud` is not a severity"), "{text}");
+    assert!(
+        !ok && text.contains("filter[0] (select)") && text.contains("`loud` is not a severity"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -128,7 +211,14 @@ fn a_world_writable_plugin_dir_is_refused() {
     let plugins = plugin_dir_with_builtins(dir.path());
     std::fs::set_permissions(&plugins, std::fs::Permissions::from_mode(0o777)).unwrap();
     let config = dir.path().join("syslane.toml");
-    std::fs::write(&config, config_text(&plugins, free_port(), "", &dir.path().join("o.jsonl"))).unwrap();
+    std::fs::write(
+        &config,
+        config_text(&plugins, free_port(), "", &dir.path().join("o.jsonl")),
+    )
+    .unwrap();
     let (ok, text) = check_config(&config);
-    assert!(!ok && text.contains("world-writable") && text.contains("chmod go-w"), "{text}");
+    assert!(
+        !ok && text.contains("world-writable") && text.contains("chmod go-w"),
+        "{text}"
+    );
 }

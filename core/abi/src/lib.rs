@@ -239,8 +239,11 @@ pub struct SlRecord {
 /// The host's emit callback for decoders: copies `record` (produced from frame
 /// `frame_index` of the current call) into the host's batch. Returns `SL_OK`, or
 /// `SL_ERROR` when the record is malformed (it is then counted and dropped).
-pub type SlEmitFn =
-    unsafe extern "C" fn(emit_ctx: *mut c_void, frame_index: usize, record: *const SlRecord) -> SlStatus;
+pub type SlEmitFn = unsafe extern "C" fn(
+    emit_ctx: *mut c_void,
+    frame_index: usize,
+    record: *const SlRecord,
+) -> SlStatus;
 
 /// Edits a filter asks for; the host applies them after `filter` returns, so views
 /// stay valid for the whole call.
@@ -286,8 +289,11 @@ pub struct SlPayload {
 
 /// Creates an instance from its JSON config (an object; `{}` when empty). On failure
 /// returns `SL_ERROR` after calling `set_error` with a message for the operator.
-pub type SlCreateFn =
-    unsafe extern "C" fn(host: *const SlHostApi, config_json: SlStr, out_instance: *mut *mut c_void) -> SlStatus;
+pub type SlCreateFn = unsafe extern "C" fn(
+    host: *const SlHostApi,
+    config_json: SlStr,
+    out_instance: *mut *mut c_void,
+) -> SlStatus;
 /// Destroys an instance. Never called twice, never concurrently with another call on it.
 pub type SlDestroyFn = unsafe extern "C" fn(instance: *mut c_void);
 

@@ -50,14 +50,20 @@ fn octet_header(b: &[u8]) -> Header {
     if !matches!(b.first(), Some(b'1'..=b'9')) {
         return Header::Delimited;
     }
-    let n = b.iter().take(MAX_COUNT_DIGITS + 1).take_while(|c| c.is_ascii_digit()).count();
+    let n = b
+        .iter()
+        .take(MAX_COUNT_DIGITS + 1)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if n > MAX_COUNT_DIGITS {
         return Header::Delimited;
     }
     match b.get(n) {
         None => Header::NeedMore,
         Some(b' ') => {
-            let len = b[..n].iter().fold(0usize, |a, d| a * 10 + usize::from(d - b'0'));
+            let len = b[..n]
+                .iter()
+                .fold(0usize, |a, d| a * 10 + usize::from(d - b'0'));
             Header::Counted(len, n + 1)
         }
         Some(_) => Header::Delimited,

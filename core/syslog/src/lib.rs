@@ -39,7 +39,10 @@ pub fn facility_code(name: &str) -> Option<u8> {
         "cron2" | "cron_sol" => "clock",
         other => other,
     };
-    FACILITY_NAMES.iter().position(|n| *n == name).map(|i| i as u8)
+    FACILITY_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as u8)
 }
 
 /// The severity code for a name (also accepts `error`, `warn`, `emergency`, `critical`, `panic`).
@@ -53,7 +56,10 @@ pub fn severity_code(name: &str) -> Option<u8> {
         "informational" => "info",
         other => other,
     };
-    SEVERITY_NAMES.iter().position(|n| *n == name).map(|i| i as u8)
+    SEVERITY_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as u8)
 }
 
 #[cfg(test)]

@@ -83,7 +83,11 @@ pub(crate) fn strip_bom(msg: &[u8]) -> &[u8] {
 /// Reads `<PRI>`; returns (facility, severity, rest) when it is valid.
 fn parse_pri(input: &[u8]) -> Option<(u8, u8, &[u8])> {
     let rest = input.strip_prefix(b"<")?;
-    let digits = rest.iter().take(4).take_while(|b| b.is_ascii_digit()).count();
+    let digits = rest
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if digits == 0 || digits > 3 || rest.get(digits) != Some(&b'>') {
         return None;
     }

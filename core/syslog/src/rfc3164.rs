@@ -65,7 +65,11 @@ fn strict_structured_data_len(b: &[u8]) -> usize {
                 Some(b' ') => {
                     i += 1;
                     let name = sd_name_len(&b[i..]);
-                    if name == 0 || name > 32 || b.get(i + name) != Some(&b'=') || b.get(i + name + 1) != Some(&b'"') {
+                    if name == 0
+                        || name > 32
+                        || b.get(i + name) != Some(&b'=')
+                        || b.get(i + name + 1) != Some(&b'"')
+                    {
                         return 0;
                     }
                     i += name + 2;

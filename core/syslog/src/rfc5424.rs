@@ -9,11 +9,17 @@ use crate::timestamp::Timestamp;
 
 /// Reads `VERSION SP` (1 to 3 digits, not starting with 0) after the PRI.
 pub(crate) fn version(rest: &[u8]) -> Option<(u16, &[u8])> {
-    let n = rest.iter().take(4).take_while(|b| b.is_ascii_digit()).count();
+    let n = rest
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if n == 0 || n > 3 || rest[0] == b'0' || rest.get(n) != Some(&b' ') {
         return None;
     }
-    let v = rest[..n].iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
+    let v = rest[..n]
+        .iter()
+        .fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
     Some((v, &rest[n + 1..]))
 }
 

@@ -19,7 +19,10 @@ fn rfc5424_full_header() {
     assert_eq!(s(m.structured_data), Some("[exampleSDID@32473 iut=\"3\"]"));
     assert_eq!(m.message, b"An event");
     let ts = m.timestamp.unwrap();
-    assert_eq!((ts.year, ts.month, ts.day, ts.nanosecond, ts.offset_secs), (Some(2003), 10, 11, 3_000_000, Some(0)));
+    assert_eq!(
+        (ts.year, ts.month, ts.day, ts.nanosecond, ts.offset_secs),
+        (Some(2003), 10, 11, 3_000_000, Some(0))
+    );
 }
 
 #[test]
@@ -107,7 +110,10 @@ fn frames(input: &[u8], max: usize, chunk: usize) -> Vec<(Vec<u8>, FrameFlags)> 
         pending.extend_from_slice(piece);
         let used = framer.feed(&pending, |f, fl| out.push((f.to_vec(), fl)));
         pending.drain(..used);
-        assert!(pending.len() <= framer.max_pending() + chunk, "buffer grew past the bound");
+        assert!(
+            pending.len() <= framer.max_pending() + chunk,
+            "buffer grew past the bound"
+        );
     }
     framer.finish(&pending, |f, fl| out.push((f.to_vec(), fl)));
     out
@@ -117,7 +123,15 @@ fn frames(input: &[u8], max: usize, chunk: usize) -> Vec<(Vec<u8>, FrameFlags)> 
 fn framing_mixed_on_one_stream() {
     let got = frames(b"5 <1>ab<2>x\n3 abc<3>y\0", 100, 1);
     let texts: Vec<_> = got.iter().map(|(f, _)| f.clone()).collect();
-    assert_eq!(texts, vec![b"<1>ab".to_vec(), b"<2>x".to_vec(), b"abc".to_vec(), b"<3>y".to_vec()]);
+    assert_eq!(
+        texts,
+        vec![
+            b"<1>ab".to_vec(),
+            b"<2>x".to_vec(),
+            b"abc".to_vec(),
+            b"<3>y".to_vec()
+        ]
+    );
 }
 
 #[test]
@@ -127,7 +141,16 @@ fn framing_oversized_messages_stay_in_step() {
     for chunk in [1, 3, 7, 1000] {
         let got = frames(&input, 8, chunk);
         assert_eq!(got.len(), 3, "chunk {chunk}: {got:?}");
-        assert_eq!(got[0], (b"<1>aaaaa".to_vec(), FrameFlags { truncated: true, incomplete: false }));
+        assert_eq!(
+            got[0],
+            (
+                b"<1>aaaaa".to_vec(),
+                FrameFlags {
+                    truncated: true,
+                    incomplete: false
+                }
+            )
+        );
         assert!(got[1].1.truncated);
         assert_eq!(got[2].0, b"<3>ok");
     }
@@ -136,7 +159,16 @@ fn framing_oversized_messages_stay_in_step() {
 #[test]
 fn framing_keeps_an_unterminated_tail() {
     let got = frames(b"<1>x\n<2>tail", 100, 4);
-    assert_eq!(got[1], (b"<2>tail".to_vec(), FrameFlags { truncated: false, incomplete: true }));
+    assert_eq!(
+        got[1],
+        (
+            b"<2>tail".to_vec(),
+            FrameFlags {
+                truncated: false,
+                incomplete: true
+            }
+        )
+    );
 }
 
 /// Every row of the shared framing corpus: the messages the source's best-effort mode
@@ -145,49 +177,88 @@ fn framing_keeps_an_unterminated_tail() {
 /// as a frame of their own. Nothing panics.
 #[test]
 fn framing_corpus() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/framing-cases.jsonl"))
-        .expect("the shared corpus is beside the project (../shared/corpus)");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/framing-cases.jsonl"
+    ))
+    .expect("the shared corpus is beside the project (../shared/corpus)");
     let mut checked = 0;
     for line in text.lines() {
         let case: Value = serde_json::from_str(line).unwrap();
         let id = case["id"].as_str().unwrap();
-        let input = base64::engine::general_purpose::STANDARD.decode(case["input_b64"].as_str().unwrap()).unwrap();
-        let max = case["max_message_length"].as_u64().map_or(65536, |m| m as usize);
+        let input = base64::engine::general_purpose::STANDARD
+            .decode(case["input_b64"].as_str().unwrap())
+            .unwrap();
+        let max = case["max_message_length"]
+            .as_u64()
+            .map_or(65536, |m| m as usize);
         for chunk in [1, 5, input.len().max(1)] {
             let got = frames(&input, max, chunk);
-            let expected: Vec<&Value> = case["best_effort_results"].as_array().unwrap().iter().collect();
+            let expected: Vec<&Value> = case["best_effort_results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .collect();
             let mut g = got.iter();
             for exp in &expected {
-                let Some(want) = exp.get("message") else { continue };
+                let Some(want) = exp.get("message") else {
+                    continue;
+                };
                 let (frame, _) = loop {
-                    let next = g.next().unwrap_or_else(|| panic!("{id}: expected message {want} not framed; got {got:?}"));
+                    let next = g.next().unwrap_or_else(|| {
+                        panic!("{id}: expected message {want} not framed; got {got:?}")
+                    });
                     if parse(&next.0).severity.is_some() {
                         break next;
                     }
                 };
                 let m = parse(frame);
-                assert_eq!(m.facility.map(u64::from), want["facility"].as_u64(), "{id} facility");
-                assert_eq!(m.severity.map(u64::from), want["severity"].as_u64(), "{id} severity");
+                assert_eq!(
+                    m.facility.map(u64::from),
+                    want["facility"].as_u64(),
+                    "{id} facility"
+                );
+                assert_eq!(
+                    m.severity.map(u64::from),
+                    want["severity"].as_u64(),
+                    "{id} severity"
+                );
                 if exp.get("error").is_some() {
                     // The source's best effort drops the text of a message it could not
                     // parse; a collector keeps it, so only PRI is comparable.
                     continue;
                 }
-                for (key, field) in [("hostname", m.hostname), ("appname", m.appname), ("procid", m.procid), ("msgid", m.msgid)] {
+                for (key, field) in [
+                    ("hostname", m.hostname),
+                    ("appname", m.appname),
+                    ("procid", m.procid),
+                    ("msgid", m.msgid),
+                ] {
                     match &want[key] {
                         Value::Null => assert_eq!(field, None, "{id} {key}"),
                         Value::String(v) => assert_eq!(s(field), Some(v.as_str()), "{id} {key}"),
                         Value::Object(o) => {
                             let f = s(field).unwrap();
-                            assert_eq!(f.len() as u64, o["len"].as_u64().unwrap(), "{id} {key} length");
-                            assert!(f.starts_with(o["prefix"].as_str().unwrap()), "{id} {key} prefix");
+                            assert_eq!(
+                                f.len() as u64,
+                                o["len"].as_u64().unwrap(),
+                                "{id} {key} length"
+                            );
+                            assert!(
+                                f.starts_with(o["prefix"].as_str().unwrap()),
+                                "{id} {key} prefix"
+                            );
                         }
                         other => panic!("{id}: unexpected {other}"),
                     }
                 }
                 match &want["message"] {
                     Value::String(v) => assert_eq!(m.message, v.as_bytes(), "{id} message"),
-                    Value::Object(o) => assert_eq!(m.message.len() as u64, o["len"].as_u64().unwrap(), "{id} message length"),
+                    Value::Object(o) => assert_eq!(
+                        m.message.len() as u64,
+                        o["len"].as_u64().unwrap(),
+                        "{id} message length"
+                    ),
                     _ => assert!(m.message.is_empty(), "{id} message should be empty"),
                 }
             }

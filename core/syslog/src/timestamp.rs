@@ -28,13 +28,20 @@ fn fraction(b: &[u8], at: usize) -> (u32, usize) {
     if b.get(at) != Some(&b'.') {
         return (0, 0);
     }
-    let n = b[at + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+    let n = b[at + 1..]
+        .iter()
+        .take_while(|d| d.is_ascii_digit())
+        .count();
     if n == 0 {
         return (0, 0);
     }
     let mut nanos = 0u32;
     for i in 0..9 {
-        let d = if i < n { u32::from(b[at + 1 + i] - b'0') } else { 0 };
+        let d = if i < n {
+            u32::from(b[at + 1 + i] - b'0')
+        } else {
+            0
+        };
         nanos = nanos * 10 + d;
     }
     (nanos, n + 1)
@@ -54,7 +61,12 @@ impl Timestamp {
         let hour = digits::<2>(b, 11)?;
         let minute = digits::<2>(b, 14)?;
         let second = digits::<2>(b, 17)?;
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         if !valid_clock(month, day, hour, minute, second) {
@@ -93,7 +105,8 @@ impl Timestamp {
     /// (`Mmm dd yyyy hh:mm:ss`, as Cisco sends) and a fraction after the seconds.
     pub fn parse_bsd(b: &[u8]) -> Option<(Timestamp, usize)> {
         const MONTHS: [&[u8; 3]; 12] = [
-            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
         ];
         let name = b.get(..3)?;
         let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(name))? as u32 + 1;
@@ -103,11 +116,17 @@ impl Timestamp {
             return None;
         }
         at += spaces;
-        let day_len = b[at..].iter().take(3).take_while(|c| c.is_ascii_digit()).count();
+        let day_len = b[at..]
+            .iter()
+            .take(3)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if day_len == 0 || day_len > 2 {
             return None;
         }
-        let day = b[at..at + day_len].iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+        let day = b[at..at + day_len]
+            .iter()
+            .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
         at += day_len;
         if b.get(at) != Some(&b' ') {
             return None;
@@ -121,7 +140,8 @@ impl Timestamp {
         let hour = digits::<2>(b, at)?;
         let minute = digits::<2>(b, at + 3)?;
         let second = digits::<2>(b, at + 6)?;
-        if b[at + 2] != b':' || b[at + 5] != b':' || !valid_clock(month, day, hour, minute, second) {
+        if b[at + 2] != b':' || b[at + 5] != b':' || !valid_clock(month, day, hour, minute, second)
+        {
             return None;
         }
         at += 8;

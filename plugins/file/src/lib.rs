@@ -33,19 +33,29 @@ impl FileOutput {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
         }
-        self.file.as_mut().ok_or_else(|| std::io::Error::other("file not open"))
+        self.file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("file not open"))
     }
 
     fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         let fsync = self.fsync;
         let file = self.open()?;
         let before = file.metadata()?.len();
-        let written = file.write_all(data).and_then(|()| file.flush()).and_then(|()| match fsync {
-            true => file.sync_data(),
-            false => Ok(()),
-        });
+        let written = file
+            .write_all(data)
+            .and_then(|()| file.flush())
+            .and_then(|()| match fsync {
+                true => file.sync_data(),
+                false => Ok(()),
+            });
         if written.is_err() {
             // Leave no torn line behind: the retry appends the whole batch again.
             let _ = file.set_len(before);
@@ -56,7 +66,8 @@ impl FileOutput {
 
 impl Output for FileOutput {
     fn create(host: Host, config: &str) -> Result<Self, String> {
-        let c: Config = serde_json::from_str(config).map_err(|e| format!("file output config: {e}"))?;
+        let c: Config =
+            serde_json::from_str(config).map_err(|e| format!("file output config: {e}"))?;
         let path = host.resolve_path(&c.path);
         let mut out = FileOutput {
             path,
@@ -64,7 +75,10 @@ impl Output for FileOutput {
             file: None,
         };
         if let Err(e) = out.open() {
-            return Err(format!("file output: cannot open `{}` for appending: {e}", out.path.display()));
+            return Err(format!(
+                "file output: cannot open `{}` for appending: {e}",
+                out.path.display()
+            ));
         }
         Ok(out)
     }
@@ -77,11 +91,19 @@ impl Output for FileOutput {
                 self.file = None;
                 Outcome::Retry {
                     after: None,
-                    reason: format!("writing to `{}` failed: {e}; the batch is kept and retried", self.path.display()),
+                    reason: format!(
+                        "writing to `{}` failed: {e}; the batch is kept and retried",
+                        self.path.display()
+                    ),
                 }
             }
         }
     }
 }
 
-export_plugin!(output, FileOutput, "file", "Appends records to a JSON-lines file");
+export_plugin!(
+    output,
+    FileOutput,
+    "file",
+    "Appends records to a JSON-lines file"
+);

@@ -93,14 +93,18 @@ impl Emitter<'_> {
             value: SlStr::from_bytes(f.value),
             kind: f.kind.code(),
         }));
-        let abi = record.to_abi(self.scratch);
+        let abi = (*record).to_abi(self.scratch);
         // SAFETY: the host's callback and context for this call; the record and
         // its fields are alive until the callback returns.
         unsafe { (self.emit)(self.ctx, frame_index, &abi) == SL_OK }
     }
 }
 
-unsafe extern "C" fn input_create<T: Decoder>(host: *const SlHostApi, config: SlStr, out: *mut *mut c_void) -> SlStatus {
+unsafe extern "C" fn input_create<T: Decoder>(
+    host: *const SlHostApi,
+    config: SlStr,
+    out: *mut *mut c_void,
+) -> SlStatus {
     // SAFETY: forwarded from the host under the ABI's contract.
     unsafe { create(host, config, out, T::create) }
 }
@@ -130,7 +134,11 @@ unsafe extern "C" fn input_decode<T: Decoder>(
     })
 }
 
-unsafe extern "C" fn filter_create<T: Filter>(host: *const SlHostApi, config: SlStr, out: *mut *mut c_void) -> SlStatus {
+unsafe extern "C" fn filter_create<T: Filter>(
+    host: *const SlHostApi,
+    config: SlStr,
+    out: *mut *mut c_void,
+) -> SlStatus {
     // SAFETY: forwarded from the host under the ABI's contract.
     unsafe { create(host, config, out, T::create) }
 }
@@ -157,12 +165,20 @@ unsafe extern "C" fn filter_run<T: Filter>(
     })
 }
 
-unsafe extern "C" fn output_create<T: Output>(host: *const SlHostApi, config: SlStr, out: *mut *mut c_void) -> SlStatus {
+unsafe extern "C" fn output_create<T: Output>(
+    host: *const SlHostApi,
+    config: SlStr,
+    out: *mut *mut c_void,
+) -> SlStatus {
     // SAFETY: forwarded from the host under the ABI's contract.
     unsafe { create(host, config, out, T::create) }
 }
 
-unsafe extern "C" fn output_send<T: Output>(inst: *mut c_void, payload: *const SlPayload, retry_after_ms: *mut u64) -> SlStatus {
+unsafe extern "C" fn output_send<T: Output>(
+    inst: *mut c_void,
+    payload: *const SlPayload,
+    retry_after_ms: *mut u64,
+) -> SlStatus {
     // SAFETY: the host's payload, valid until released below.
     let Some(payload) = (unsafe { payload.as_ref() }) else {
         return SL_ERROR;

@@ -133,7 +133,7 @@ impl Default for Record<'_> {
 }
 
 impl Record<'_> {
-    pub(crate) fn to_abi(&self, fields: &[SlField]) -> SlRecord {
+    pub(crate) fn to_abi(self, fields: &[SlField]) -> SlRecord {
         SlRecord {
             struct_size: std::mem::size_of::<SlRecord>() as u32,
             table: self.table,
@@ -149,7 +149,11 @@ impl Record<'_> {
             msg_id: SlStr::from_opt(self.msg_id),
             structured_data: SlStr::from_opt(self.structured_data),
             message: SlStr::from_bytes(self.message),
-            fields: if fields.is_empty() { std::ptr::null() } else { fields.as_ptr() },
+            fields: if fields.is_empty() {
+                std::ptr::null()
+            } else {
+                fields.as_ptr()
+            },
             field_count: fields.len(),
         }
     }
@@ -230,7 +234,9 @@ impl<'a> RecordView<'a> {
     }
     /// The value of extra field `name`.
     pub fn field(&self, name: &str) -> Option<&'a [u8]> {
-        self.fields().find(|(n, _, _)| *n == name.as_bytes()).map(|(_, v, _)| v)
+        self.fields()
+            .find(|(n, _, _)| *n == name.as_bytes())
+            .map(|(_, v, _)| v)
     }
 }
 

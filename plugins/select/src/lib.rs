@@ -38,24 +38,36 @@ pub struct Select {
 }
 
 fn severity(name: &str, key: &str) -> Result<u8, String> {
-    severity_code(name).ok_or_else(|| format!("{key}: `{name}` is not a severity; use one of {}", SEVERITY_NAMES.join(", ")))
+    severity_code(name).ok_or_else(|| {
+        format!(
+            "{key}: `{name}` is not a severity; use one of {}",
+            SEVERITY_NAMES.join(", ")
+        )
+    })
 }
 
 fn facility(name: &str, key: &str) -> Result<usize, String> {
-    facility_code(name)
-        .map(usize::from)
-        .ok_or_else(|| format!("{key}: `{name}` is not a facility; use one of {}", FACILITY_NAMES.join(", ")))
+    facility_code(name).map(usize::from).ok_or_else(|| {
+        format!(
+            "{key}: `{name}` is not a facility; use one of {}",
+            FACILITY_NAMES.join(", ")
+        )
+    })
 }
 
 fn regex(pattern: Option<String>, key: &str) -> Result<Option<Regex>, String> {
     pattern
-        .map(|p| Regex::new(&p).map_err(|e| format!("{key}: the regular expression does not compile: {e}")))
+        .map(|p| {
+            Regex::new(&p)
+                .map_err(|e| format!("{key}: the regular expression does not compile: {e}"))
+        })
         .transpose()
 }
 
 impl Select {
     pub fn from_config(text: &str) -> Result<Select, String> {
-        let c: Config = serde_json::from_str(text).map_err(|e| format!("select filter config: {e}"))?;
+        let c: Config =
+            serde_json::from_str(text).map_err(|e| format!("select filter config: {e}"))?;
         let default = match &c.min_severity {
             Some(name) => severity(name, "min_severity")?,
             None => 7,
@@ -73,7 +85,8 @@ impl Select {
             }
         }
         for (fac, sev) in &c.severity_by_facility {
-            max_severity[facility(fac, "severity_by_facility")?] = severity(sev, "severity_by_facility")?;
+            max_severity[facility(fac, "severity_by_facility")?] =
+                severity(sev, "severity_by_facility")?;
         }
         Ok(Select {
             max_severity,
@@ -84,7 +97,11 @@ impl Select {
 
     /// Whether a record with these values is kept.
     pub fn keeps(&self, facility: u8, severity: u8, message: &[u8]) -> bool {
-        let limit = self.max_severity.get(usize::from(facility)).copied().unwrap_or(7);
+        let limit = self
+            .max_severity
+            .get(usize::from(facility))
+            .copied()
+            .unwrap_or(7);
         limit != u8::MAX
             && severity <= limit
             && self.include.as_ref().is_none_or(|r| r.is_match(message))
@@ -106,7 +123,12 @@ impl Filter for Select {
     }
 }
 
-export_plugin!(filter, Select, "select", "Keeps records by severity, facility and message regex");
+export_plugin!(
+    filter,
+    Select,
+    "select",
+    "Keeps records by severity, facility and message regex"
+);
 
 #[cfg(test)]
 mod tests {
@@ -122,7 +144,10 @@ mod tests {
 
     #[test]
     fn facility_list_and_overrides() {
-        let s = Select::from_config(r#"{"facilities":["auth","daemon"],"severity_by_facility":{"daemon":"err"}}"#).unwrap();
+        let s = Select::from_config(
+            r#"{"facilities":["auth","daemon"],"severity_by_facility":{"daemon":"err"}}"#,
+        )
+        .unwrap();
         assert!(s.keeps(4, 7, b"x"));
         assert!(s.keeps(3, 3, b"x"));
         assert!(!s.keeps(3, 4, b"x"));
@@ -139,13 +164,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_choices() {
-        let e = Select::from_config(r#"{"min_severity":"loud"}"#).err().unwrap();
+        let e = Select::from_config(r#"{"min_severity":"loud"}"#)
+            .err()
+            .unwrap();
         assert!(e.contains("min_severity") && e.contains("warning"), "{e}");
-        let e = Select::from_config(r#"{"facilities":["kernel"]}"#).err().unwrap();
+        let e = Select::from_config(r#"{"facilities":["kernel"]}"#)
+            .err()
+            .unwrap();
         assert!(e.contains("`kernel`") && e.contains("kern"), "{e}");
         let e = Select::from_config(r#"{"include":"("}"#).err().unwrap();
         assert!(e.contains("include"), "{e}");
-        let e = Select::from_config(r#"{"min_severty":"info"}"#).err().unwrap();
+        let e = Select::from_config(r#"{"min_severty":"info"}"#)
+            .err()
+            .unwrap();
         assert!(e.contains("min_severty"), "{e}");
     }
 }

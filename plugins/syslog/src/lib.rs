@@ -37,7 +37,8 @@ pub struct SyslogDecoder {
 impl SyslogDecoder {
     /// Builds a decoder from its JSON config.
     pub fn from_config(config: &str) -> Result<SyslogDecoder, String> {
-        let config: Config = serde_json::from_str(config).map_err(|e| format!("syslog decoder config: {e}"))?;
+        let config: Config =
+            serde_json::from_str(config).map_err(|e| format!("syslog decoder config: {e}"))?;
         let clock = Clock::new(config.timezone.as_deref().unwrap_or("local"))?;
         Ok(SyslogDecoder {
             clock,
@@ -46,7 +47,14 @@ impl SyslogDecoder {
     }
 
     /// Decodes one frame and hands the record to `emit`.
-    pub fn decode_one(&self, frame: &[u8], peer: Option<&[u8]>, receive_time_ns: i64, truncated: bool, emit: impl FnOnce(&Record<'_>)) {
+    pub fn decode_one(
+        &self,
+        frame: &[u8],
+        peer: Option<&[u8]>,
+        receive_time_ns: i64,
+        truncated: bool,
+        emit: impl FnOnce(&Record<'_>),
+    ) {
         let m = syslane_syslog::parse(frame);
         let mut flags = 0;
         if m.format == Format::Unstructured {
@@ -55,9 +63,12 @@ impl SyslogDecoder {
         if truncated {
             flags |= SL_RECORD_TRUNCATED;
         }
-        let event_time_ns = m.timestamp.and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
+        let event_time_ns = m
+            .timestamp
+            .and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
         // Malformed beyond a missing PRI, or a date that does not exist: keep the bytes.
-        let malformed = matches!(m.issue, Some(i) if i != ParseIssue::MissingPri) || (m.timestamp.is_some() && event_time_ns.is_none());
+        let malformed = matches!(m.issue, Some(i) if i != ParseIssue::MissingPri)
+            || (m.timestamp.is_some() && event_time_ns.is_none());
         let raw = [Field {
             name: "RawMessage",
             value: frame,
@@ -76,7 +87,11 @@ impl SyslogDecoder {
             msg_id: m.msgid,
             structured_data: m.structured_data,
             message: m.message,
-            fields: if self.keep_raw || (malformed && flags & SL_RECORD_PARSE_FAILED == 0) { &raw } else { &[] },
+            fields: if self.keep_raw || (malformed && flags & SL_RECORD_PARSE_FAILED == 0) {
+                &raw
+            } else {
+                &[]
+            },
             ..Record::default()
         };
         emit(&record);
@@ -90,11 +105,22 @@ impl Decoder for SyslogDecoder {
 
     fn decode(&mut self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
         for (i, frame) in frames.iter().enumerate() {
-            self.decode_one(frame.data(), frame.peer(), frame.receive_time_ns(), frame.truncated(), |r| {
-                out.emit(i, r);
-            });
+            self.decode_one(
+                frame.data(),
+                frame.peer(),
+                frame.receive_time_ns(),
+                frame.truncated(),
+                |r| {
+                    out.emit(i, r);
+                },
+            );
         }
     }
 }
 
-export_plugin!(input, SyslogDecoder, "syslog", "RFC 5424 and RFC 3164 syslog into Syslog-table records");
+export_plugin!(
+    input,
+    SyslogDecoder,
+    "syslog",
+    "RFC 5424 and RFC 3164 syslog into Syslog-table records"
+);

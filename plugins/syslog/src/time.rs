@@ -85,7 +85,10 @@ mod tests {
     use super::*;
 
     fn ts(text: &[u8]) -> Timestamp {
-        Timestamp::parse_bsd(text).or_else(|| Timestamp::parse_rfc3339(text)).unwrap().0
+        Timestamp::parse_bsd(text)
+            .or_else(|| Timestamp::parse_rfc3339(text))
+            .unwrap()
+            .0
     }
 
     fn ns(rfc3339: &str) -> i64 {
@@ -120,12 +123,18 @@ mod tests {
     #[test]
     fn impossible_dates_have_no_instant() {
         let utc = Clock::new("UTC").unwrap();
-        assert_eq!(utc.instant_ns(&ts(b"Feb 31 10:00:00"), ns("2024-03-01T00:00:00Z")), None);
+        assert_eq!(
+            utc.instant_ns(&ts(b"Feb 31 10:00:00"), ns("2024-03-01T00:00:00Z")),
+            None
+        );
     }
 
     #[test]
     fn unknown_zone_is_a_clear_error() {
         let err = Clock::new("Mars/Olympus").err().unwrap();
-        assert!(err.contains("Mars/Olympus") && err.contains("Europe/Paris"), "{err}");
+        assert!(
+            err.contains("Mars/Olympus") && err.contains("Europe/Paris"),
+            "{err}"
+        );
     }
 }

@@ -1,1 +1,138 @@
-fn main() {}
+//! End-to-end benchmark: the real agent (TCP listener → syslog decoder → select
+//! filter → file output) fed by N senders over loopback with octet-counted RFC 5424.
+//! Prints records per second from the first byte sent to the last record written,
+//! and the agent's peak resident memory.
+//!
+//!   cargo build --release --workspace
+//!   target/release/syslane-bench [--messages 1000000] [--connections 1,8] [--workers N]
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use syslane_tests::{build_dir, config_text, free_port, octet_stream, peak_rss_kib, Agent};
+
+struct Args {
+    messages: usize,
+    connections: Vec<usize>,
+    workers: Option<usize>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        messages: 1_000_000,
+        connections: vec![1, 8],
+        workers: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--messages" => a.messages = value.parse().expect("--messages N"),
+            "--connections" => {
+                a.connections = value
+                    .split(',')
+                    .map(|c| c.parse().expect("--connections 1,8"))
+                    .collect()
+            }
+            "--workers" => a.workers = Some(value.parse().expect("--workers N")),
+            other => panic!("unknown flag {other}; use --messages N --connections 1,8 --workers N"),
+        }
+    }
+    a
+}
+
+/// A realistic message: RFC 5424 with a timestamp, host, app, pid and ~100 bytes of text.
+fn message(conn: usize, i: usize) -> String {
+    format!(
+        "<38>1 2026-11-25T10:{:02}:{:02}.{:06}Z web-{conn:02}.example.com sshd {} - - Accepted publickey for deploy from 192.0.2.{} port {} ssh2: ED25519 SHA256:abc{i}",
+        (i / 60) % 60,
+        i % 60,
+        i % 1_000_000,
+        1000 + conn,
+        i % 250,
+        40000 + i % 20000
+    )
+}
+
+/// Counts newlines appended to `path` since `offset`.
+fn count_new_lines(path: &Path, offset: &mut u64, buf: &mut Vec<u8>) -> usize {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return 0;
+    };
+    if f.seek(SeekFrom::Start(*offset)).is_err() {
+        return 0;
+    }
+    buf.clear();
+    let n = f.read_to_end(buf).unwrap_or(0);
+    *offset += n as u64;
+    buf.iter().filter(|b| **b == b'\n').count()
+}
+
+fn run(messages: usize, connections: usize, workers: Option<usize>) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("records.jsonl");
+    let mut config = config_text(
+        &build_dir(),
+        port,
+        "[[filter]]\nplugin = \"select\"\nmin_severity = \"debug\"\n",
+        &out,
+    );
+    if let Some(w) = workers {
+        config = format!("workers = {w}\n{config}");
+    }
+    let agent = Agent::start(dir.path(), &config);
+    let per_conn = messages / connections;
+    let total = per_conn * connections;
+    let streams: Vec<Vec<u8>> = (0..connections)
+        .map(|c| octet_stream((0..per_conn).map(|i| message(c, i))))
+        .collect();
+    let bytes: usize = streams.iter().map(Vec::len).sum();
+
+    let start = Instant::now();
+    let senders: Vec<_> = streams
+        .into_iter()
+        .map(|stream| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                for chunk in stream.chunks(256 * 1024) {
+                    s.write_all(chunk).unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen = 0;
+    let mut offset = 0;
+    let mut buf = Vec::new();
+    let deadline = start + Duration::from_secs(600);
+    while seen < total && Instant::now() < deadline {
+        seen += count_new_lines(&out, &mut offset, &mut buf);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let rss = peak_rss_kib(agent.pid()).unwrap_or(0);
+    let (status, _) = agent.stop();
+    assert!(status.success());
+    assert_eq!(seen, total, "not every record arrived");
+    println!(
+        "tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
+        total as f64 / elapsed,
+        bytes as f64 / elapsed / 1e6,
+        offset / total as u64,
+        rss as f64 / 1024.0
+    );
+}
+
+fn main() {
+    let a = args();
+    println!("syslane end-to-end benchmark: TCP octet-counted RFC 5424 -> syslog -> select -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    for &c in &a.connections {
+        run(a.messages, c, a.workers);
+    }
+}

@@ -28,7 +28,10 @@ pub fn check_config(path: &Path) -> Result<String, String> {
 pub fn list_plugins(path: &Path) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let host = PluginHost::new(&config.plugin_dir).map_err(|e| e.to_string())?;
-    let mut out = format!("{:<16} {:<16} {:<10} {:<5} FILE\n", "NAME", "KIND", "VERSION", "ABI");
+    let mut out = format!(
+        "{:<16} {:<16} {:<10} {:<5} FILE\n",
+        "NAME", "KIND", "VERSION", "ABI"
+    );
     let mut refused = String::new();
     for found in host.discover() {
         match found {

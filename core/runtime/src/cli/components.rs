@@ -22,20 +22,29 @@ fn at(config: &Config, key: &str, plugin: &str, e: impl std::fmt::Display) -> St
 
 impl Components {
     pub fn load(config: &Config) -> Result<Components, String> {
-        let host = PluginHost::new(&config.plugin_dir).map_err(|e| format!("{}: plugin_dir: {e}", config.file.display()))?;
+        let host = PluginHost::new(&config.plugin_dir)
+            .map_err(|e| format!("{}: plugin_dir: {e}", config.file.display()))?;
         let decoders = config
             .listen
             .iter()
             .enumerate()
-            .map(|(i, l)| host.load(&l.input, SL_KIND_INPUT).map_err(|e| at(config, &format!("listen[{i}].input"), &l.input, e)))
+            .map(|(i, l)| {
+                host.load(&l.input, SL_KIND_INPUT)
+                    .map_err(|e| at(config, &format!("listen[{i}].input"), &l.input, e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let filters = config
             .filters
             .iter()
-            .map(|f| host.load(&f.plugin, SL_KIND_FILTER).map_err(|e| at(config, &f.key, &f.plugin, e)))
+            .map(|f| {
+                host.load(&f.plugin, SL_KIND_FILTER)
+                    .map_err(|e| at(config, &f.key, &f.plugin, e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let o = &config.output;
-        let output = host.load(&o.plugin, SL_KIND_OUTPUT).map_err(|e| at(config, &o.key, &o.plugin, e))?;
+        let output = host
+            .load(&o.plugin, SL_KIND_OUTPUT)
+            .map_err(|e| at(config, &o.key, &o.plugin, e))?;
         let host_name = config.hostname.clone().unwrap_or_else(system::host_name);
         let local_ip = system::host_ip(&host_name).to_string();
         let info = Arc::new(HostInfo {
@@ -52,8 +61,14 @@ impl Components {
         })
     }
 
-    fn create(&self, config: &Config, plugin: &'static LoadedPlugin, r: &PluginRef) -> Result<PluginInstance, String> {
-        PluginInstance::create(plugin, &r.options_json, Arc::clone(&self.info)).map_err(|e| at(config, &r.key, &r.plugin, e))
+    fn create(
+        &self,
+        config: &Config,
+        plugin: &'static LoadedPlugin,
+        r: &PluginRef,
+    ) -> Result<PluginInstance, String> {
+        PluginInstance::create(plugin, &r.options_json, Arc::clone(&self.info))
+            .map_err(|e| at(config, &r.key, &r.plugin, e))
     }
 
     /// One decoder per listener, in listener order.
@@ -72,7 +87,12 @@ impl Components {
 
     /// The filter chain, in config order.
     pub fn filters(&self, config: &Config) -> Result<Vec<PluginInstance>, String> {
-        config.filters.iter().zip(&self.filters).map(|(r, p)| self.create(config, p, r)).collect()
+        config
+            .filters
+            .iter()
+            .zip(&self.filters)
+            .map(|(r, p)| self.create(config, p, r))
+            .collect()
     }
 
     pub fn output(&self, config: &Config) -> Result<PluginInstance, String> {

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "syslane", version, about = "Syslog collector that ships to an Azure Log Analytics workspace")]
+#[command(
+    name = "syslane",
+    version,
+    about = "Syslog collector that ships to an Azure Log Analytics workspace"
+)]
 struct Cli {
     /// Log level (error, warn, info, debug, trace) or a tracing filter; SYSLANE_LOG overrides it.
     #[arg(long, global = true, default_value = "info")]
@@ -39,7 +43,8 @@ enum Command {
 
 fn init_logging(level: &str) {
     let filter = std::env::var("SYSLANE_LOG").unwrap_or_else(|_| level.to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -54,7 +59,9 @@ pub fn main() -> ExitCode {
     init_logging(&cli.log_level);
     let result = match cli.command {
         Command::Run { config } => run::run(&config),
-        Command::CheckConfig { config } => check::check_config(&config).map(|summary| println!("{summary}")),
+        Command::CheckConfig { config } => {
+            check::check_config(&config).map(|summary| println!("{summary}"))
+        }
         Command::Plugins { config } => check::list_plugins(&config).map(|table| print!("{table}")),
     };
     match result {

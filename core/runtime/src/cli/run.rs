@@ -13,7 +13,7 @@ use crate::listen::{self, ListenContext, Router};
 use crate::metrics::Metrics;
 use crate::pipeline::serialize::Serializer;
 use crate::pipeline::Worker;
-use crate::ship::{Deadline, DeadLetters, Shipper};
+use crate::ship::{DeadLetters, Deadline, Shipper};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -40,7 +40,8 @@ pub fn run(path: &Path) -> Result<(), String> {
     let components = Components::load(&config)?;
     let metrics = Arc::new(Metrics::default());
     let output = components.output(&config)?;
-    let (journal_writer, journal_reader) = journal::in_memory(config.queue_batches, Arc::clone(&metrics));
+    let (journal_writer, journal_reader) =
+        journal::in_memory(config.queue_batches, Arc::clone(&metrics));
     let deadline = Deadline::default();
 
     let shipper = Shipper {
@@ -83,12 +84,21 @@ pub fn run(path: &Path) -> Result<(), String> {
         let _ = w.join();
     }
     let _ = shipper.join();
-    let summary: Vec<String> = metrics.snapshot().iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let summary: Vec<String> = metrics
+        .snapshot()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     tracing::info!(counters = %summary.join(" "), "syslane stopped");
     served
 }
 
-async fn serve(config: &Config, senders: Vec<crossbeam_channel::Sender<listen::FrameBatch>>, metrics: Arc<Metrics>, deadline: &Deadline) -> Result<(), String> {
+async fn serve(
+    config: &Config,
+    senders: Vec<crossbeam_channel::Sender<listen::FrameBatch>>,
+    metrics: Arc<Metrics>,
+    deadline: &Deadline,
+) -> Result<(), String> {
     let (stop, stopped) = watch::channel(false);
     let ctx = Arc::new(ListenContext {
         router: Router::new(senders),
@@ -100,10 +110,16 @@ async fn serve(config: &Config, senders: Vec<crossbeam_channel::Sender<listen::F
         shutdown: stopped,
     });
     let mut tasks = listen::start(config, ctx).await?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
-    tracing::info!(version = crate::VERSION, workers = config.workers, "syslane ready");
+    tracing::info!(
+        version = crate::VERSION,
+        workers = config.workers,
+        "syslane ready"
+    );
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: draining and stopping"); break; }
@@ -113,7 +129,8 @@ async fn serve(config: &Config, senders: Vec<crossbeam_channel::Sender<listen::F
             }
         }
     }
-    *deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + config.shutdown_timeout);
+    *deadline.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(Instant::now() + config.shutdown_timeout);
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
     Ok(())

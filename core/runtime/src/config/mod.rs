@@ -63,7 +63,7 @@ mod defaults {
         1024 * 1024
     }
     pub fn queue_batches() -> usize {
-        256
+        64
     }
     pub fn udp_receive_buffer() -> usize {
         8 * 1024 * 1024
@@ -149,16 +149,18 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
 }
 
 fn parse_address(text: &str) -> Result<ListenAddress, String> {
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or_else(|| format!("`{text}` has no scheme; write udp://127.0.0.1:25224 or tcp://127.0.0.1:25224"))?;
-    let addr: SocketAddr = rest
-        .parse()
-        .map_err(|_| format!("`{rest}` is not an IP address and port (such as 127.0.0.1:25224 or [::1]:25224)"))?;
+    let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+        format!("`{text}` has no scheme; write udp://127.0.0.1:25224 or tcp://127.0.0.1:25224")
+    })?;
+    let addr: SocketAddr = rest.parse().map_err(|_| {
+        format!("`{rest}` is not an IP address and port (such as 127.0.0.1:25224 or [::1]:25224)")
+    })?;
     match scheme {
         "udp" => Ok(ListenAddress::Udp(addr)),
         "tcp" => Ok(ListenAddress::Tcp(addr)),
-        "relp" | "unix" => Err(format!("{scheme}:// listeners are not available in this version; use tcp:// or udp://")),
+        "relp" | "unix" => Err(format!(
+            "{scheme}:// listeners are not available in this version; use tcp:// or udp://"
+        )),
         other => Err(format!("unknown scheme `{other}://`; use udp:// or tcp://")),
     }
 }
@@ -178,7 +180,13 @@ impl Config {
         })?;
         let dir = path
             .parent()
-            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
             .unwrap_or(Path::new("."));
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         Config::parse(&text, path, &dir)
@@ -206,11 +214,16 @@ impl Config {
                 format!("{} is out of range; use 480 to 16777216 bytes (RFC 5424 receivers must accept at least 480)", raw.max_message_size),
             ));
         }
-        let workers = raw
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).min(8));
+        let workers = raw.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(8)
+        });
         if workers == 0 || workers > 64 {
-            return Err(err("workers", format!("{workers} is out of range; use 1 to 64")));
+            return Err(err(
+                "workers",
+                format!("{workers} is out of range; use 1 to 64"),
+            ));
         }
         if raw.max_connections == 0 {
             return Err(err("max_connections", "must be at least 1".into()));
@@ -227,16 +240,25 @@ impl Config {
         let mut listen = Vec::new();
         for (i, l) in raw.listen.into_iter().enumerate() {
             let key = format!("listen[{i}]");
-            let address = l
-                .address
-                .ok_or_else(|| err(&format!("{key}.address"), "missing; add address = \"udp://127.0.0.1:25224\"".into()))?;
+            let address = l.address.ok_or_else(|| {
+                err(
+                    &format!("{key}.address"),
+                    "missing; add address = \"udp://127.0.0.1:25224\"".into(),
+                )
+            })?;
             let address = parse_address(&address).map_err(|m| err(&format!("{key}.address"), m))?;
             if listen.iter().any(|x: &Listen| x.address == address) {
-                return Err(err(&format!("{key}.address"), format!("{address} is configured twice")));
+                return Err(err(
+                    &format!("{key}.address"),
+                    format!("{address} is configured twice"),
+                ));
             }
-            let input = l
-                .input
-                .ok_or_else(|| err(&format!("{key}.input"), "missing; name the decoder plugin, such as input = \"syslog\"".into()))?;
+            let input = l.input.ok_or_else(|| {
+                err(
+                    &format!("{key}.input"),
+                    "missing; name the decoder plugin, such as input = \"syslog\"".into(),
+                )
+            })?;
             listen.push(Listen {
                 address,
                 input,
@@ -244,9 +266,12 @@ impl Config {
             });
         }
         let plugin_ref = |p: RawPlugin, key: String| -> Result<PluginRef, ConfigError> {
-            let plugin = p
-                .plugin
-                .ok_or_else(|| err(&format!("{key}.plugin"), "missing; name the plugin, such as plugin = \"select\"".into()))?;
+            let plugin = p.plugin.ok_or_else(|| {
+                err(
+                    &format!("{key}.plugin"),
+                    "missing; name the plugin, such as plugin = \"select\"".into(),
+                )
+            })?;
             Ok(PluginRef {
                 plugin,
                 options_json: options_json(p.options),

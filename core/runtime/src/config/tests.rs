@@ -19,7 +19,11 @@ path   = "data/records.jsonl"
 "#;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse(text, Path::new("/etc/syslane/syslane.toml"), Path::new("/etc/syslane"))
+    Config::parse(
+        text,
+        Path::new("/etc/syslane/syslane.toml"),
+        Path::new("/etc/syslane"),
+    )
 }
 
 #[test]
@@ -28,7 +32,10 @@ fn the_documented_example_parses() {
     assert_eq!(c.state_dir, Path::new("/etc/syslane/data/state"));
     assert_eq!(c.plugin_dir, Path::new("/etc/syslane/target/release"));
     assert_eq!(c.listen.len(), 2);
-    assert_eq!(c.listen[0].address, ListenAddress::Udp("127.0.0.1:25224".parse().unwrap()));
+    assert_eq!(
+        c.listen[0].address,
+        ListenAddress::Udp("127.0.0.1:25224".parse().unwrap())
+    );
     assert_eq!(c.listen[0].options_json, r#"{"timezone":"UTC"}"#);
     assert_eq!(c.filters[0].plugin, "select");
     assert_eq!(c.filters[0].options_json, r#"{"min_severity":"debug"}"#);
@@ -40,7 +47,10 @@ fn the_documented_example_parses() {
 fn unknown_top_level_key_is_refused_with_its_line() {
     let e = parse(&format!("colour = \"blue\"\n{GOOD}")).unwrap_err();
     let text = e.to_string();
-    assert!(text.starts_with("/etc/syslane/syslane.toml: line 1:"), "{text}");
+    assert!(
+        text.starts_with("/etc/syslane/syslane.toml: line 1:"),
+        "{text}"
+    );
     assert!(text.contains("colour"), "{text}");
 }
 
@@ -61,9 +71,14 @@ fn bad_address_and_duplicates() {
 
 #[test]
 fn missing_pieces_are_explained() {
-    let e = parse("state_dir = \"s\"\nplugin_dir = \"p\"\n[output]\nplugin = \"file\"\n").unwrap_err();
+    let e =
+        parse("state_dir = \"s\"\nplugin_dir = \"p\"\n[output]\nplugin = \"file\"\n").unwrap_err();
     assert_eq!(e.key, "listen");
-    let e = parse(&GOOD.replace("[output]\nplugin = \"file\"\npath   = \"data/records.jsonl\"\n", "")).unwrap_err();
+    let e = parse(&GOOD.replace(
+        "[output]\nplugin = \"file\"\npath   = \"data/records.jsonl\"\n",
+        "",
+    ))
+    .unwrap_err();
     assert_eq!(e.key, "output");
     let e = parse(&GOOD.replace("input   = \"syslog\"\ntimezone", "timezone")).unwrap_err();
     assert_eq!(e.key, "listen[0].input");

@@ -67,7 +67,9 @@ impl FrameBatch {
 
     pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
         let start = meta.start as usize;
-        self.data.get(start..start + meta.len as usize).unwrap_or(&[])
+        self.data
+            .get(start..start + meta.len as usize)
+            .unwrap_or(&[])
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,7 +102,12 @@ impl Router {
 
     /// Sends to worker `index`, waiting while its queue is full (back-pressure).
     /// With `give_up_after`, returns the batch when the wait is longer.
-    pub async fn send(&self, index: usize, mut batch: FrameBatch, give_up_after: Option<Duration>) -> Result<Option<FrameBatch>, Closed> {
+    pub async fn send(
+        &self,
+        index: usize,
+        mut batch: FrameBatch,
+        give_up_after: Option<Duration>,
+    ) -> Result<Option<FrameBatch>, Closed> {
         let tx = self.workers.get(index).ok_or(Closed)?;
         let mut waited = Duration::ZERO;
         let mut pause = Duration::from_micros(200);
@@ -139,11 +146,13 @@ pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<(
     for (index, listen) in config.listen.iter().enumerate() {
         match listen.address {
             ListenAddress::Udp(addr) => {
-                let socket = udp::bind(addr, ctx.udp_receive_buffer).map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                let socket = udp::bind(addr, ctx.udp_receive_buffer)
+                    .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
                 tasks.spawn(udp::run(socket, index, Arc::clone(&ctx)));
             }
             ListenAddress::Tcp(addr) => {
-                let listener = tcp::bind(addr).map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                let listener = tcp::bind(addr)
+                    .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
                 tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx)));
             }
         }

@@ -37,7 +37,10 @@ pub(super) async fn run(listener: TcpListener, index: usize, ctx: Arc<ListenCont
     loop {
         while connections.try_join_next().is_some() {}
         if permits.available_permits() == 0 && !warned_full {
-            tracing::warn!(max_connections = ctx.max_connections, "connection limit reached; new connections wait in the backlog");
+            tracing::warn!(
+                max_connections = ctx.max_connections,
+                "connection limit reached; new connections wait in the backlog"
+            );
             warned_full = true;
         }
         let permit = tokio::select! {
@@ -69,7 +72,8 @@ pub(super) async fn run(listener: TcpListener, index: usize, ctx: Arc<ListenCont
 }
 
 fn flags(f: FrameFlags) -> u32 {
-    (if f.truncated { SL_FRAME_TRUNCATED } else { 0 }) | (if f.incomplete { SL_FRAME_INCOMPLETE } else { 0 })
+    (if f.truncated { SL_FRAME_TRUNCATED } else { 0 })
+        | (if f.incomplete { SL_FRAME_INCOMPLETE } else { 0 })
 }
 
 struct OpenConnection<'a>(&'a Metrics);
@@ -95,7 +99,11 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
         if buf.capacity() - buf.len() < READ_SIZE / 2 {
             buf.reserve(READ_SIZE);
         }
-        let wait = if draining { DRAIN_QUIET } else { ctx.idle_timeout };
+        let wait = if draining {
+            DRAIN_QUIET
+        } else {
+            ctx.idle_timeout
+        };
         let read = if draining {
             tokio::time::timeout(wait, stream.read_buf(&mut buf)).await
         } else {
@@ -130,7 +138,9 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
         }
     }
     let mut batch = FrameBatch::new(listener, SL_TRANSPORT_TCP, buf.len());
-    framer.finish(&buf, |frame, f| batch.push(frame, flags(f), peer.ip(), now_ns()));
+    framer.finish(&buf, |frame, f| {
+        batch.push(frame, flags(f), peer.ip(), now_ns())
+    });
     forward(batch, worker, ctx).await;
 }
 
@@ -142,7 +152,11 @@ async fn forward(batch: FrameBatch, worker: usize, ctx: &ListenContext) -> bool 
     let m = &*ctx.metrics;
     Metrics::add(&m.frames_received, batch.frames.len() as u64);
     Metrics::add(&m.bytes_received, batch.data.len() as u64);
-    let truncated = batch.frames.iter().filter(|f| f.flags & SL_FRAME_TRUNCATED != 0).count();
+    let truncated = batch
+        .frames
+        .iter()
+        .filter(|f| f.flags & SL_FRAME_TRUNCATED != 0)
+        .count();
     Metrics::add(&m.frames_truncated, truncated as u64);
     ctx.router.send(worker, batch, None).await.is_ok()
 }

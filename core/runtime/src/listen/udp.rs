@@ -76,7 +76,14 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
     }
 }
 
-fn add(batch: &mut FrameBatch, datagram: &[u8], max: usize, peer: SocketAddr, now: i64, metrics: &Metrics) {
+fn add(
+    batch: &mut FrameBatch,
+    datagram: &[u8],
+    max: usize,
+    peer: SocketAddr,
+    now: i64,
+    metrics: &Metrics,
+) {
     let truncated = datagram.len() > max;
     let data = trim_trailer(&datagram[..datagram.len().min(max)]);
     if data.is_empty() {
@@ -87,5 +94,10 @@ fn add(batch: &mut FrameBatch, datagram: &[u8], max: usize, peer: SocketAddr, no
     if truncated {
         Metrics::add(&metrics.frames_truncated, 1);
     }
-    batch.push(data, if truncated { SL_FRAME_TRUNCATED } else { 0 }, peer.ip(), now);
+    batch.push(
+        data,
+        if truncated { SL_FRAME_TRUNCATED } else { 0 },
+        peer.ip(),
+        now,
+    );
 }

@@ -56,12 +56,18 @@ pub enum Column {
 }
 
 /// Columns the host derives: no filter may set them.
-pub const DERIVED_COLUMNS: [&str; 5] = ["TimeGenerated", "EventTime", "Computer", "SourceSystem", "CollectorHostName"];
+pub const DERIVED_COLUMNS: [&str; 5] = [
+    "TimeGenerated",
+    "EventTime",
+    "Computer",
+    "SourceSystem",
+    "CollectorHostName",
+];
 
 impl Column {
-    /// The column for `name`, or `Err` for a derived one.
-    pub fn from_name(name: &[u8]) -> Result<Column, ()> {
-        Ok(match name {
+    /// The column for `name`, or `None` for a derived one (or an empty name).
+    pub fn from_name(name: &[u8]) -> Option<Column> {
+        Some(match name {
             b"HostName" => Column::HostName,
             b"HostIP" => Column::HostIp,
             b"Facility" => Column::Facility,
@@ -71,7 +77,7 @@ impl Column {
             b"MsgId" => Column::MsgId,
             b"StructuredData" => Column::StructuredData,
             b"SyslogMessage" => Column::Message,
-            n if n.is_empty() || DERIVED_COLUMNS.iter().any(|d| d.as_bytes() == n) => return Err(()),
+            n if n.is_empty() || DERIVED_COLUMNS.iter().any(|d| d.as_bytes() == n) => return None,
             _ => Column::Extra,
         })
     }
@@ -125,7 +131,9 @@ impl RecordBatch {
     /// The extra fields of `rec`.
     pub fn fields_of(&self, rec: &Rec) -> &[FieldSlot] {
         let (start, len) = rec.fields;
-        self.fields.get(start as usize..(start + len) as usize).unwrap_or(&[])
+        self.fields
+            .get(start as usize..(start + len) as usize)
+            .unwrap_or(&[])
     }
 
     /// Adds an extra field to the record being built (the last one).
@@ -136,7 +144,14 @@ impl RecordBatch {
     }
 
     /// Sets column `column` of record `index` to `value` (`None` clears it).
-    pub fn set(&mut self, index: usize, column: Column, name: &[u8], value: Option<&[u8]>, kind: u32) {
+    pub fn set(
+        &mut self,
+        index: usize,
+        column: Column,
+        name: &[u8],
+        value: Option<&[u8]>,
+        kind: u32,
+    ) {
         if index >= self.recs.len() {
             return;
         }
@@ -219,7 +234,10 @@ mod tests {
         b.set(1, Column::Extra, b"env", Some(b"prod"), 0);
         b.set(1, Column::Extra, b"k", None, 0);
         let names = |b: &RecordBatch, i: usize| -> Vec<Vec<u8>> {
-            b.fields_of(&b.recs[i]).iter().map(|f| b.slice(f.name).to_vec()).collect()
+            b.fields_of(&b.recs[i])
+                .iter()
+                .map(|f| b.slice(f.name).to_vec())
+                .collect()
         };
         assert_eq!(names(&b, 0), vec![b"k".to_vec()]);
         assert_eq!(names(&b, 1), vec![b"env".to_vec()]);
@@ -238,9 +256,9 @@ mod tests {
 
     #[test]
     fn derived_columns_are_refused() {
-        assert!(Column::from_name(b"Computer").is_err());
-        assert!(Column::from_name(b"").is_err());
-        assert_eq!(Column::from_name(b"Env"), Ok(Column::Extra));
+        assert!(Column::from_name(b"Computer").is_none());
+        assert!(Column::from_name(b"").is_none());
+        assert_eq!(Column::from_name(b"Env"), Some(Column::Extra));
         assert!(!Column::Severity.accepts(Some(b"loud")));
     }
 }

@@ -40,7 +40,10 @@ impl Worker {
         let mut filter = FilterScratch::default();
         for frames in rx {
             records.clear();
-            if self.process(&frames, &mut records, &mut decode, &mut filter).is_err() {
+            if self
+                .process(&frames, &mut records, &mut decode, &mut filter)
+                .is_err()
+            {
                 break;
             }
         }
@@ -63,7 +66,11 @@ impl Worker {
         }
         Metrics::add(&m.decoder_errors, report.malformed);
         Metrics::add(&m.records_decoded, records.recs.len() as u64);
-        let failures = records.recs.iter().filter(|r| r.flags & SL_RECORD_PARSE_FAILED != 0).count();
+        let failures = records
+            .recs
+            .iter()
+            .filter(|r| r.flags & SL_RECORD_PARSE_FAILED != 0)
+            .count();
         Metrics::add(&m.parse_failures, failures as u64);
 
         for f in &mut self.filters {
@@ -85,7 +92,11 @@ impl Worker {
             data: Vec::new(),
         };
         for (_, r) in records.live() {
-            let chunk = if r.table == SL_TABLE_SECURITY { &mut security } else { &mut syslog };
+            let chunk = if r.table == SL_TABLE_SECURITY {
+                &mut security
+            } else {
+                &mut syslog
+            };
             self.serializer.write_record(records, r, &mut chunk.data);
             chunk.records += 1;
         }

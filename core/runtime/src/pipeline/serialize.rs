@@ -37,7 +37,14 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
         }
         out.extend_from_slice(&s[start..i]);
         if e == b'u' {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 15) as usize],
+            ]);
         } else {
             out.extend_from_slice(&[b'\\', e]);
         }
@@ -127,7 +134,11 @@ impl Serializer {
             None => out.extend_from_slice(b"null"),
         }
         let host_ip = b.get(r.host_ip);
-        let sender = if r.local { Some(&self.host_name[..]) } else { host_ip };
+        let sender = if r.local {
+            Some(&self.host_name[..])
+        } else {
+            host_ip
+        };
         let host_name = b.get(r.host_name).or(sender);
         Serializer::key(out, "Computer");
         match host_name {
@@ -137,9 +148,21 @@ impl Serializer {
         Serializer::opt(out, "HostName", host_name);
         Serializer::opt(out, "HostIP", host_ip);
         Serializer::key(out, "Facility");
-        write_str(out, FACILITY_NAMES.get(usize::from(r.facility)).unwrap_or(&"user").as_bytes());
+        write_str(
+            out,
+            FACILITY_NAMES
+                .get(usize::from(r.facility))
+                .unwrap_or(&"user")
+                .as_bytes(),
+        );
         Serializer::key(out, "SeverityLevel");
-        write_str(out, SEVERITY_NAMES.get(usize::from(r.severity)).unwrap_or(&"notice").as_bytes());
+        write_str(
+            out,
+            SEVERITY_NAMES
+                .get(usize::from(r.severity))
+                .unwrap_or(&"notice")
+                .as_bytes(),
+        );
         Serializer::opt(out, "ProcessName", b.get(r.process_name));
         Serializer::key(out, "ProcessID");
         let proc_id = b.get(r.proc_id);

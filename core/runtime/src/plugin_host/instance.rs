@@ -66,13 +66,19 @@ unsafe impl Send for PluginInstance {}
 
 impl std::fmt::Debug for PluginInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginInstance").field("plugin", &self.plugin.name).finish()
+        f.debug_struct("PluginInstance")
+            .field("plugin", &self.plugin.name)
+            .finish()
     }
 }
 
 impl PluginInstance {
     /// Creates an instance with `config_json` (a JSON object).
-    pub fn create(plugin: &'static LoadedPlugin, config_json: &str, info: Arc<HostInfo>) -> Result<PluginInstance, PluginError> {
+    pub fn create(
+        plugin: &'static LoadedPlugin,
+        config_json: &str,
+        info: Arc<HostInfo>,
+    ) -> Result<PluginInstance, PluginError> {
         let ctx = Box::new(HostCtx {
             plugin: plugin.name.clone(),
             error: Mutex::new(None),
@@ -112,7 +118,11 @@ impl PluginInstance {
 
     /// The reason the plugin gave for its last failure, if any.
     pub fn take_error(&self) -> Option<String> {
-        self.ctx.error.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.ctx
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn create_raw(&mut self) -> Result<*mut c_void, PluginError> {
@@ -129,7 +139,9 @@ impl PluginInstance {
             SL_OK if !out.is_null() => Ok(out),
             SL_OK => Err(error("create returned OK without an instance".into())),
             SL_PANICKED => Err(error("panicked while reading its configuration".into())),
-            _ => Err(error(self.take_error().unwrap_or_else(|| "refused its configuration without saying why".into()))),
+            _ => Err(error(self.take_error().unwrap_or_else(|| {
+                "refused its configuration without saying why".into()
+            }))),
         }
     }
 
@@ -164,14 +176,20 @@ impl PluginInstance {
     ///
     /// # Safety
     /// `emit_ctx` must be what `emit` expects, valid for the call.
-    pub unsafe fn decode(&mut self, frames: &[SlFrame], emit: SlEmitFn, emit_ctx: *mut c_void) -> SlStatus {
+    pub unsafe fn decode(
+        &mut self,
+        frames: &[SlFrame],
+        emit: SlEmitFn,
+        emit_ctx: *mut c_void,
+    ) -> SlStatus {
         if !self.recover(SL_OK) {
             return SL_ERROR;
         }
         // SAFETY: the loader checked this is an input plugin with a full 1.0 vtable.
         let vt = unsafe { &*self.plugin.vtable.cast::<SlInputVtable>() };
         // SAFETY: frames are valid for the call; the caller vouches for emit_ctx.
-        let status = unsafe { (vt.decode)(self.ptr, frames.as_ptr(), frames.len(), emit, emit_ctx) };
+        let status =
+            unsafe { (vt.decode)(self.ptr, frames.as_ptr(), frames.len(), emit, emit_ctx) };
         self.recover(status);
         status
     }
@@ -194,9 +212,20 @@ impl PluginInstance {
 
     /// Offers `data` to an output. Returns the status, the requested delay and the
     /// plugin's reason (for RETRY, REJECT, ERROR).
-    pub fn send(&mut self, data: &Arc<Vec<u8>>, table: u32, batch_id: u64, records: u32, attempt: u32) -> (SlStatus, u64, Option<String>) {
+    pub fn send(
+        &mut self,
+        data: &Arc<Vec<u8>>,
+        table: u32,
+        batch_id: u64,
+        records: u32,
+        attempt: u32,
+    ) -> (SlStatus, u64, Option<String>) {
         if !self.recover(SL_OK) {
-            return (SL_RETRY, 0, Some("the output plugin could not be created".into()));
+            return (
+                SL_RETRY,
+                0,
+                Some("the output plugin could not be created".into()),
+            );
         }
         unsafe extern "C" fn release(ctx: *mut c_void) {
             // SAFETY: `ctx` is the `Arc` leaked below for this payload, released once.

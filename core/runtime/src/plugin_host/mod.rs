@@ -25,7 +25,11 @@ use syslane_abi::*;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error("plugin `{name}` not found in {dir}: looked for {tried}; build it into that directory or fix the name")]
-    NotFound { name: String, dir: String, tried: String },
+    NotFound {
+        name: String,
+        dir: String,
+        tried: String,
+    },
     #[error("{path}: cannot be loaded: {reason}")]
     Load { path: String, reason: String },
     #[error("{path}: {reason}")]
@@ -47,7 +51,11 @@ pub enum PluginError {
         expected: &'static str,
     },
     #[error("plugin `{name}` ({path}): {message}")]
-    Create { name: String, path: String, message: String },
+    Create {
+        name: String,
+        path: String,
+        message: String,
+    },
 }
 
 /// A checked plugin library.
@@ -222,7 +230,9 @@ fn c_text(ptr: *const std::ffi::c_char) -> String {
         return String::new();
     }
     // SAFETY: descriptors point to NUL-terminated static strings (checked non-null).
-    unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn read_descriptor(library: &'static Library, path: &str) -> Result<LoadedPlugin, PluginError> {
@@ -233,7 +243,11 @@ fn read_descriptor(library: &'static Library, path: &str) -> Result<LoadedPlugin
     // SAFETY: the symbol's type is the ABI's SlDescriptorFn; a library that exports
     // the name with another type is outside the contract the file name promises.
     let describe = unsafe { library.get::<SlDescriptorFn>(SL_DESCRIPTOR_SYMBOL.as_bytes()) }
-        .map_err(|_| refused(format!("not a syslane plugin: it does not export `{SL_DESCRIPTOR_SYMBOL}`")))?;
+        .map_err(|_| {
+            refused(format!(
+                "not a syslane plugin: it does not export `{SL_DESCRIPTOR_SYMBOL}`"
+            ))
+        })?;
     // SAFETY: calling the plugin's descriptor function, which takes no arguments.
     let ptr = unsafe { describe() };
     if ptr.is_null() {

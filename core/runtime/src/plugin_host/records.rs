@@ -50,7 +50,9 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) -> (u32, u32) {
 }
 
 fn view(bytes: &[u8], (start, len): (u32, u32)) -> &[u8] {
-    bytes.get(start as usize..(start + len) as usize).unwrap_or(&[])
+    bytes
+        .get(start as usize..(start + len) as usize)
+        .unwrap_or(&[])
 }
 
 /// Copies one emitted record into the batch. `Err` for a record that breaks the ABI.
@@ -59,7 +61,8 @@ fn view(bytes: &[u8], (start, len): (u32, u32)) -> &[u8] {
 /// `r` must be a valid record whose views are valid for the call.
 unsafe fn accept(ctx: &mut EmitCtx<'_>, frame_index: usize, r: &SlRecord) -> Result<(), ()> {
     let meta = ctx.frames.frames.get(frame_index).ok_or(())?;
-    if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 || r.field_count > 4096 {
+    if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 || r.field_count > 4096
+    {
         return Err(());
     }
     let fields: &[SlField] = if r.fields.is_null() || r.field_count == 0 {
@@ -80,20 +83,29 @@ unsafe fn accept(ctx: &mut EmitCtx<'_>, frame_index: usize, r: &SlRecord) -> Res
     let fields_start = b.fields.len() as u32;
     for f in fields {
         let name = text(f.name).unwrap_or(b"");
-        if name.is_empty() || Column::from_name(name) != Ok(Column::Extra) {
+        if name.is_empty() || Column::from_name(name) != Some(Column::Extra) {
             continue;
         }
         b.push_field(name, text(f.value).unwrap_or(b""), f.kind);
     }
     let rec = Rec {
         table: r.table,
-        flags: r.flags | if meta.flags & SL_FRAME_TRUNCATED != 0 { SL_RECORD_TRUNCATED } else { 0 },
+        flags: r.flags
+            | if meta.flags & SL_FRAME_TRUNCATED != 0 {
+                SL_RECORD_TRUNCATED
+            } else {
+                0
+            },
         facility: r.facility as u8,
         severity: r.severity as u8,
         dropped: false,
         local,
         event_time_ns: r.event_time_ns,
-        receive_time_ns: if r.receive_time_ns == 0 { meta.receive_time_ns } else { r.receive_time_ns },
+        receive_time_ns: if r.receive_time_ns == 0 {
+            meta.receive_time_ns
+        } else {
+            r.receive_time_ns
+        },
         host_name: b.put_opt(text(r.host_name)),
         host_ip: b.put_opt(host_ip),
         process_name: b.put_opt(text(r.process_name)),
@@ -107,7 +119,11 @@ unsafe fn accept(ctx: &mut EmitCtx<'_>, frame_index: usize, r: &SlRecord) -> Res
     Ok(())
 }
 
-unsafe extern "C" fn emit(ctx: *mut c_void, frame_index: usize, record: *const SlRecord) -> SlStatus {
+unsafe extern "C" fn emit(
+    ctx: *mut c_void,
+    frame_index: usize,
+    record: *const SlRecord,
+) -> SlStatus {
     // SAFETY: `ctx` is the EmitCtx of the decode call in progress.
     let ctx = unsafe { &mut *ctx.cast::<EmitCtx<'_>>() };
     // SAFETY: the decoder passes a record valid for this call, or null.
@@ -174,7 +190,8 @@ pub fn decode(
     };
     // SAFETY: `ctx` is the EmitCtx `emit` expects and outlives the call; the frame
     // views point into `frames` and `scratch.peers`, untouched during the call.
-    let status = unsafe { decoder.decode(&scratch.frames, emit, (&mut ctx as *mut EmitCtx<'_>).cast()) };
+    let status =
+        unsafe { decoder.decode(&scratch.frames, emit, (&mut ctx as *mut EmitCtx<'_>).cast()) };
     let mut report = DecodeReport {
         status,
         malformed: ctx.malformed,
@@ -250,11 +267,23 @@ unsafe extern "C" fn drop_record(ctx: *mut c_void, index: usize) -> SlStatus {
     SL_OK
 }
 
-unsafe extern "C" fn set_field(ctx: *mut c_void, index: usize, name: SlStr, value: SlStr, kind: u32) -> SlStatus {
+unsafe extern "C" fn set_field(
+    ctx: *mut c_void,
+    index: usize,
+    name: SlStr,
+    value: SlStr,
+    kind: u32,
+) -> SlStatus {
     // SAFETY: `ctx` is the EditCtx of the filter call in progress; the views are valid
     // for this call.
-    let (ctx, name, value) = unsafe { (&mut *ctx.cast::<EditCtx<'_>>(), name.as_bytes().unwrap_or(b""), value.as_bytes()) };
-    let Ok(column) = Column::from_name(name) else {
+    let (ctx, name, value) = unsafe {
+        (
+            &mut *ctx.cast::<EditCtx<'_>>(),
+            name.as_bytes().unwrap_or(b""),
+            value.as_bytes(),
+        )
+    };
+    let Some(column) = Column::from_name(name) else {
         return SL_ERROR;
     };
     if index >= ctx.count || !column.accepts(value) || kind > SL_VALUE_JSON {
@@ -290,7 +319,11 @@ fn sl(arena: &[u8], span: Option<(u32, u32)>) -> SlStr {
 
 /// Runs a filter over the live records of `batch` and applies its edits. Edits of a
 /// call that panicked are discarded: its records pass unchanged.
-pub fn filter(filter: &mut PluginInstance, batch: &mut RecordBatch, scratch: &mut FilterScratch) -> FilterReport {
+pub fn filter(
+    filter: &mut PluginInstance,
+    batch: &mut RecordBatch,
+    scratch: &mut FilterScratch,
+) -> FilterReport {
     scratch.live.clear();
     scratch.live.extend(batch.live().map(|(i, _)| i as u32));
     if scratch.live.is_empty() {

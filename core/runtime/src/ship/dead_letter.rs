@@ -25,7 +25,11 @@ impl DeadLetters {
     pub fn write(&self, table: u32, batch_id: u64, reason: &str, data: &[u8]) {
         let mut out = Vec::with_capacity(data.len() + 256);
         let time = jiff::Timestamp::now().to_string();
-        let table = if table == SL_TABLE_SECURITY { "CommonSecurityLog" } else { "Syslog" };
+        let table = if table == SL_TABLE_SECURITY {
+            "CommonSecurityLog"
+        } else {
+            "Syslog"
+        };
         for record in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             out.extend_from_slice(b"{\"time\":");
             write_str(&mut out, time.as_bytes());
@@ -38,7 +42,10 @@ impl DeadLetters {
             out.extend_from_slice(b"}\n");
         }
         let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
-            let mut f = OpenOptions::new().create(true).append(true).open(self.path())?;
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path())?;
             f.write_all(&out)?;
             f.sync_data()
         });

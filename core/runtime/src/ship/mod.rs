@@ -42,7 +42,11 @@ fn jitter(d: Duration, seed: &mut u64) -> Duration {
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
     let quarter = d.as_millis() as u64 / 4;
-    let offset = if quarter == 0 { 0 } else { *seed % (2 * quarter) };
+    let offset = if quarter == 0 {
+        0
+    } else {
+        *seed % (2 * quarter)
+    };
     Duration::from_millis(d.as_millis() as u64 - quarter + offset)
 }
 
@@ -73,7 +77,9 @@ impl Shipper {
         let mut data = first.data;
         while data.len() < self.batch_max_bytes {
             match self.journal.try_next() {
-                Some(c) if c.table == table && data.len() + c.data.len() <= self.batch_max_bytes => {
+                Some(c)
+                    if c.table == table && data.len() + c.data.len() <= self.batch_max_bytes =>
+                {
                     records += c.records;
                     data.extend_from_slice(&c.data);
                 }
@@ -108,7 +114,8 @@ impl Shipper {
             let batch = self.gather(first, &mut carry);
             batch_id += 1;
             if !self.deliver(&batch, batch_id, &mut seed) {
-                let mut lost = u64::from(batch.records) + carry.take().map_or(0, |c| u64::from(c.records));
+                let mut lost =
+                    u64::from(batch.records) + carry.take().map_or(0, |c| u64::from(c.records));
                 while let Next::Chunk(c) = self.journal.next(Duration::from_millis(10)) {
                     lost += u64::from(c.records);
                 }
@@ -124,7 +131,9 @@ impl Shipper {
         let mut backoff = BACKOFF_START;
         let mut attempt = 0u32;
         loop {
-            let (status, retry_after_ms, reason) = self.output.send(&batch.data, batch.table, batch_id, batch.records, attempt);
+            let (status, retry_after_ms, reason) =
+                self.output
+                    .send(&batch.data, batch.table, batch_id, batch.records, attempt);
             let m = &*self.metrics;
             match status {
                 SL_OK => {
@@ -135,7 +144,8 @@ impl Shipper {
                 SL_REJECT => {
                     let reason = reason.unwrap_or_else(|| "rejected without a reason".into());
                     tracing::error!(batch_id, records = batch.records, %reason, "output rejected a batch; writing it to the dead-letter file");
-                    self.dead_letters.write(batch.table, batch_id, &reason, &batch.data);
+                    self.dead_letters
+                        .write(batch.table, batch_id, &reason, &batch.data);
                     Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
                     return true;
                 }
@@ -172,7 +182,10 @@ mod tests {
         let mut seed = 12345u64;
         for _ in 0..1000 {
             let d = jitter(Duration::from_millis(1000), &mut seed);
-            assert!(d >= Duration::from_millis(750) && d < Duration::from_millis(1250), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(750) && d < Duration::from_millis(1250),
+                "{d:?}"
+            );
         }
     }
 }

@@ -31,8 +31,12 @@ struct Tag {
 
 impl Filter for Tag {
     fn create(host: Host, config: &str) -> Result<Self, String> {
-        let c: Config = serde_json::from_str(config).map_err(|e| format!("example-tag config: {e}"))?;
-        host.log(Level::Debug, &format!("adding {} field(s) to every record", c.fields.len()));
+        let c: Config =
+            serde_json::from_str(config).map_err(|e| format!("example-tag config: {e}"))?;
+        host.log(
+            Level::Debug,
+            &format!("adding {} field(s) to every record", c.fields.len()),
+        );
         Ok(Tag {
             fields: c.fields.into_iter().collect(),
             panic_on: c.panic_on,
@@ -53,4 +57,9 @@ impl Filter for Tag {
     }
 }
 
-export_plugin!(filter, Tag, "example-tag", "Adds fixed fields to every record (example)");
+export_plugin!(
+    filter,
+    Tag,
+    "example-tag",
+    "Adds fixed fields to every record (example)"
+);
