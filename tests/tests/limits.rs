@@ -1,0 +1,138 @@
+//! Bounded resources and failing destinations: the agent says what is wrong and
+//! keeps its promises instead of panicking, hanging or growing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use syslane_tests::*;
+
+#[test]
+fn a_full_disk_is_retried_with_the_reason_and_shutdown_still_ends_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let config = format!(
+        "shutdown_timeout_secs = 2\n{}",
+        config_text(&build_dir(), port, "", std::path::Path::new("/dev/full"))
+    );
+    let agent = Agent::start(dir.path(), &config);
+    send_tcp_lf(port, (0..20).map(|i| format!("<13>1 - h a - - - full-{i}")));
+    assert!(
+        wait_until(Duration::from_secs(10), || agent
+            .logs()
+            .contains("No space left on device")),
+        "the failure and its cause are logged:\n{}",
+        agent.logs()
+    );
+    assert!(agent.logs().contains("the batch is kept and retried"));
+    let started = Instant::now();
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "shutdown respected its deadline"
+    );
+    assert!(
+        logs.contains("records_lost_at_shutdown=20"),
+        "undelivered records are counted:\n{logs}"
+    );
+    assert!(!logs.contains("panicked"), "{logs}");
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "idle_timeout_secs = 1\n{}",
+        config_text(&build_dir(), port, "", &dir.path().join("o.jsonl"))
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        s.read(&mut buf).unwrap_or(0),
+        0,
+        "the agent closed the idle connection"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (status, logs) = agent.stop();
+    assert!(
+        status.success() && logs.contains("closing idle TCP connection"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_and_then_get_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("o.jsonl");
+    let config = format!(
+        "max_connections = 2\n{}",
+        config_text(&build_dir(), port, "", &out)
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    first.write_all(b"<13>1 - h a - - - one\n").unwrap();
+    second.write_all(b"<13>1 - h a - - - two\n").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 2));
+    // The third is accepted by the kernel backlog but not read while two are open.
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third.write_all(b"<13>1 - h a - - - three\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        count_lines(&out),
+        2,
+        "a third connection is not served beyond the limit"
+    );
+    drop(first);
+    assert!(
+        wait_until(Duration::from_secs(10), || count_lines(&out) >= 3),
+        "served once a slot is free"
+    );
+    assert!(agent.logs().contains("connection limit reached"));
+    drop((second, third));
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+}
+
+#[test]
+fn oversized_udp_datagrams_are_truncated_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("o.jsonl");
+    let config = format!(
+        "max_message_size = 600\n{}",
+        config_text(&build_dir(), port, "", &out)
+    );
+    let agent = Agent::start(dir.path(), &config);
+    send_udp(
+        port,
+        [
+            format!("<13>1 - h a - - - big {}", "y".repeat(2000)),
+            "<13>1 - h a - - - small\n".to_string(),
+        ],
+        0,
+    );
+    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 2));
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let records = read_records(&out);
+    let big = records
+        .iter()
+        .find(|r| r["SyslogMessage"].as_str().unwrap().starts_with("big"))
+        .unwrap();
+    assert_eq!(big["Truncated"], true);
+    assert!(big["SyslogMessage"].as_str().unwrap().len() < 600);
+    let small = records
+        .iter()
+        .find(|r| r["SyslogMessage"] == "small")
+        .expect("trailing LF removed from the datagram");
+    assert!(small.get("Truncated").is_none());
+}
