@@ -14,16 +14,8 @@ use syslane::pipeline::serialize::Serializer;
 use syslane::plugin_host::records::{decode, DecodeScratch};
 use syslane::plugin_host::{HostInfo, PluginHost, PluginInstance};
 use syslane_abi::{SL_KIND_INPUT, SL_TRANSPORT_TCP};
-use syslane_tests::{build_dir, corpus_dir};
+use syslane_tests::{build_dir, corpus_dir, FACILITIES, SEVERITIES};
 
-const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7",
-];
-const SEVERITIES: [&str; 8] = [
-    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-];
 const SENDER: &str = "192.0.2.1";
 
 /// Valid cases where syslane deliberately differs from the source, with the reason.

@@ -10,14 +10,6 @@ use std::time::Duration;
 use syslane_tests::*;
 
 const N: usize = 10_000;
-const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7",
-];
-const SEVERITIES: [&str; 8] = [
-    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-];
 
 fn pri(i: usize) -> usize {
     (i % 24) * 8 + (i % 8)

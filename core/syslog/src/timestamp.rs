@@ -47,8 +47,28 @@ fn fraction(b: &[u8], at: usize) -> (u32, usize) {
     (nanos, n + 1)
 }
 
-fn valid_clock(month: u32, day: u32, hour: u32, minute: u32, second: u32) -> bool {
-    (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60 && second <= 60
+/// A timestamp from its fields, when they are in range (`[month, day, hour, minute, second]`).
+fn build(
+    year: Option<i16>,
+    [month, day, hour, minute, second]: [u32; 5],
+    nanosecond: u32,
+    offset_secs: Option<i32>,
+) -> Option<Timestamp> {
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
+    valid.then_some(Timestamp {
+        year,
+        month: month as u8,
+        day: day as u8,
+        hour: hour as u8,
+        minute: minute as u8,
+        second: second as u8,
+        nanosecond,
+        offset_secs,
+    })
 }
 
 impl Timestamp {
@@ -69,9 +89,6 @@ impl Timestamp {
         {
             return None;
         }
-        if !valid_clock(month, day, hour, minute, second) {
-            return None;
-        }
         let (nanosecond, flen) = fraction(b, 19);
         let at = 19 + flen;
         let (offset, olen) = match b.get(at)? {
@@ -87,16 +104,12 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let ts = Timestamp {
-            year: Some(year as i16),
-            month: month as u8,
-            day: day as u8,
-            hour: hour as u8,
-            minute: minute as u8,
-            second: second as u8,
+        let ts = build(
+            Some(year as i16),
+            [month, day, hour, minute, second],
             nanosecond,
-            offset_secs: Some(offset),
-        };
+            Some(offset),
+        )?;
         Some((ts, at + olen))
     }
 
@@ -140,23 +153,13 @@ impl Timestamp {
         let hour = digits::<2>(b, at)?;
         let minute = digits::<2>(b, at + 3)?;
         let second = digits::<2>(b, at + 6)?;
-        if b[at + 2] != b':' || b[at + 5] != b':' || !valid_clock(month, day, hour, minute, second)
-        {
+        if b[at + 2] != b':' || b[at + 5] != b':' {
             return None;
         }
         at += 8;
         let (nanosecond, flen) = fraction(b, at);
         at += flen;
-        let ts = Timestamp {
-            year,
-            month: month as u8,
-            day: day as u8,
-            hour: hour as u8,
-            minute: minute as u8,
-            second: second as u8,
-            nanosecond,
-            offset_secs: None,
-        };
+        let ts = build(year, [month, day, hour, minute, second], nanosecond, None)?;
         Some((ts, at))
     }
 }
