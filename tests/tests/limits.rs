@@ -136,3 +136,58 @@ fn oversized_udp_datagrams_are_truncated_and_marked() {
         .expect("trailing LF removed from the datagram");
     assert!(small.get("Truncated").is_none());
 }
+
+#[test]
+fn a_stuck_output_pushes_back_on_tcp_senders_with_bounded_memory() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "shutdown_timeout_secs = 1\n{}",
+        config_text(&build_dir(), port, "", std::path::Path::new("/dev/full"))
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let chunk = octet_stream(
+        (0..10_000).map(|i| format!("<13>1 - h a - - - pressure {i:08} {}", "z".repeat(100))),
+    );
+    let total = 200u64 * chunk.len() as u64;
+    let sent = Arc::new(AtomicU64::new(0));
+    let progress = Arc::clone(&sent);
+    let sender = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for _ in 0..200 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+            progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+    });
+    // Wait until the sender stalls: no progress for a second.
+    let mut last = u64::MAX;
+    assert!(wait_until(Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(1000));
+        let now = sent.load(Ordering::Relaxed);
+        let stalled = now == last;
+        last = now;
+        stalled
+    }));
+    let stalled_at = sent.load(Ordering::Relaxed);
+    assert!(
+        stalled_at < total,
+        "the sender was paused, not allowed to write everything ({stalled_at} of {total} bytes)"
+    );
+    let rss_mib = peak_rss_kib(agent.pid()).unwrap() / 1024;
+    assert!(
+        rss_mib < 200,
+        "agent memory stays bounded while the output is stuck: {rss_mib} MiB"
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let _ = sender.join();
+    eprintln!(
+        "sender paused after {} MiB of {} MiB; agent peak RSS {rss_mib} MiB",
+        stalled_at >> 20,
+        total >> 20
+    );
+}
