@@ -36,7 +36,8 @@ counters! {
     batches_sent: "Batches the output acknowledged.",
     batches_retried: "Times the output asked to retry a batch.",
     records_dead_lettered: "Records the output rejected permanently (written to the dead-letter file).",
-    records_lost_at_shutdown: "Records still queued when the shutdown deadline passed.",
+    records_dropped_journal_full: "Records deleted because the journal was full (when_full = \"drop_oldest\").",
+    journal_corrupt_bytes: "Bytes of corrupt journal entries skipped.",
     plugin_panics: "Plugin calls that panicked (the instance was recreated).",
 }
 

@@ -18,6 +18,7 @@ struct Args {
     messages: usize,
     connections: Vec<usize>,
     workers: Option<usize>,
+    fsync: Option<String>,
 }
 
 fn args() -> Args {
@@ -25,6 +26,7 @@ fn args() -> Args {
         messages: 1_000_000,
         connections: vec![1, 8],
         workers: None,
+        fsync: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -38,7 +40,8 @@ fn args() -> Args {
                     .collect()
             }
             "--workers" => a.workers = Some(value.parse().expect("--workers N")),
-            other => panic!("unknown flag {other}; use --messages N --connections 1,8 --workers N"),
+            "--fsync" => a.fsync = Some(value),
+            other => panic!("unknown flag {other}; use --messages N --connections 1,8 --workers N --fsync batch|200ms"),
         }
     }
     a
@@ -71,7 +74,7 @@ fn count_new_lines(path: &Path, offset: &mut u64, buf: &mut Vec<u8>) -> usize {
     buf.iter().filter(|b| **b == b'\n').count()
 }
 
-fn run(messages: usize, connections: usize, workers: Option<usize>) {
+fn run(messages: usize, connections: usize, workers: Option<usize>, fsync: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let out = dir.path().join("records.jsonl");
@@ -83,6 +86,9 @@ fn run(messages: usize, connections: usize, workers: Option<usize>) {
     );
     if let Some(w) = workers {
         config = format!("workers = {w}\n{config}");
+    }
+    if let Some(f) = fsync {
+        config = format!("fsync = \"{f}\"\n{config}");
     }
     let agent = Agent::start(dir.path(), &config);
     let per_conn = messages / connections;
@@ -121,7 +127,8 @@ fn run(messages: usize, connections: usize, workers: Option<usize>) {
     assert!(status.success());
     assert_eq!(seen, total, "not every record arrived");
     println!(
-        "tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
+        "fsync={:<6} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
+        fsync.unwrap_or("batch"),
         total as f64 / elapsed,
         bytes as f64 / elapsed / 1e6,
         offset / total as u64,
@@ -133,6 +140,6 @@ fn main() {
     let a = args();
     println!("syslane end-to-end benchmark: TCP octet-counted RFC 5424 -> syslog -> select -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     for &c in &a.connections {
-        run(a.messages, c, a.workers);
+        run(a.messages, c, a.workers, a.fsync.as_deref());
     }
 }

@@ -40,8 +40,13 @@ pub fn run(path: &Path) -> Result<(), String> {
     let components = Components::load(&config)?;
     let metrics = Arc::new(Metrics::default());
     let output = components.output(&config)?;
-    let (journal_writer, journal_reader) =
-        journal::in_memory(config.queue_batches, Arc::clone(&metrics));
+    let journal_config = journal::JournalConfig {
+        dir: config.state_dir.join("journal"),
+        max_bytes: config.journal_max_bytes,
+        when_full: config.when_full,
+        fsync: config.fsync,
+    };
+    let (journal_writer, journal_reader) = journal::open(journal_config, Arc::clone(&metrics))?;
     let deadline = Deadline::default();
 
     let shipper = Shipper {

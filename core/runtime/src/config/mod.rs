@@ -4,6 +4,7 @@
 //! Each `[[listen]]`, `[[filter]]` and `[output]` table passes its keys other than
 //! `address`/`input`/`plugin` to its plugin as a JSON object.
 
+use crate::journal::{Fsync, WhenFull};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,12 @@ struct RawConfig {
     queue_batches: usize,
     #[serde(default = "defaults::udp_receive_buffer")]
     udp_receive_buffer: usize,
+    #[serde(default = "defaults::journal_max_bytes")]
+    journal_max_bytes: u64,
+    #[serde(default = "defaults::when_full")]
+    when_full: String,
+    #[serde(default = "defaults::fsync")]
+    fsync: String,
     #[serde(default)]
     listen: Vec<RawListen>,
     #[serde(default)]
@@ -67,6 +74,15 @@ mod defaults {
     }
     pub fn udp_receive_buffer() -> usize {
         8 * 1024 * 1024
+    }
+    pub fn journal_max_bytes() -> u64 {
+        1 << 30
+    }
+    pub fn when_full() -> String {
+        "block".into()
+    }
+    pub fn fsync() -> String {
+        "batch".into()
     }
 }
 
@@ -135,6 +151,9 @@ pub struct Config {
     pub batch_max_bytes: usize,
     pub queue_batches: usize,
     pub udp_receive_buffer: usize,
+    pub journal_max_bytes: u64,
+    pub when_full: WhenFull,
+    pub fsync: Fsync,
     pub listen: Vec<Listen>,
     pub filters: Vec<PluginRef>,
     pub output: PluginRef,
@@ -163,6 +182,31 @@ fn parse_address(text: &str) -> Result<ListenAddress, String> {
         )),
         other => Err(format!("unknown scheme `{other}://`; use udp:// or tcp://")),
     }
+}
+
+/// `batch`, or an interval such as `200ms` or `1s`.
+fn parse_fsync(text: &str) -> Result<Fsync, String> {
+    let bad = || {
+        format!("`{text}` is not an fsync policy; use \"batch\" (durable before acknowledged) or an interval such as \"200ms\" or \"1s\"")
+    };
+    if text == "batch" {
+        return Ok(Fsync::Batch);
+    }
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        _ => return Err(bad()),
+    };
+    if d.is_zero() || d > Duration::from_secs(60) {
+        return Err(format!(
+            "`{text}` is out of range; use 1ms to 60s, or \"batch\""
+        ));
+    }
+    Ok(Fsync::Interval(d))
 }
 
 fn options_json(options: toml::Table) -> String {
@@ -234,6 +278,26 @@ impl Config {
         if raw.batch_max_bytes < 1024 {
             return Err(err("batch_max_bytes", "must be at least 1024".into()));
         }
+        let when_full = match raw.when_full.as_str() {
+            "block" => WhenFull::Block,
+            "drop_oldest" => WhenFull::DropOldest,
+            other => {
+                return Err(err(
+                    "when_full",
+                    format!("`{other}` is not a choice; use \"block\" or \"drop_oldest\""),
+                ))
+            }
+        };
+        let fsync = parse_fsync(&raw.fsync).map_err(|m| err("fsync", m))?;
+        if raw.journal_max_bytes < 1 << 20 {
+            return Err(err(
+                "journal_max_bytes",
+                format!(
+                    "{} is too small; use at least 1048576 (1 MiB)",
+                    raw.journal_max_bytes
+                ),
+            ));
+        }
         if raw.listen.is_empty() {
             return Err(err("listen", "no [[listen]] table: add one, such as address = \"udp://127.0.0.1:25224\" with input = \"syslog\"".into()));
         }
@@ -303,6 +367,9 @@ impl Config {
             batch_max_bytes: raw.batch_max_bytes,
             queue_batches: raw.queue_batches,
             udp_receive_buffer: raw.udp_receive_buffer,
+            journal_max_bytes: raw.journal_max_bytes,
+            when_full,
+            fsync,
             listen,
             filters,
             output,

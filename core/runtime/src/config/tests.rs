@@ -97,3 +97,30 @@ fn syntax_errors_give_a_line() {
     let e = parse("state_dir = \n").unwrap_err();
     assert!(e.key.starts_with("line 1"), "{e}");
 }
+
+#[test]
+fn journal_settings() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(
+        (c.journal_max_bytes, c.when_full, c.fsync),
+        (1 << 30, WhenFull::Block, Fsync::Batch)
+    );
+    let c = parse(&format!(
+        "when_full = \"drop_oldest\"\nfsync = \"250ms\"\n{GOOD}"
+    ))
+    .unwrap();
+    assert_eq!(
+        (c.when_full, c.fsync),
+        (
+            WhenFull::DropOldest,
+            Fsync::Interval(Duration::from_millis(250))
+        )
+    );
+    let e = parse(&format!("fsync = \"often\"\n{GOOD}")).unwrap_err();
+    assert!(e.key == "fsync" && e.message.contains("batch"), "{e}");
+    let e = parse(&format!("when_full = \"spill\"\n{GOOD}")).unwrap_err();
+    assert!(
+        e.key == "when_full" && e.message.contains("drop_oldest"),
+        "{e}"
+    );
+}

@@ -17,8 +17,10 @@ use tokio::task::JoinSet;
 
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 32 * 1024;
-/// At shutdown, a connection keeps reading until it has been quiet this long.
+/// At shutdown, a connection keeps reading until it has been quiet this long…
 const DRAIN_QUIET: Duration = Duration::from_millis(300);
+/// …but no longer than this, so a sender that never pauses cannot hold the agent.
+const DRAIN_MAX: Duration = Duration::from_secs(2);
 
 pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -95,7 +97,16 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
     let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
     let mut shutdown = ctx.shutdown.clone();
     let mut draining = *shutdown.borrow();
+    let mut drain_started: Option<std::time::Instant> = None;
     loop {
+        if draining
+            && drain_started
+                .get_or_insert_with(std::time::Instant::now)
+                .elapsed()
+                > DRAIN_MAX
+        {
+            break;
+        }
         if buf.capacity() - buf.len() < READ_SIZE / 2 {
             buf.reserve(READ_SIZE);
         }

@@ -2,13 +2,14 @@
 //! batches of at most `batch_max_bytes`, and offers each batch to the output plugin
 //! until it is accepted (OK), rejected for good (REJECT: dead-lettered), or the
 //! shutdown deadline passes. RETRY waits the plugin's delay, else an exponential
-//! backoff with jitter.
+//! backoff with jitter. Only a settled batch is acknowledged to the journal, so what
+//! the deadline interrupts stays journaled for the next run.
 
 mod dead_letter;
 
 pub use dead_letter::DeadLetters;
 
-use crate::journal::{Chunk, JournalReader, Next};
+use crate::journal::{Chunk, JournalReader, Next, Position};
 use crate::metrics::Metrics;
 use crate::plugin_host::PluginInstance;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,8 @@ struct Batch {
     table: u32,
     records: u32,
     data: Arc<Vec<u8>>,
+    /// Journal position after the batch's last chunk.
+    end: Position,
 }
 
 /// Cheap jitter (not for secrets): xorshift over the clock.
@@ -70,43 +73,49 @@ impl Shipper {
         !self.past_deadline()
     }
 
-    /// Gathers chunks of one table into a batch, starting with `first`.
-    fn gather(&self, first: Chunk, carry: &mut Option<Chunk>) -> Batch {
+    /// Gathers chunks of one table that are already journaled into a batch.
+    fn gather(
+        &mut self,
+        (first, mut end): (Chunk, Position),
+        carry: &mut Option<(Chunk, Position)>,
+    ) -> Batch {
         let table = first.table;
         let mut records = first.records;
         let mut data = first.data;
         while data.len() < self.batch_max_bytes {
-            match self.journal.try_next() {
-                Some(c)
+            match self.journal.next(Duration::ZERO) {
+                Next::Chunk(c, pos)
                     if c.table == table && data.len() + c.data.len() <= self.batch_max_bytes =>
                 {
                     records += c.records;
                     data.extend_from_slice(&c.data);
+                    end = pos;
                 }
-                Some(c) => {
-                    *carry = Some(c);
+                Next::Chunk(c, pos) => {
+                    *carry = Some((c, pos));
                     break;
                 }
-                None => break,
+                Next::Idle | Next::Closed => break,
             }
         }
         Batch {
             table,
             records,
             data: Arc::new(data),
+            end,
         }
     }
 
     /// Runs until the journal is closed and empty, or the deadline passes.
     pub fn run(mut self) {
-        let mut carry: Option<Chunk> = None;
+        let mut carry: Option<(Chunk, Position)> = None;
         let mut batch_id = 0u64;
         let mut seed = crate::system::now_ns() as u64 | 1;
         loop {
             let first = match carry.take() {
                 Some(c) => c,
                 None => match self.journal.next(Duration::from_millis(200)) {
-                    Next::Chunk(c) => c,
+                    Next::Chunk(c, pos) => (c, pos),
                     Next::Idle => continue,
                     Next::Closed => break,
                 },
@@ -114,15 +123,10 @@ impl Shipper {
             let batch = self.gather(first, &mut carry);
             batch_id += 1;
             if !self.deliver(&batch, batch_id, &mut seed) {
-                let mut lost =
-                    u64::from(batch.records) + carry.take().map_or(0, |c| u64::from(c.records));
-                while let Next::Chunk(c) = self.journal.next(Duration::from_millis(10)) {
-                    lost += u64::from(c.records);
-                }
-                Metrics::add(&self.metrics.records_lost_at_shutdown, lost);
-                tracing::error!(records = lost, "shutdown deadline passed with the output still failing; queued records were not delivered");
+                tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
                 return;
             }
+            self.journal.ack(batch.end);
         }
     }
 
