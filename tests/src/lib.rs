@@ -312,3 +312,110 @@ pub fn plugin_dir_with_builtins(dir: &Path) -> PathBuf {
     }
     plugins
 }
+
+/// A real rsyslogd in the foreground with its own configuration (never the
+/// system's), stopped when dropped.
+pub struct Rsyslog {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Rsyslog {
+    /// Starts `rsyslogd -n` with `config` written to `dir/rsyslog.conf`; the work
+    /// directory and pid file live in `dir` too.
+    pub fn start(dir: &Path, config: &str) -> Rsyslog {
+        let rsyslogd = ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("rsyslogd is installed (Debian packages rsyslog and rsyslog-relp; .ci/run installs them)");
+        let work = dir.join("rsyslog-work");
+        std::fs::create_dir_all(&work).unwrap();
+        let conf = dir.join("rsyslog.conf");
+        std::fs::write(
+            &conf,
+            format!("global(workDirectory=\"{}\")\n{config}", work.display()),
+        )
+        .unwrap();
+        let check = Command::new(rsyslogd)
+            .args(["-N1", "-f"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "rsyslogd -N1 refused the test config:\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let mut child = Command::new(rsyslogd)
+            .args(["-n", "-f"])
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Rsyslog { child, logs }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// rsyslog configuration: plain TCP in on `in_port`, everything forwarded with
+/// omrelp to `relp_port` through a disk-assisted queue that retries for ever.
+pub fn rsyslog_relp_forwarder(in_port: u16, relp_port: u16) -> String {
+    format!(
+        r#"module(load="imtcp")
+input(type="imtcp" port="{in_port}" address="127.0.0.1")
+module(load="omrelp")
+*.* action(type="omrelp" target="127.0.0.1" port="{relp_port}" template="RSYSLOG_SyslogProtocol23Format"
+           queue.type="LinkedList" queue.filename="relp-fwd" queue.size="1000000" queue.saveOnShutdown="on"
+           action.resumeRetryCount="-1" action.resumeInterval="1")
+"#
+    )
+}
+
+/// A config with one RELP listener on `port` and a file output.
+pub fn relp_config_text(plugin_dir: &Path, port: u16, output: &Path) -> String {
+    format!(
+        r#"state_dir = "state"
+plugin_dir = "{plugins}"
+[[listen]]
+address = "relp://127.0.0.1:{port}"
+input = "syslog"
+[output]
+plugin = "file"
+path = "{output}"
+"#,
+        plugins = plugin_dir.display(),
+        output = output.display(),
+    )
+}

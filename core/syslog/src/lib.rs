@@ -1,5 +1,6 @@
-//! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, and the TCP framing
-//! of RFC 6587 (octet counting and LF / NUL delimited), with no I/O and no allocation.
+//! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, the TCP framing of
+//! RFC 6587 (octet counting and LF / NUL delimited) and RELP frames, with no I/O and
+//! no allocation.
 //!
 //! A collector cannot refuse what senders send, so [`parse`] never fails: it returns
 //! what it recognised and says in [`Syslog::issue`] what it had to be lenient about.
@@ -10,12 +11,14 @@
 
 mod framing;
 mod message;
+mod relp;
 mod rfc3164;
 mod rfc5424;
 mod timestamp;
 
 pub use framing::{FrameFlags, Framer};
 pub use message::{parse, Format, ParseIssue, Syslog};
+pub use relp::{parse_relp, RelpFrame, RelpParse};
 pub use timestamp::Timestamp;
 
 /// Facility names in code order (0 = kern .. 23 = local7), as Log Analytics spells them.

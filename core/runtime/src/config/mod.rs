@@ -106,6 +106,8 @@ struct RawPlugin {
 pub enum ListenAddress {
     Udp(SocketAddr),
     Tcp(SocketAddr),
+    /// RELP (rsyslog's omrelp): each message is acknowledged once journaled.
+    Relp(SocketAddr),
 }
 
 impl std::fmt::Display for ListenAddress {
@@ -113,6 +115,7 @@ impl std::fmt::Display for ListenAddress {
         match self {
             ListenAddress::Udp(a) => write!(f, "udp://{a}"),
             ListenAddress::Tcp(a) => write!(f, "tcp://{a}"),
+            ListenAddress::Relp(a) => write!(f, "relp://{a}"),
         }
     }
 }
@@ -169,7 +172,7 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
 
 fn parse_address(text: &str) -> Result<ListenAddress, String> {
     let (scheme, rest) = text.split_once("://").ok_or_else(|| {
-        format!("`{text}` has no scheme; write udp://127.0.0.1:25224 or tcp://127.0.0.1:25224")
+        format!("`{text}` has no scheme; write udp://, tcp:// or relp:// and an address, such as tcp://127.0.0.1:25224")
     })?;
     let addr: SocketAddr = rest.parse().map_err(|_| {
         format!("`{rest}` is not an IP address and port (such as 127.0.0.1:25224 or [::1]:25224)")
@@ -177,10 +180,14 @@ fn parse_address(text: &str) -> Result<ListenAddress, String> {
     match scheme {
         "udp" => Ok(ListenAddress::Udp(addr)),
         "tcp" => Ok(ListenAddress::Tcp(addr)),
-        "relp" | "unix" => Err(format!(
-            "{scheme}:// listeners are not available in this version; use tcp:// or udp://"
+        "relp" => Ok(ListenAddress::Relp(addr)),
+        "unix" => Err(
+            "unix:// listeners are not available in this version; use tcp://, udp:// or relp://"
+                .to_string(),
+        ),
+        other => Err(format!(
+            "unknown scheme `{other}://`; use udp://, tcp:// or relp://"
         )),
-        other => Err(format!("unknown scheme `{other}://`; use udp:// or tcp://")),
     }
 }
 

@@ -124,3 +124,13 @@ fn journal_settings() {
         "{e}"
     );
 }
+
+#[test]
+fn relp_listeners_parse() {
+    let c = parse(&GOOD.replace("tcp://127.0.0.1:25224", "relp://127.0.0.1:25225")).unwrap();
+    assert_eq!(
+        c.listen[1].address,
+        ListenAddress::Relp("127.0.0.1:25225".parse().unwrap())
+    );
+    assert_eq!(c.listen[1].address.to_string(), "relp://127.0.0.1:25225");
+}

@@ -8,6 +8,7 @@
 //! cannot be paused: a UDP batch that finds the queues full past a short wait is
 //! dropped and counted.
 
+mod relp;
 mod tcp;
 mod udp;
 
@@ -41,6 +42,9 @@ pub struct FrameBatch {
     pub transport: u32,
     pub data: Vec<u8>,
     pub frames: Vec<FrameMeta>,
+    /// Told `true` once every record of the batch is in the journal (or was
+    /// filtered out), `false` when it could not be journaled. RELP answers by it.
+    pub ack: Option<tokio::sync::oneshot::Sender<bool>>,
 }
 
 impl FrameBatch {
@@ -50,6 +54,7 @@ impl FrameBatch {
             transport,
             data: Vec::with_capacity(capacity),
             frames: Vec::new(),
+            ack: None,
         }
     }
 
@@ -153,7 +158,22 @@ pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<(
             ListenAddress::Tcp(addr) => {
                 let listener = tcp::bind(addr)
                     .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
-                tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx)));
+                tasks.spawn(tcp::run(
+                    listener,
+                    index,
+                    Arc::clone(&ctx),
+                    tcp::Speaks::Syslog,
+                ));
+            }
+            ListenAddress::Relp(addr) => {
+                let listener = tcp::bind(addr)
+                    .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                tasks.spawn(tcp::run(
+                    listener,
+                    index,
+                    Arc::clone(&ctx),
+                    tcp::Speaks::Relp,
+                ));
             }
         }
         if !listen_is_loopback(&listen.address) {
@@ -166,6 +186,8 @@ pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<(
 
 fn listen_is_loopback(a: &ListenAddress) -> bool {
     match a {
-        ListenAddress::Udp(s) | ListenAddress::Tcp(s) => s.ip().is_loopback(),
+        ListenAddress::Udp(s) | ListenAddress::Tcp(s) | ListenAddress::Relp(s) => {
+            s.ip().is_loopback()
+        }
     }
 }

@@ -31,7 +31,21 @@ pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-pub(super) async fn run(listener: TcpListener, index: usize, ctx: Arc<ListenContext>) {
+/// What a TCP listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Speaks {
+    /// Plain syslog: LF/NUL-delimited or octet-counted frames, no acknowledgements.
+    Syslog,
+    /// RELP: every message acknowledged once journaled.
+    Relp,
+}
+
+pub(super) async fn run(
+    listener: TcpListener,
+    index: usize,
+    ctx: Arc<ListenContext>,
+    speaks: Speaks,
+) {
     let permits = Arc::new(Semaphore::new(ctx.max_connections));
     let mut connections = JoinSet::new();
     let mut shutdown = ctx.shutdown.clone();
@@ -58,7 +72,10 @@ pub(super) async fn run(listener: TcpListener, index: usize, ctx: Arc<ListenCont
                 warned_full = false;
                 let ctx = Arc::clone(&ctx);
                 connections.spawn(async move {
-                    connection(stream, peer, index, &ctx).await;
+                    match speaks {
+                        Speaks::Syslog => connection(stream, peer, index, &ctx).await,
+                        Speaks::Relp => super::relp::session(stream, peer, index, &ctx).await,
+                    }
                     drop(permit);
                 });
             }
@@ -78,7 +95,16 @@ fn flags(f: FrameFlags) -> u32 {
         | (if f.incomplete { SL_FRAME_INCOMPLETE } else { 0 })
 }
 
-struct OpenConnection<'a>(&'a Metrics);
+/// Counts a connection as open while it lives.
+pub(super) struct OpenConnection<'a>(&'a Metrics);
+
+impl<'a> OpenConnection<'a> {
+    pub(super) fn new(metrics: &'a Metrics) -> OpenConnection<'a> {
+        Metrics::add(&metrics.connections_accepted, 1);
+        metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(metrics)
+    }
+}
 
 impl Drop for OpenConnection<'_> {
     fn drop(&mut self) {
@@ -87,10 +113,7 @@ impl Drop for OpenConnection<'_> {
 }
 
 async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ctx: &ListenContext) {
-    let metrics = &*ctx.metrics;
-    Metrics::add(&metrics.connections_accepted, 1);
-    metrics.connections_open.fetch_add(1, Ordering::Relaxed);
-    let _open = OpenConnection(metrics);
+    let _open = OpenConnection::new(&ctx.metrics);
     let _ = stream.set_nodelay(true);
     let worker = ctx.router.pick();
     let mut framer = Framer::new(ctx.max_message_size);
@@ -156,7 +179,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
 }
 
 /// Counts and sends a batch; `false` when the pipeline is gone.
-async fn forward(batch: FrameBatch, worker: usize, ctx: &ListenContext) -> bool {
+pub(super) async fn forward(batch: FrameBatch, worker: usize, ctx: &ListenContext) -> bool {
     if batch.is_empty() {
         return true;
     }

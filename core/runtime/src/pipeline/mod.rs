@@ -38,12 +38,16 @@ impl Worker {
         let mut records = RecordBatch::default();
         let mut decode = DecodeScratch::default();
         let mut filter = FilterScratch::default();
-        for frames in rx {
+        for mut frames in rx {
             records.clear();
-            if self
+            let ack = frames.ack.take();
+            let journaled = self
                 .process(&frames, &mut records, &mut decode, &mut filter)
-                .is_err()
-            {
+                .is_ok();
+            if let Some(ack) = ack {
+                let _ = ack.send(journaled);
+            }
+            if !journaled {
                 break;
             }
         }

@@ -1,0 +1,171 @@
+//! RELP sessions, as rsyslog's `omrelp` speaks them: `open`, `syslog`, `close`,
+//! answered with `rsp`. A message is answered `200 OK` only after the pipeline has
+//! put it in the journal (durable with `fsync = "batch"`); until then the sender
+//! keeps it, so a crash between the two loses nothing (the sender resends).
+
+use super::tcp::{forward, OpenConnection};
+use super::{FrameBatch, ListenContext};
+use crate::system::now_ns;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use syslane_abi::SL_TRANSPORT_RELP;
+use syslane_syslog::{parse_relp, RelpParse};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+const READ_SIZE: usize = 64 * 1024;
+
+fn rsp(out: &mut Vec<u8>, txnr: u64, data: &str) {
+    if data.is_empty() {
+        let _ = writeln!(out, "{txnr} rsp 0");
+    } else {
+        let _ = writeln!(out, "{txnr} rsp {} {data}", data.len());
+    }
+}
+
+fn trim_trailer(d: &[u8]) -> &[u8] {
+    let mut end = d.len();
+    while end > 0 && matches!(d[end - 1], b'\n' | b'\r' | 0) {
+        end -= 1;
+    }
+    &d[..end]
+}
+
+/// Messages read but not yet answered.
+struct Pending {
+    batch: FrameBatch,
+    txnrs: Vec<u64>,
+}
+
+impl Pending {
+    fn new(listener: usize) -> Pending {
+        Pending {
+            batch: FrameBatch::new(listener, SL_TRANSPORT_RELP, READ_SIZE),
+            txnrs: Vec::new(),
+        }
+    }
+}
+
+/// Hands the pending messages to the pipeline and answers each once journaled.
+/// `false` when the pipeline is gone.
+async fn commit(
+    pending: &mut Pending,
+    listener: usize,
+    worker: usize,
+    ctx: &ListenContext,
+    out: &mut Vec<u8>,
+) -> bool {
+    if pending.txnrs.is_empty() {
+        return true;
+    }
+    let Pending { mut batch, txnrs } = std::mem::replace(pending, Pending::new(listener));
+    let (tx, rx) = oneshot::channel();
+    batch.ack = Some(tx);
+    let sent = forward(batch, worker, ctx).await;
+    let journaled = sent && rx.await.unwrap_or(false);
+    for txnr in txnrs {
+        rsp(
+            out,
+            txnr,
+            if journaled {
+                "200 OK"
+            } else {
+                "500 not journaled; retry later"
+            },
+        );
+    }
+    journaled
+}
+
+pub(super) async fn session(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listener: usize,
+    ctx: &ListenContext,
+) {
+    let _open = OpenConnection::new(&ctx.metrics);
+    let _ = stream.set_nodelay(true);
+    let worker = ctx.router.pick();
+    let max = ctx.max_message_size;
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut out: Vec<u8> = Vec::new();
+    let mut shutdown = ctx.shutdown.clone();
+    let mut pending = Pending::new(listener);
+    let mut opened = false;
+    'session: loop {
+        if buf.capacity() - buf.len() < READ_SIZE / 2 {
+            buf.reserve(READ_SIZE);
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(ctx.idle_timeout, stream.read_buf(&mut buf)) => r,
+            _ = shutdown.changed() => break,
+        };
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "RELP read failed");
+                return;
+            }
+            _ => return,
+        }
+        let now = now_ns();
+        let mut used = 0;
+        let mut close = false;
+        loop {
+            match parse_relp(&buf[used..], max + 64) {
+                RelpParse::NeedMore => break,
+                RelpParse::Invalid(why) => {
+                    tracing::warn!(%peer, reason = why, "RELP protocol error; closing the session (the sender will resend)");
+                    close = true;
+                    break;
+                }
+                RelpParse::Frame(frame, n) => {
+                    used += n;
+                    match frame.command {
+                        b"syslog" if opened => {
+                            let data = trim_trailer(frame.data);
+                            let truncated = data.len() > max;
+                            let flags = if truncated {
+                                syslane_abi::SL_FRAME_TRUNCATED
+                            } else {
+                                0
+                            };
+                            pending
+                                .batch
+                                .push(&data[..data.len().min(max)], flags, peer.ip(), now);
+                            pending.txnrs.push(frame.txnr);
+                        }
+                        b"syslog" => rsp(&mut out, frame.txnr, "500 session not open"),
+                        b"open" => {
+                            opened = true;
+                            let offer = format!("200 OK\nrelp_version=0\nrelp_software=syslane,{},\ncommands=syslog", crate::VERSION);
+                            rsp(&mut out, frame.txnr, &offer);
+                        }
+                        b"close" => {
+                            if !commit(&mut pending, listener, worker, ctx, &mut out).await {
+                                break 'session;
+                            }
+                            rsp(&mut out, frame.txnr, "");
+                            close = true;
+                            break;
+                        }
+                        _ => rsp(&mut out, frame.txnr, "500 unknown command"),
+                    }
+                }
+            }
+        }
+        buf.drain(..used);
+        let ok = commit(&mut pending, listener, worker, ctx, &mut out).await;
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        out.clear();
+        if close || !ok {
+            break;
+        }
+    }
+    // Tell the sender we are going; what it has not seen answered it sends again.
+    out.extend_from_slice(b"0 serverclose 0\n");
+    let _ = stream.write_all(&out).await;
+}

@@ -1,0 +1,136 @@
+//! RELP against rsyslog's real omrelp: rsyslogd (started here, with its own
+//! config) receives plain TCP and forwards over RELP to the agent.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use syslane_tests::*;
+
+fn message(i: usize) -> String {
+    format!(
+        "<{}>1 2026-03-07T10:00:00Z host-relp app-relp {} - - relp-{i:06}",
+        8 * 3 + 4,
+        100 + i % 900
+    )
+}
+
+fn numbers(records: &[Value]) -> HashMap<usize, usize> {
+    let mut seen = HashMap::new();
+    for r in records {
+        if let Some(n) = r["SyslogMessage"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("relp-"))
+        {
+            *seen.entry(n.parse::<usize>().unwrap()).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+#[test]
+fn rsyslog_omrelp_delivers_every_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relp_port, in_port) = (free_port(), free_port());
+    let out = dir.path().join("records.jsonl");
+    let agent = Agent::start(dir.path(), &relp_config_text(&build_dir(), relp_port, &out));
+    let rsyslog = Rsyslog::start(dir.path(), &rsyslog_relp_forwarder(in_port, relp_port));
+    let n = 20_000;
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
+    }));
+    send_tcp_octet(in_port, (0..n).map(message));
+    assert!(
+        wait_until(Duration::from_secs(60), || count_lines(&out) >= n),
+        "{} arrived\nrsyslog: {}\nagent: {}",
+        count_lines(&out),
+        rsyslog.logs(),
+        agent.logs()
+    );
+    drop(rsyslog);
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let records = read_records(&out);
+    let seen = numbers(&records);
+    assert_eq!(seen.len(), n, "every message arrived");
+    assert!(seen.values().all(|c| *c == 1), "none twice without a crash");
+    let r = records
+        .iter()
+        .find(|r| r["SyslogMessage"] == "relp-000007")
+        .unwrap();
+    assert_eq!(
+        (
+            r["HostName"].as_str(),
+            r["ProcessName"].as_str(),
+            r["ProcessID"].as_u64()
+        ),
+        (Some("host-relp"), Some("app-relp"), Some(107))
+    );
+    assert_eq!(
+        (r["Facility"].as_str(), r["SeverityLevel"].as_str()),
+        (Some("daemon"), Some("warning"))
+    );
+}
+
+/// The loss test: the agent is killed with SIGKILL at random moments while rsyslog
+/// streams over RELP. rsyslog resends what was not answered; what was answered was
+/// journaled (fsync = "batch") before the answer. After the last restart every
+/// message is there; duplicates are allowed and reported.
+#[test]
+fn kill_9_during_a_relp_stream_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relp_port, in_port) = (free_port(), free_port());
+    let out = dir.path().join("records.jsonl");
+    let config = relp_config_text(&build_dir(), relp_port, &out);
+    let mut agent = Agent::start(dir.path(), &config);
+    let rsyslog = Rsyslog::start(dir.path(), &rsyslog_relp_forwarder(in_port, relp_port));
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
+    }));
+    let n = 200_000;
+    let feeder = std::thread::spawn(move || {
+        for part in 0..20 {
+            send_tcp_octet(in_port, (part * n / 20..(part + 1) * n / 20).map(message));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut seed = Instant::now().elapsed().subsec_nanos() as u64 | 1;
+    let mut kills = 0;
+    while kills < 5 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(150 + (seed >> 33) % 600));
+        Command::new("kill")
+            .args(["-KILL", &agent.pid().to_string()])
+            .status()
+            .unwrap();
+        kills += 1;
+        let before = count_lines(&out);
+        drop(agent);
+        agent = Agent::start(dir.path(), &config);
+        eprintln!("kill {kills}: {before} records written before it");
+    }
+    feeder.join().unwrap();
+    let arrived = wait_until(Duration::from_secs(120), || numbers_in(&out) >= n);
+    drop(rsyslog);
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let seen = numbers(&read_records(&out));
+    let missing: Vec<usize> = (0..n).filter(|i| !seen.contains_key(i)).take(10).collect();
+    let duplicates: usize = seen.values().map(|c| c - 1).sum();
+    eprintln!(
+        "{kills} kills: {} of {n} distinct messages arrived, {duplicates} duplicates",
+        seen.len()
+    );
+    assert!(
+        arrived && missing.is_empty(),
+        "lost messages (first ten): {missing:?}"
+    );
+}
+
+fn numbers_in(path: &std::path::Path) -> usize {
+    numbers(&read_records(path)).len()
+}
