@@ -100,3 +100,34 @@ fn a_port_in_use_is_a_clear_startup_error() {
         "{err}"
     );
 }
+
+#[test]
+fn stats_reads_the_counters_of_a_running_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("o.jsonl");
+    let agent = Agent::start(dir.path(), &config_text(&build_dir(), port, "", &out));
+    send_tcp_lf(port, (0..25).map(|i| format!("<13>1 - h a - - - stat-{i}")));
+    assert!(wait_until(
+        std::time::Duration::from_secs(10),
+        || count_lines(&out) >= 25
+    ));
+    let config = dir.path().join("syslane.toml");
+    let mut text = String::new();
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || {
+            text = syslane(&["stats", "--config", config.to_str().unwrap()]).1;
+            text.contains("syslane_records_sent_total 25\n")
+        }),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE syslane_frames_received_total counter")
+            && text.contains("syslane_connections_accepted_total 1\n"),
+        "{text}"
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let (ok, _, err) = syslane(&["stats", "--config", config.to_str().unwrap()]);
+    assert!(!ok && err.contains("no agent answers"), "{err}");
+}

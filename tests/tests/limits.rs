@@ -209,3 +209,63 @@ fn a_stuck_output_pushes_back_on_tcp_senders_with_bounded_memory() {
         total >> 20
     );
 }
+
+#[test]
+fn a_thousand_concurrent_connections_and_churn_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("o.jsonl");
+    let agent = Agent::start(dir.path(), &config_text(&build_dir(), port, "", &out));
+    // 1,000 connections open at once, each sending five messages.
+    let mut open: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    for (c, s) in open.iter_mut().enumerate() {
+        let batch: String = (0..5)
+            .map(|i| format!("<13>1 - h a - - - conc-{c:04}-{i}\n"))
+            .collect();
+        s.write_all(batch.as_bytes()).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || count_lines(&out) >= 5000),
+        "{} of 5000",
+        count_lines(&out)
+    );
+    let rss_open = peak_rss_kib(agent.pid()).unwrap() / 1024;
+    drop(open);
+    // Churn: 2,000 short connections, one message each.
+    for c in 0..2000 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(format!("<13>1 - h a - - - churn-{c:04}\n").as_bytes())
+            .unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || count_lines(&out) >= 7000),
+        "{} of 7000",
+        count_lines(&out)
+    );
+    let rss_end = peak_rss_kib(agent.pid()).unwrap() / 1024;
+    let config = dir.path().join("syslane.toml");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let out = std::process::Command::new(agent_binary())
+                .args(["stats", "--config", config.to_str().unwrap()])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("syslane_connections_open 0\n")
+        }),
+        "every connection was closed and counted"
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let records = read_records(&out);
+    let distinct: std::collections::HashSet<&str> = records
+        .iter()
+        .map(|r| r["SyslogMessage"].as_str().unwrap())
+        .collect();
+    assert_eq!((records.len(), distinct.len()), (7000, 7000));
+    assert!(rss_end < 256, "peak RSS {rss_end} MiB");
+    eprintln!(
+        "1,000 open connections: peak RSS {rss_open} MiB; after 2,000 more (churn): {rss_end} MiB"
+    );
+}

@@ -16,6 +16,11 @@ macro_rules! counters {
             pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
             }
+
+            /// Every counter as (name, help text, value).
+            fn described(&self) -> Vec<(&'static str, &'static str, u64)> {
+                vec![$((stringify!($name), $doc, self.$name.load(Ordering::Relaxed)),)*]
+            }
         }
     };
 }
@@ -46,5 +51,50 @@ impl Metrics {
         if n > 0 {
             counter.fetch_add(n, Ordering::Relaxed);
         }
+    }
+}
+
+impl Metrics {
+    /// The counters in the Prometheus text format (`syslane_<name>_total`, and
+    /// `syslane_connections_open` as a gauge).
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, help, value) in self.described() {
+            let (metric, kind) = if name == "connections_open" {
+                (format!("syslane_{name}"), "gauge")
+            } else {
+                (format!("syslane_{name}_total"), "counter")
+            };
+            out.push_str(&format!(
+                "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_names_every_counter() {
+        let m = Metrics::default();
+        Metrics::add(&m.records_sent, 3);
+        let text = m.prometheus();
+        assert!(
+            text.contains(
+                "# TYPE syslane_records_sent_total counter\nsyslane_records_sent_total 3\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE syslane_connections_open gauge"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| !l.starts_with('#')).count(),
+            m.snapshot().len()
+        );
     }
 }

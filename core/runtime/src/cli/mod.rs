@@ -3,6 +3,7 @@
 mod check;
 mod components;
 mod run;
+pub mod stats;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +40,12 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Prints the counters of the agent running with this configuration
+    /// (Prometheus text format, read from state_dir/syslane.sock).
+    Stats {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 fn init_logging(level: &str) {
@@ -63,6 +70,7 @@ pub fn main() -> ExitCode {
             check::check_config(&config).map(|summary| println!("{summary}"))
         }
         Command::Plugins { config } => check::list_plugins(&config).map(|table| print!("{table}")),
+        Command::Stats { config } => stats::read(&config).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,6 +37,16 @@ pub fn run(path: &Path) -> Result<(), String> {
             config.state_dir.display()
         )
     })?;
+    // Every connection is a file descriptor: use all the service manager allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < config.max_connections as u64 + 64 => tracing::warn!(
+            limit,
+            max_connections = config.max_connections,
+            "the open-file limit is below max_connections; raise LimitNOFILE or lower max_connections"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let components = Components::load(&config)?;
     let metrics = Arc::new(Metrics::default());
     let output = components.output(&config)?;
@@ -105,6 +115,7 @@ async fn serve(
     deadline: &Deadline,
 ) -> Result<(), String> {
     let (stop, stopped) = watch::channel(false);
+    let metrics_for_stats = Arc::clone(&metrics);
     let ctx = Arc::new(ListenContext {
         router: Router::new(senders),
         metrics,
@@ -115,6 +126,11 @@ async fn serve(
         shutdown: stopped,
     });
     let mut tasks = listen::start(config, ctx).await?;
+    let stats = super::stats::serve(
+        &config.state_dir,
+        Arc::clone(&metrics_for_stats),
+        stop.subscribe(),
+    )?;
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
     let mut int =
@@ -138,5 +154,6 @@ async fn serve(
         Some(Instant::now() + config.shutdown_timeout);
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
+    let _ = stats.await;
     Ok(())
 }

@@ -1,0 +1,60 @@
+//! Counters of a running agent over a unix socket in `state_dir`: the agent writes
+//! them in the Prometheus text format to every connection and closes it, so
+//! `syslane stats`, `socat` or a node-exporter textfile job can read them.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+
+/// Where a running agent serves its counters.
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("syslane.sock")
+}
+
+/// Serves the counters until shutdown. A stale socket file is replaced.
+pub fn serve(
+    state_dir: &Path,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let path = socket_path(state_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| format!("cannot serve counters on {}: {e}", path.display()))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    if let Ok((mut stream, _)) = accepted {
+                        let _ = stream.write_all(metrics.prometheus().as_bytes()).await;
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
+
+/// Reads the counters of the agent running with the configuration at `path`.
+pub fn read(path: &Path) -> Result<String, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let socket = socket_path(&config.state_dir);
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).map_err(|e| {
+        format!(
+            "no agent answers on {} ({e}); is `syslane run --config {}` running?",
+            socket.display(),
+            path.display()
+        )
+    })?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .map_err(|e| format!("reading {}: {e}", socket.display()))?;
+    Ok(text)
+}
