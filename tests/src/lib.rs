@@ -283,6 +283,17 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// Compiles the C example filter with the system C compiler into `dir`, with extra
 /// compiler arguments; returns the library path.
 pub fn build_c_example(dir: &Path, file_name: &str, extra: &[&str]) -> PathBuf {
+    build_c_plugin(
+        dir,
+        file_name,
+        "plugins/examples/c-filter/drop_filter.c",
+        extra,
+    )
+}
+
+/// Compiles a C plugin source of the repository with the system C compiler into
+/// `dir`; returns the library path.
+pub fn build_c_plugin(dir: &Path, file_name: &str, source: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join(file_name);
     let root = workspace_root();
     let status = Command::new("cc")
@@ -290,12 +301,12 @@ pub fn build_c_example(dir: &Path, file_name: &str, extra: &[&str]) -> PathBuf {
         .arg("-I")
         .arg(root.join("include"))
         .args(extra)
-        .arg(root.join("plugins/examples/c-filter/drop_filter.c"))
+        .arg(root.join(source))
         .arg("-o")
         .arg(&out)
         .status()
         .expect("the system C compiler (cc) runs");
-    assert!(status.success(), "cc failed to build the C example");
+    assert!(status.success(), "cc failed to build {source}");
     out
 }
 

@@ -2,6 +2,7 @@
 
 mod check;
 mod components;
+mod dead_letter;
 mod run;
 pub mod stats;
 
@@ -40,9 +41,28 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Shows or re-sends the records the output rejected for good.
+    DeadLetter {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
     /// Prints the counters of the agent running with this configuration
     /// (Prometheus text format, read from state_dir/syslane.sock).
     Stats {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLetterAction {
+    /// Lists rejected batches with their reasons.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Offers every dead letter to the configured output again.
+    Replay {
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -70,6 +90,12 @@ pub fn main() -> ExitCode {
             check::check_config(&config).map(|summary| println!("{summary}"))
         }
         Command::Plugins { config } => check::list_plugins(&config).map(|table| print!("{table}")),
+        Command::DeadLetter {
+            action: DeadLetterAction::List { config },
+        } => dead_letter::list(&config).map(|t| print!("{t}")),
+        Command::DeadLetter {
+            action: DeadLetterAction::Replay { config },
+        } => dead_letter::replay(&config).map(|t| print!("{t}")),
         Command::Stats { config } => stats::read(&config).map(|text| print!("{text}")),
     };
     match result {
