@@ -19,6 +19,7 @@ struct Args {
     connections: Vec<usize>,
     workers: Option<usize>,
     fsync: Option<String>,
+    recovery_mib: Option<u64>,
 }
 
 fn args() -> Args {
@@ -27,6 +28,7 @@ fn args() -> Args {
         connections: vec![1, 8],
         workers: None,
         fsync: None,
+        recovery_mib: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +43,7 @@ fn args() -> Args {
             }
             "--workers" => a.workers = Some(value.parse().expect("--workers N")),
             "--fsync" => a.fsync = Some(value),
+            "--recovery-mib" => a.recovery_mib = Some(value.parse().expect("--recovery-mib N")),
             other => panic!("unknown flag {other}; use --messages N --connections 1,8 --workers N --fsync batch|200ms"),
         }
     }
@@ -136,8 +139,78 @@ fn run(messages: usize, connections: usize, workers: Option<usize>, fsync: Optio
     );
 }
 
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Fills the journal to `mib` MiB with the output failing, kills the agent with
+/// SIGKILL, and times the restart (recovery scan) and the delivery of the backlog.
+fn recovery(mib: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("journal_max_bytes = {}\nfsync = \"200ms\"\n", 4 * mib << 20);
+    let stuck = format!(
+        "{base}{}",
+        config_text(&build_dir(), port, "", Path::new("/dev/full"))
+    );
+    let agent = Agent::start(dir.path(), &stuck);
+    let journal = dir.path().join("state/journal");
+    let mut sender = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut i = 0;
+    while dir_bytes(&journal) < mib << 20 {
+        sender
+            .write_all(&octet_stream((i..i + 20_000).map(|n| message(0, n))))
+            .unwrap();
+        i += 20_000;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let journaled = dir_bytes(&journal);
+    std::process::Command::new("kill")
+        .args(["-KILL", &agent.pid().to_string()])
+        .status()
+        .unwrap();
+    drop(agent);
+    drop(sender);
+
+    let out = dir.path().join("records.jsonl");
+    let start = Instant::now();
+    let agent = Agent::start(
+        dir.path(),
+        &format!("{base}{}", config_text(&build_dir(), port, "", &out)),
+    );
+    let ready = start.elapsed().as_secs_f64();
+    let (mut seen, mut offset, mut buf, mut last_change) = (0, 0, Vec::new(), Instant::now());
+    while last_change.elapsed() < Duration::from_secs(2) {
+        let n = count_new_lines(&out, &mut offset, &mut buf);
+        if n > 0 {
+            seen += n;
+            last_change = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drained = (last_change - start).as_secs_f64();
+    let (status, _) = agent.stop();
+    assert!(status.success());
+    println!(
+        "recovery journal_MiB={} records={seen} journal_bytes_per_record={} restart_to_ready_seconds={ready:.2} backlog_delivered_seconds={drained:.2} backlog_records_per_sec={:.0}",
+        journaled >> 20,
+        journaled / seen.max(1) as u64,
+        seen as f64 / drained
+    );
+}
+
 fn main() {
     let a = args();
+    if let Some(mib) = a.recovery_mib {
+        recovery(mib);
+        return;
+    }
     println!("syslane end-to-end benchmark: TCP octet-counted RFC 5424 -> syslog -> select -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     for &c in &a.connections {
         run(a.messages, c, a.workers, a.fsync.as_deref());
