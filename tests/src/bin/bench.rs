@@ -154,7 +154,10 @@ fn dir_bytes(dir: &Path) -> u64 {
 fn recovery(mib: u64) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let base = format!("journal_max_bytes = {}\nfsync = \"200ms\"\n", (4 * mib) << 20);
+    let base = format!(
+        "journal_max_bytes = {}\nfsync = \"200ms\"\n",
+        (4 * mib) << 20
+    );
     let stuck = format!(
         "{base}{}",
         config_text(&build_dir(), port, "", Path::new("/dev/full"))

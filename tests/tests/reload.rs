@@ -1,0 +1,99 @@
+//! SIGHUP: a bad configuration is refused and the running one stays; a good one
+//! takes over, and the journal carries every accepted record across.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::Duration;
+use syslane_tests::*;
+
+fn hup(agent: &Agent) {
+    assert!(Command::new("kill")
+        .args(["-HUP", &agent.pid().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("records.jsonl");
+    let config_path = dir.path().join("syslane.toml");
+    // The output is broken at first (a full disk): records wait in the journal.
+    let broken = config_text(&build_dir(), port, "", std::path::Path::new("/dev/full"));
+    let agent = Agent::start(dir.path(), &broken);
+    send_tcp_lf(
+        port,
+        (0..20).map(|i| format!("<14>1 - h a - - - early-{i}")),
+    );
+    assert!(wait_until(Duration::from_secs(10), || agent
+        .logs()
+        .contains("No space left on device")));
+
+    // A bad configuration: refused with the reason; the agent keeps running.
+    std::fs::write(&config_path, format!("bogus_key = 1\n{broken}")).unwrap();
+    hup(&agent);
+    assert!(
+        wait_until(Duration::from_secs(10), || agent
+            .logs()
+            .contains("the new configuration is refused")),
+        "{}",
+        agent.logs()
+    );
+    assert!(
+        agent.logs().contains("bogus_key"),
+        "the reason names the key:\n{}",
+        agent.logs()
+    );
+
+    // A good one: the output is fixed and a filter keeps only err and worse.
+    let filter = "[[filter]]\nplugin = \"select\"\nmin_severity = \"err\"\n";
+    std::fs::write(&config_path, config_text(&build_dir(), port, filter, &out)).unwrap();
+    hup(&agent);
+    assert!(
+        wait_until(Duration::from_secs(15), || agent
+            .logs()
+            .contains("configuration reloaded")),
+        "{}",
+        agent.logs()
+    );
+    assert!(
+        agent.logs().contains("changed=filter, output"),
+        "{}",
+        agent.logs()
+    );
+    // The backlog journaled under the old configuration is delivered by the new one.
+    assert!(
+        wait_until(Duration::from_secs(15), || count_lines(&out) >= 20),
+        "{}",
+        agent.logs()
+    );
+
+    send_tcp_lf(
+        port,
+        (0..10).map(|i| {
+            format!(
+                "<{}>1 - h a - - - late-{i}",
+                if i % 2 == 0 { 11 } else { 14 }
+            )
+        }),
+    );
+    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 25));
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    let messages: Vec<String> = read_records(&out)
+        .iter()
+        .map(|r| r["SyslogMessage"].as_str().unwrap().to_string())
+        .collect();
+    let early = messages.iter().filter(|m| m.starts_with("early-")).count();
+    let late: Vec<&String> = messages.iter().filter(|m| m.starts_with("late-")).collect();
+    assert_eq!(early, 20, "{messages:?}");
+    assert_eq!(
+        late,
+        ["late-0", "late-2", "late-4", "late-6", "late-8"],
+        "the new filter applies"
+    );
+}
