@@ -185,10 +185,13 @@ impl Shared {
         }
         let seg = st.segments.pop_front()?;
         let path = segment_path(&self.config.dir, seg.id);
-        let unacked = if st.acked.segment == seg.id && st.acked.offset > 0 {
-            count_records_after(&path, st.acked.offset, seg.bytes)
-        } else if st.acked.segment > seg.id {
+        // Records the reader already took are in flight and will still be delivered:
+        // only the unread ones are lost, and only those are counted.
+        let from = st.acked.max(st.read);
+        let unacked = if from.segment > seg.id {
             0
+        } else if from.segment == seg.id && from.offset > 0 {
+            count_records_after(&path, from.offset, seg.bytes)
         } else {
             seg.records
         };
@@ -421,6 +424,7 @@ impl JournalReader {
             match self.read(id, limit) {
                 Ok(Found::Entry { entry, end }) => {
                     self.pos.offset = end;
+                    sh.lock().read = self.pos;
                     let chunk = Chunk {
                         table: entry.table,
                         records: entry.records,
