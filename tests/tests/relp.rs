@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 use std::collections::HashMap;
+use std::io::Write;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use syslane_tests::*;
 
@@ -83,7 +86,13 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (relp_port, in_port) = (free_port(), free_port());
     let out = dir.path().join("records.jsonl");
-    let config = relp_config_text(&build_dir(), relp_port, &out);
+    // A plain TCP listener beside RELP: TCP has no acknowledgement, so its loss at a
+    // kill is only measured and reported.
+    let tcp_port = free_port();
+    let config = format!(
+        "{}[[listen]]\naddress = \"tcp://127.0.0.1:{tcp_port}\"\ninput = \"syslog\"\n",
+        relp_config_text(&build_dir(), relp_port, &out)
+    );
     let mut agent = Agent::start(dir.path(), &config);
     let rsyslog = Rsyslog::start(dir.path(), &rsyslog_relp_forwarder(in_port, relp_port));
     assert!(wait_until(Duration::from_secs(10), || {
@@ -94,6 +103,30 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
         for part in 0..20 {
             send_tcp_octet(in_port, (part * n / 20..(part + 1) * n / 20).map(message));
             std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let tcp_sent = Arc::new(AtomicUsize::new(0));
+    let tcp_progress = Arc::clone(&tcp_sent);
+    let tcp_feeder = std::thread::spawn(move || {
+        // Reconnects after each kill, like a plain TCP forwarder would.
+        let mut i = 0;
+        while i < 50_000 {
+            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", tcp_port)) else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            while i < 50_000 {
+                if s.write_all(&octet_stream([format!("<13>1 - h a - - - tcp-{i:06}")]))
+                    .is_err()
+                {
+                    break;
+                }
+                i += 1;
+                tcp_progress.store(i, Ordering::Relaxed);
+                if i % 500 == 0 {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
         }
     });
     let mut seed = Instant::now().elapsed().subsec_nanos() as u64 | 1;
@@ -114,6 +147,7 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
         eprintln!("kill {kills}: {before} records written before it");
     }
     feeder.join().unwrap();
+    tcp_feeder.join().unwrap();
     let arrived = wait_until(Duration::from_secs(120), || numbers_in(&out) >= n);
     drop(rsyslog);
     let (status, logs) = agent.stop();
@@ -122,8 +156,23 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
     let missing: Vec<usize> = (0..n).filter(|i| !seen.contains_key(i)).take(10).collect();
     let duplicates: usize = seen.values().map(|c| c - 1).sum();
     eprintln!(
-        "{kills} kills: {} of {n} distinct messages arrived, {duplicates} duplicates",
+        "{kills} kills: {} of {n} distinct RELP messages arrived, {duplicates} duplicates",
         seen.len()
+    );
+    let tcp: std::collections::HashSet<String> = read_records(&out)
+        .iter()
+        .filter_map(|r| {
+            r["SyslogMessage"]
+                .as_str()
+                .filter(|m| m.starts_with("tcp-"))
+                .map(str::to_string)
+        })
+        .collect();
+    let tcp_sent = tcp_sent.load(Ordering::Relaxed);
+    eprintln!(
+        "plain TCP beside it: {tcp_sent} written, {} arrived, {} in flight at the kills and lost (TCP has no acknowledgement)",
+        tcp.len(),
+        tcp_sent - tcp.len().min(tcp_sent)
     );
     assert!(
         arrived && missing.is_empty(),
