@@ -128,6 +128,30 @@ path = "{output}"
     )
 }
 
+/// Collects a child's stderr lines into a shared string, on a thread of its own.
+fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
+    let logs = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&logs);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    logs
+}
+
+/// Runs `syslane` with `args` to completion: (success, stdout, stderr).
+pub fn syslane(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(agent_binary()).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
 /// A running agent process; killed if the test fails before `stop`.
 pub struct Agent {
     child: Option<Child>,
@@ -162,16 +186,7 @@ impl Agent {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let logs = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
+        let logs = capture(child.stderr.take().unwrap());
         Agent {
             child: Some(child),
             logs,
@@ -367,14 +382,7 @@ impl Rsyslog {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let logs = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
+        let logs = capture(child.stderr.take().unwrap());
         Rsyslog { child, logs }
     }
 

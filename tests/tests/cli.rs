@@ -2,17 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
 use syslane_tests::*;
-
-fn syslane(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(agent_binary()).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 #[test]
 fn version_is_printed() {

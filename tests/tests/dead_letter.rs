@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
 use std::time::Duration;
 use syslane_tests::*;
 
@@ -15,16 +14,9 @@ fn config(plugins: &std::path::Path, port: u16, out: &std::path::Path, reject: &
     )
 }
 
-fn syslane(args: &[&str]) -> (bool, String) {
-    let out = Command::new(agent_binary()).args(args).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+fn run(args: &[&str]) -> (bool, String) {
+    let (ok, out, err) = syslane(args);
+    (ok, out + &err)
 }
 
 #[test]
@@ -57,14 +49,14 @@ fn rejected_batches_are_dead_lettered_listed_and_replayed() {
 
     let path = dir.path().join("syslane.toml");
     let cfg = path.to_str().unwrap();
-    let (ok, text) = syslane(&["dead-letter", "list", "--config", cfg]);
+    let (ok, text) = run(&["dead-letter", "list", "--config", cfg]);
     assert!(
         ok && text.contains("1 records") && text.contains("holds the configured reject text"),
         "{text}"
     );
 
     // Still rejected: it stays, with the new reason.
-    let (ok, text) = syslane(&["dead-letter", "replay", "--config", cfg]);
+    let (ok, text) = run(&["dead-letter", "replay", "--config", cfg]);
     assert!(
         ok && text.contains("0 delivered, 1 rejected again"),
         "{text}"
@@ -73,7 +65,7 @@ fn rejected_batches_are_dead_lettered_listed_and_replayed() {
 
     // The cause is fixed: replay delivers it and the dead letter is gone.
     std::fs::write(&path, config(&plugins, port, &out, "nothing-matches-this")).unwrap();
-    let (ok, text) = syslane(&["dead-letter", "replay", "--config", cfg]);
+    let (ok, text) = run(&["dead-letter", "replay", "--config", cfg]);
     assert!(
         ok && text.contains("1 delivered, 0 rejected again"),
         "{text}"
@@ -81,7 +73,7 @@ fn rejected_batches_are_dead_lettered_listed_and_replayed() {
     let records = read_records(&out);
     assert_eq!(records.len(), 11);
     assert_eq!(records[10]["SyslogMessage"], "poison-1");
-    let (ok, text) = syslane(&["dead-letter", "list", "--config", cfg]);
+    let (ok, text) = run(&["dead-letter", "list", "--config", cfg]);
     assert!(
         ok && (text.contains("no dead letters") || text.contains("0 records")),
         "{text}"

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,15 +50,11 @@ fn setup(settings: &str) -> (Setup, Agent) {
 }
 
 fn stat(s: &Setup, name: &str) -> u64 {
-    let out = Command::new(agent_binary())
-        .args([
-            "stats",
-            "--config",
-            s.dir.path().join("syslane.toml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (_, text, _) = syslane(&[
+        "stats",
+        "--config",
+        s.dir.path().join("syslane.toml").to_str().unwrap(),
+    ]);
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())

@@ -10,18 +10,8 @@ use std::time::Duration;
 use syslane_tests::*;
 
 fn check_config(config: &std::path::Path) -> (bool, String) {
-    let out = Command::new(agent_binary())
-        .args(["check-config", "--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (ok, out, err) = syslane(&["check-config", "--config", config.to_str().unwrap()]);
+    (ok, out + &err)
 }
 
 #[test]

@@ -1,5 +1,5 @@
 use super::*;
-use std::io::{Seek, SeekFrom};
+use std::io::{Seek, SeekFrom, Write};
 
 fn config(dir: &Path, max_bytes: u64, when_full: WhenFull) -> JournalConfig {
     JournalConfig {

@@ -155,25 +155,14 @@ pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<(
                     .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
                 tasks.spawn(udp::run(socket, index, Arc::clone(&ctx)));
             }
-            ListenAddress::Tcp(addr) => {
+            ListenAddress::Tcp(addr) | ListenAddress::Relp(addr) => {
+                let speaks = match listen.address {
+                    ListenAddress::Relp(_) => tcp::Speaks::Relp,
+                    _ => tcp::Speaks::Syslog,
+                };
                 let listener = tcp::bind(addr)
                     .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
-                tasks.spawn(tcp::run(
-                    listener,
-                    index,
-                    Arc::clone(&ctx),
-                    tcp::Speaks::Syslog,
-                ));
-            }
-            ListenAddress::Relp(addr) => {
-                let listener = tcp::bind(addr)
-                    .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
-                tasks.spawn(tcp::run(
-                    listener,
-                    index,
-                    Arc::clone(&ctx),
-                    tcp::Speaks::Relp,
-                ));
+                tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx), speaks));
             }
         }
         if !listen_is_loopback(&listen.address) {

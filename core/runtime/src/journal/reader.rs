@@ -1,0 +1,189 @@
+//! The shipper's end: reading in order, skipping corruption, acknowledging.
+
+use super::*;
+use std::io::BufReader;
+
+/// What the shipper gets from [`JournalReader::next`].
+#[derive(Debug)]
+pub enum Next {
+    /// A chunk and the position right after it (acknowledge it once delivered).
+    Chunk(Chunk, Position),
+    /// Nothing arrived within the wait.
+    Idle,
+    /// Every writer is gone and everything was read.
+    Closed,
+}
+
+/// The shipper's end.
+pub struct JournalReader {
+    pub(super) shared: Arc<Shared>,
+    pub(super) pos: Position,
+    /// The segment being read, buffered, and the offset the buffer is at.
+    pub(super) file: Option<(u64, BufReader<File>, u64)>,
+    pub(super) ack_saved: Instant,
+}
+
+/// How often the acknowledged position is written to disk. Losing the last
+/// interval in a crash only means sending those records again.
+const ACK_SAVE_EVERY: Duration = Duration::from_millis(500);
+
+impl Drop for JournalReader {
+    fn drop(&mut self) {
+        let acked = {
+            let mut st = self.shared.lock();
+            st.reader_gone = true;
+            st.acked
+        };
+        self.shared.changed.notify_all();
+        self.save_ack(acked);
+    }
+}
+
+impl JournalReader {
+    /// The next chunk, waiting up to `wait` for one.
+    pub fn next(&mut self, wait: Duration) -> Next {
+        let sh = Arc::clone(&self.shared);
+        let deadline = Instant::now() + wait;
+        loop {
+            let mut st = sh.lock();
+            let oldest = st.segments.front().map_or(self.pos, |s| Position {
+                segment: s.id,
+                offset: 0,
+            });
+            if self.pos < oldest {
+                self.pos = oldest;
+            }
+            st.read = self.pos;
+            if self.pos >= st.committed {
+                if st.writers == 0 {
+                    return Next::Closed;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Next::Idle;
+                }
+                drop(
+                    sh.changed
+                        .wait_timeout(st, left.min(Duration::from_millis(100))),
+                );
+                continue;
+            }
+            let Some(seg) = st.segments.iter().find(|s| s.id >= self.pos.segment) else {
+                return Next::Idle;
+            };
+            if seg.id > self.pos.segment {
+                self.pos = Position {
+                    segment: seg.id,
+                    offset: 0,
+                };
+                continue;
+            }
+            let limit = if seg.id == st.committed.segment {
+                st.committed.offset
+            } else {
+                seg.bytes
+            };
+            let id = seg.id;
+            drop(st);
+            if self.pos.offset >= limit {
+                self.pos = Position {
+                    segment: id + 1,
+                    offset: 0,
+                };
+                continue;
+            }
+            match self.read(id, limit) {
+                Ok(Found::Entry { entry, end }) => {
+                    self.pos.offset = end;
+                    sh.lock().read = self.pos;
+                    let chunk = Chunk {
+                        table: entry.table,
+                        records: entry.records,
+                        data: entry.payload,
+                    };
+                    return Next::Chunk(chunk, self.pos);
+                }
+                Ok(Found::Corrupt { resume }) => {
+                    let path = segment_path(&sh.config.dir, id);
+                    tracing::warn!(file = %path.display(), offset = self.pos.offset, bytes = resume - self.pos.offset, "journal: skipping a corrupt region");
+                    Metrics::add(&sh.metrics.journal_corrupt_bytes, resume - self.pos.offset);
+                    self.pos.offset = resume;
+                }
+                Ok(Found::Short) => {
+                    self.pos = Position {
+                        segment: id + 1,
+                        offset: 0,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(segment = id, error = %e, "journal: cannot read a segment; skipping it");
+                    self.pos = Position {
+                        segment: id + 1,
+                        offset: 0,
+                    };
+                }
+            }
+        }
+    }
+
+    fn read(&mut self, id: u64, limit: u64) -> std::io::Result<Found> {
+        if self.file.as_ref().is_none_or(|(open, _, _)| *open != id) {
+            let f = File::open(segment_path(&self.shared.config.dir, id))?;
+            self.file = Some((id, BufReader::with_capacity(256 * 1024, f), u64::MAX));
+        }
+        let Some((_, reader, at)) = &mut self.file else {
+            return Err(std::io::Error::other("segment not open"));
+        };
+        let found = segment::read_entry(reader, self.pos.offset, limit, *at == self.pos.offset)?;
+        *at = match &found {
+            Found::Entry { end, .. } => *end,
+            _ => u64::MAX,
+        };
+        Ok(found)
+    }
+
+    /// Everything up to `pos` was delivered (or dead-lettered): remember it and delete
+    /// segments that are wholly behind it.
+    pub fn ack(&mut self, pos: Position) {
+        let sh = &*self.shared;
+        let mut st = sh.lock();
+        if pos <= st.acked {
+            return;
+        }
+        st.acked = pos;
+        let mut done_segments = Vec::new();
+        while st.segments.len() > 1 {
+            let Some(front) = st.segments.front() else {
+                break;
+            };
+            let done =
+                front.id < pos.segment || (front.id == pos.segment && pos.offset >= front.bytes);
+            if !done {
+                break;
+            }
+            let id = front.id;
+            st.segments.pop_front();
+            done_segments.push(id);
+            if self.file.as_ref().is_some_and(|(open, _, _)| *open == id) {
+                self.file = None;
+            }
+        }
+        drop(st);
+        sh.changed.notify_all();
+        // Deleting a large file can block on the file system: not under the lock.
+        for id in done_segments {
+            let _ = std::fs::remove_file(segment_path(&sh.config.dir, id));
+        }
+        if self.ack_saved.elapsed() >= ACK_SAVE_EVERY {
+            self.save_ack(pos);
+        }
+    }
+
+    /// Persists the acknowledged position (outside the lock: a rename can be slow).
+    fn save_ack(&mut self, pos: Position) {
+        self.ack_saved = Instant::now();
+        if let Err(e) = write_ack(&self.shared.config.dir, pos) {
+            tracing::warn!(dir = %self.shared.config.dir.display(), error = %e, "cannot record the acknowledged position; a restart will send some records again");
+        }
+    }
+}
