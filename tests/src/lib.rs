@@ -62,12 +62,16 @@ pub fn agent_binary() -> PathBuf {
     build_dir().join("syslane")
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1.
+/// A port free for both TCP and UDP on 127.0.0.1, never handed out twice in one
+/// test process (tests run in parallel and bind their ports a little later).
 pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
             return port;
         }
     }

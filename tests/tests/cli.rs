@@ -75,8 +75,8 @@ fn plugins_lists_the_built_in_plugins() {
 #[test]
 fn a_port_in_use_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
     let config = dir.path().join("syslane.toml");
     std::fs::write(
         &config,
