@@ -109,27 +109,23 @@ pub fn count_lines(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// A config: `state_dir = "state"`, the plugin directory, the given `[[listen]]` and
+/// `[[filter]]` tables, and a file output to `output`.
+fn config_with(plugin_dir: &Path, tables: &str, output: &Path) -> String {
+    format!(
+        "state_dir = \"state\"\nplugin_dir = \"{}\"\n{tables}\n[output]\nplugin = \"file\"\npath = \"{}\"\n",
+        plugin_dir.display(),
+        output.display()
+    )
+}
+
 /// A config with a UDP and a TCP listener on `port`, extra filter tables, and a file output.
 pub fn config_text(plugin_dir: &Path, port: u16, filters: &str, output: &Path) -> String {
-    format!(
-        r#"state_dir = "state"
-plugin_dir = "{plugins}"
-[[listen]]
-address = "udp://127.0.0.1:{port}"
-input = "syslog"
-timezone = "UTC"
-[[listen]]
-address = "tcp://127.0.0.1:{port}"
-input = "syslog"
-timezone = "UTC"
-{filters}
-[output]
-plugin = "file"
-path = "{output}"
-"#,
-        plugins = plugin_dir.display(),
-        output = output.display(),
-    )
+    let listen = format!(
+        "[[listen]]\naddress = \"udp://127.0.0.1:{port}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\n\
+         [[listen]]\naddress = \"tcp://127.0.0.1:{port}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\n"
+    );
+    config_with(plugin_dir, &format!("{listen}{filters}"), output)
 }
 
 /// Collects a child's stderr lines into a shared string, on a thread of its own.
@@ -428,17 +424,33 @@ module(load="omrelp")
 
 /// A config with one RELP listener on `port` and a file output.
 pub fn relp_config_text(plugin_dir: &Path, port: u16, output: &Path) -> String {
+    config_with(
+        plugin_dir,
+        &format!("[[listen]]\naddress = \"relp://127.0.0.1:{port}\"\ninput = \"syslog\"\n"),
+        output,
+    )
+}
+
+/// A plugin directory with the built-in plugins and the C example output
+/// `example-reject` (it rejects batches holding `reject`, and retries while it
+/// cannot write `out`).
+pub fn plugin_dir_with_reject_output(dir: &Path) -> PathBuf {
+    let plugins = plugin_dir_with_builtins(dir);
+    build_c_plugin(
+        &plugins,
+        "libsyslane_plugin_example_reject.so",
+        "plugins/examples/c-output/reject_output.c",
+        &[],
+    );
+    plugins
+}
+
+/// A config with a TCP listener on `port` and the `example-reject` output.
+pub fn reject_output_config(plugin_dir: &Path, port: u16, out: &Path, reject: &str) -> String {
     format!(
-        r#"state_dir = "state"
-plugin_dir = "{plugins}"
-[[listen]]
-address = "relp://127.0.0.1:{port}"
-input = "syslog"
-[output]
-plugin = "file"
-path = "{output}"
-"#,
-        plugins = plugin_dir.display(),
-        output = output.display(),
+        "state_dir = \"state\"\nplugin_dir = \"{}\"\n[[listen]]\naddress = \"tcp://127.0.0.1:{port}\"\ninput = \"syslog\"\n\
+         [output]\nplugin = \"example-reject\"\npath = \"{}\"\nreject = \"{reject}\"\n",
+        plugin_dir.display(),
+        out.display()
     )
 }

@@ -6,14 +6,6 @@
 use std::time::Duration;
 use syslane_tests::*;
 
-fn config(plugins: &std::path::Path, port: u16, out: &std::path::Path, reject: &str) -> String {
-    format!(
-        "state_dir = \"state\"\nplugin_dir = \"{}\"\n[[listen]]\naddress = \"tcp://127.0.0.1:{port}\"\ninput = \"syslog\"\n[output]\nplugin = \"example-reject\"\npath = \"{}\"\nreject = \"{reject}\"\n",
-        plugins.display(),
-        out.display()
-    )
-}
-
 fn run(args: &[&str]) -> (bool, String) {
     let (ok, out, err) = syslane(args);
     (ok, out + &err)
@@ -22,17 +14,14 @@ fn run(args: &[&str]) -> (bool, String) {
 #[test]
 fn rejected_batches_are_dead_lettered_listed_and_replayed() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir_with_builtins(dir.path());
-    build_c_plugin(
-        &plugins,
-        "libsyslane_plugin_example_reject.so",
-        "plugins/examples/c-output/reject_output.c",
-        &[],
-    );
+    let plugins = plugin_dir_with_reject_output(dir.path());
     let port = free_port();
     let out = dir.path().join("out.jsonl");
     let letters = dir.path().join("state/dead-letter/dead-letter.jsonl");
-    let agent = Agent::start(dir.path(), &config(&plugins, port, &out, "poison"));
+    let agent = Agent::start(
+        dir.path(),
+        &reject_output_config(&plugins, port, &out, "poison"),
+    );
 
     send_tcp_lf(port, ["<13>1 - h a - - - poison-1".to_string()]);
     assert!(
@@ -64,7 +53,11 @@ fn rejected_batches_are_dead_lettered_listed_and_replayed() {
     assert_eq!(count_lines(&letters), 1);
 
     // The cause is fixed: replay delivers it and the dead letter is gone.
-    std::fs::write(&path, config(&plugins, port, &out, "nothing-matches-this")).unwrap();
+    std::fs::write(
+        &path,
+        reject_output_config(&plugins, port, &out, "nothing-matches-this"),
+    )
+    .unwrap();
     let (ok, text) = run(&["dead-letter", "replay", "--config", cfg]);
     assert!(
         ok && text.contains("1 delivered, 0 rejected again"),

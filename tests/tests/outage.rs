@@ -22,20 +22,13 @@ struct Setup {
 
 fn setup(settings: &str) -> (Setup, Agent) {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir_with_builtins(dir.path());
-    build_c_plugin(
-        &plugins,
-        "libsyslane_plugin_example_reject.so",
-        "plugins/examples/c-output/reject_output.c",
-        &[],
-    );
+    let plugins = plugin_dir_with_reject_output(dir.path());
     let port = free_port();
     let out_dir = dir.path().join("later");
     let out = out_dir.join("out.jsonl");
     let config = format!(
-        "{settings}state_dir = \"state\"\nplugin_dir = \"{}\"\n[[listen]]\naddress = \"tcp://127.0.0.1:{port}\"\ninput = \"syslog\"\n[output]\nplugin = \"example-reject\"\npath = \"{}\"\nreject = \"never-matches\"\n",
-        plugins.display(),
-        out.display()
+        "{settings}{}",
+        reject_output_config(&plugins, port, &out, "never-matches")
     );
     let agent = Agent::start(dir.path(), &config);
     (
