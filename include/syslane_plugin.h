@@ -39,11 +39,14 @@
 #define SL_ABI_MAJOR 1
 
 // Bumped when fields or functions are added; the host refuses a newer minor.
-#define SL_ABI_MINOR 0
+#define SL_ABI_MINOR 1
 
 // Capability bits in `SlPluginDescriptor::capabilities`. None are defined in 1.0;
 // hosts ignore bits they do not know.
 #define SL_CAP_NONE 0
+
+// Flags for `SlOutputVtable::check`: also try the network (tokens, endpoints).
+#define SL_CHECK_ONLINE 1
 
 // Log levels for `SlHostApi::log`.
 #define SL_LOG_ERROR 1
@@ -157,6 +160,15 @@ typedef struct {
   SlStr config_dir;
   // The agent's state directory: a plugin may keep files below `state_dir/plugins/<name>/`.
   SlStr state_dir;
+  // Since 1.1, for output instances (null otherwise): writes records the destination
+  // refused for good to the agent's dead-letter file, with the reason, and counts
+  // them. `data` is JSON lines, as in `SlPayload::data`. Lets an output that splits a
+  // payload settle part of it; check `struct_size` and null before calling.
+  SlStatus (*dead_letter)(void *host_ctx,
+                          uint32_t table,
+                          uint32_t record_count,
+                          SlStr reason,
+                          SlStr data);
 } SlHostApi;
 
 // Creates an instance from its JSON config (an object; `{}` when empty). On failure
@@ -299,6 +311,11 @@ typedef struct {
   // to a delay, or leave 0 for the host's backoff), or `SL_REJECT` (never deliverable);
   // explain RETRY and REJECT through `set_error`.
   SlStatus (*send)(void *instance, const SlPayload *payload, uint64_t *retry_after_ms);
+  // Since 1.1, may be null: checks the output's setup for `syslane check-config`
+  // without delivering records (credentials, files, and with `SL_CHECK_ONLINE` the
+  // network). Report each step through `log`; on failure call `set_error` and
+  // return `SL_ERROR`.
+  SlStatus (*check)(void *instance, uint32_t flags);
 } SlOutputVtable;
 
 // The type of the exported `syslane_plugin_descriptor` symbol.

@@ -7,6 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
+use syslane_abi::SL_ABI_MINOR;
 use syslane_tests::*;
 
 fn check_config(config: &std::path::Path) -> (bool, String) {
@@ -89,7 +90,8 @@ fn a_plugin_built_for_another_abi_major_is_refused_by_name_and_versions() {
         "names the file: {text}"
     );
     assert!(
-        text.contains("ABI 2.0") && text.contains("ABI 1.0"),
+        text.contains(&format!("ABI 2.{SL_ABI_MINOR}"))
+            && text.contains(&format!("ABI 1.{SL_ABI_MINOR}")),
         "names both versions: {text}"
     );
     assert!(text.contains("rebuild"), "says what to do: {text}");

@@ -25,7 +25,7 @@ pub const SL_MAGIC: u32 = 0x4C50_4C53;
 /// Bumped when a change breaks existing plugins; the host refuses another major.
 pub const SL_ABI_MAJOR: u16 = 1;
 /// Bumped when fields or functions are added; the host refuses a newer minor.
-pub const SL_ABI_MINOR: u16 = 0;
+pub const SL_ABI_MINOR: u16 = 1;
 /// The exported symbol every plugin provides, of type `SlDescriptorFn`.
 pub const SL_DESCRIPTOR_SYMBOL: &str = "syslane_plugin_descriptor";
 
@@ -54,6 +54,9 @@ pub const SL_KIND_OUTPUT: SlKind = 3;
 /// Capability bits in `SlPluginDescriptor::capabilities`. None are defined in 1.0;
 /// hosts ignore bits they do not know.
 pub const SL_CAP_NONE: u64 = 0;
+
+/// Flags for `SlOutputVtable::check`: also try the network (tokens, endpoints).
+pub const SL_CHECK_ONLINE: u32 = 1;
 
 /// Log levels for `SlHostApi::log`.
 pub const SL_LOG_ERROR: u32 = 1;
@@ -150,6 +153,16 @@ pub type SlLogFn = unsafe extern "C" fn(host_ctx: *mut c_void, level: u32, messa
 /// Records why the current call fails (config error at create, reason for RETRY,
 /// REJECT or ERROR). The host copies the text; the last call before returning wins.
 pub type SlSetErrorFn = unsafe extern "C" fn(host_ctx: *mut c_void, message: SlStr);
+/// Writes refused records to the dead-letter file (see `SlHostApi::dead_letter`).
+pub type SlDeadLetterFn = unsafe extern "C" fn(
+    host_ctx: *mut c_void,
+    table: u32,
+    record_count: u32,
+    reason: SlStr,
+    data: SlStr,
+) -> SlStatus;
+/// Checks an output's setup (see `SlOutputVtable::check`).
+pub type SlCheckFn = unsafe extern "C" fn(instance: *mut c_void, flags: u32) -> SlStatus;
 
 /// What the host offers a plugin instance. Passed to `create`; the pointer and
 /// everything it points to stay valid until `destroy` returns.
@@ -168,6 +181,19 @@ pub struct SlHostApi {
     pub config_dir: SlStr,
     /// The agent's state directory: a plugin may keep files below `state_dir/plugins/<name>/`.
     pub state_dir: SlStr,
+    /// Since 1.1, for output instances (null otherwise): writes records the destination
+    /// refused for good to the agent's dead-letter file, with the reason, and counts
+    /// them. `data` is JSON lines, as in `SlPayload::data`. Lets an output that splits a
+    /// payload settle part of it; check `struct_size` and null before calling.
+    pub dead_letter: Option<
+        unsafe extern "C" fn(
+            host_ctx: *mut c_void,
+            table: u32,
+            record_count: u32,
+            reason: SlStr,
+            data: SlStr,
+        ) -> SlStatus,
+    >,
 }
 
 /// One message as a listener received it. Valid only for the duration of the `decode` call.
@@ -344,6 +370,11 @@ pub struct SlOutputVtable {
         payload: *const SlPayload,
         retry_after_ms: *mut u64,
     ) -> SlStatus,
+    /// Since 1.1, may be null: checks the output's setup for `syslane check-config`
+    /// without delivering records (credentials, files, and with `SL_CHECK_ONLINE` the
+    /// network). Report each step through `log`; on failure call `set_error` and
+    /// return `SL_ERROR`.
+    pub check: Option<unsafe extern "C" fn(instance: *mut c_void, flags: u32) -> SlStatus>,
 }
 
 /// What `syslane_plugin_descriptor()` returns: static data describing the plugin.

@@ -102,8 +102,9 @@ static SlStatus reject_send(void *instance, const SlPayload *payload, uint64_t *
     return status;
 }
 
+/* `check` (ABI 1.1) is optional: NULL means check-config has nothing more to ask. */
 static const SlOutputVtable VTABLE = {
-    sizeof(SlOutputVtable), reject_create, reject_destroy, reject_send,
+    sizeof(SlOutputVtable), reject_create, reject_destroy, reject_send, NULL,
 };
 
 static const SlPluginDescriptor DESCRIPTOR = {

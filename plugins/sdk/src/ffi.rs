@@ -210,6 +210,22 @@ unsafe extern "C" fn output_send<T: Output>(
     status
 }
 
+unsafe extern "C" fn output_check<T: Output>(inst: *mut c_void, flags: u32) -> SlStatus {
+    guard(|| {
+        // SAFETY: as in `input_decode`.
+        let Some(inst) = (unsafe { instance::<T>(inst) }) else {
+            return SL_ERROR;
+        };
+        match inst.plugin.check(flags & SL_CHECK_ONLINE != 0) {
+            Ok(()) => SL_OK,
+            Err(reason) => {
+                inst.host.set_error(&reason);
+                SL_ERROR
+            }
+        }
+    })
+}
+
 pub const fn input_vtable<T: Decoder>() -> SlInputVtable {
     SlInputVtable {
         struct_size: std::mem::size_of::<SlInputVtable>() as u32,
@@ -234,5 +250,6 @@ pub const fn output_vtable<T: Output>() -> SlOutputVtable {
         create: output_create::<T>,
         destroy: destroy::<T>,
         send: output_send::<T>,
+        check: Some(output_check::<T>),
     }
 }

@@ -71,6 +71,31 @@ impl Host {
         unsafe { (api.set_error)(api.host_ctx, SlStr::from_bytes(message.as_bytes())) }
     }
 
+    /// Writes records the destination refused for good to the agent's dead-letter
+    /// file and counts them (ABI 1.1, outputs only). `data` is JSON lines as in the
+    /// payload. `false` when the host cannot take them: then answer the whole
+    /// payload with `Outcome::Reject`.
+    pub fn dead_letter(&self, table: u32, record_count: u32, reason: &str, data: &[u8]) -> bool {
+        let api = self.api();
+        if (api.struct_size as usize) < std::mem::size_of::<SlHostApi>() {
+            return false;
+        }
+        let Some(callback) = api.dead_letter else {
+            return false;
+        };
+        // SAFETY: the callback and context come from the host; the views live for the call.
+        let status = unsafe {
+            callback(
+                api.host_ctx,
+                table,
+                record_count,
+                SlStr::from_bytes(reason.as_bytes()),
+                SlStr::from_bytes(data),
+            )
+        };
+        status == syslane_abi::SL_OK
+    }
+
     /// This host's name.
     pub fn host_name(&self) -> String {
         Host::text(self.api().host_name).into_owned()

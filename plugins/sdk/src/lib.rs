@@ -66,6 +66,13 @@ pub enum Outcome {
 pub trait Output: Sized + 'static {
     fn create(host: Host, config: &str) -> Result<Self, String>;
     fn send(&mut self, payload: &Payload<'_>) -> Outcome;
+    /// Checks the setup for `syslane check-config` without delivering records:
+    /// credentials and files, and with `online` the network too. Report each step
+    /// with [`Host::log`]; `Err` says what is wrong and what to do.
+    fn check(&mut self, online: bool) -> Result<(), String> {
+        let _ = online;
+        Ok(())
+    }
 }
 
 pub use ffi::Emitter;

@@ -7,12 +7,21 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// Validates everything `run` would, without opening sockets. Returns a summary.
-pub fn check_config(path: &Path) -> Result<String, String> {
+/// Unless `offline`, the output's own check may also use the network.
+pub fn check_config(path: &Path, offline: bool) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let components = Components::load(&config)?;
     components.decoders(&config)?;
     components.filters(&config)?;
-    components.output(&config)?;
+    let mut output = components.output(&config, None)?;
+    let checked = output.check(!offline).map_err(|e| {
+        format!(
+            "{}: {} ({}): {e}",
+            config.file.display(),
+            config.output.key,
+            config.output.plugin
+        )
+    })?;
     let mut summary = format!("{}: OK\n", config.file.display());
     for l in &config.listen {
         let _ = writeln!(summary, "  listen {} -> {}", l.address, l.input);
@@ -21,6 +30,13 @@ pub fn check_config(path: &Path) -> Result<String, String> {
         let _ = writeln!(summary, "  filter {}", f.plugin);
     }
     let _ = write!(summary, "  output {}", config.output.plugin);
+    if checked {
+        summary.push_str(if offline {
+            " (own checks passed, network skipped)"
+        } else {
+            " (own checks passed, network included)"
+        });
+    }
     Ok(summary)
 }
 

@@ -2,7 +2,7 @@
 //! and `check-config` so both refuse exactly the same things.
 
 use crate::config::{Config, PluginRef};
-use crate::plugin_host::{HostInfo, LoadedPlugin, PluginHost, PluginInstance};
+use crate::plugin_host::{DeadLetterSink, HostInfo, LoadedPlugin, PluginHost, PluginInstance};
 use crate::system;
 use std::sync::Arc;
 use syslane_abi::{SL_KIND_FILTER, SL_KIND_INPUT, SL_KIND_OUTPUT};
@@ -95,7 +95,19 @@ impl Components {
             .collect()
     }
 
-    pub fn output(&self, config: &Config) -> Result<PluginInstance, String> {
-        self.create(config, self.output, &config.output)
+    /// The output; records it refuses for good within a batch go to `dead_letters`.
+    pub fn output(
+        &self,
+        config: &Config,
+        dead_letters: Option<DeadLetterSink>,
+    ) -> Result<PluginInstance, String> {
+        let r = &config.output;
+        PluginInstance::create_with(
+            self.output,
+            &r.options_json,
+            Arc::clone(&self.info),
+            dead_letters,
+        )
+        .map_err(|e| at(config, &r.key, &r.plugin, e))
     }
 }

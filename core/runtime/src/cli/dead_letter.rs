@@ -113,8 +113,14 @@ pub fn replay(path: &Path) -> Result<String, String> {
         config_dir: config.config_dir.display().to_string(),
         state_dir: config.state_dir.display().to_string(),
     });
-    let mut output = PluginInstance::create(plugin, &config.output.options_json, info)
-        .map_err(|e| e.to_string())?;
+    let again = dl.clone();
+    let sink: crate::plugin_host::DeadLetterSink =
+        Arc::new(move |table, _records, reason: &str, data: &[u8]| {
+            again.write(table, 0, reason, data);
+        });
+    let mut output =
+        PluginInstance::create_with(plugin, &config.output.options_json, info, Some(sink))
+            .map_err(|e| e.to_string())?;
 
     let (mut delivered, mut rejected, mut later) = (0usize, 0usize, 0usize);
     let mut retry_later = false;

@@ -31,10 +31,14 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Checks a configuration: syntax, listeners, and every plugin's own config.
+    /// Checks a configuration: syntax, listeners, every plugin's own config, and the
+    /// output's own checks (for azure: secret files, a token, the endpoint).
     CheckConfig {
         #[arg(long, short)]
         config: PathBuf,
+        /// Skips the checks that need the network.
+        #[arg(long)]
+        offline: bool,
     },
     /// Lists the plugins found in the configuration's plugin_dir.
     Plugins {
@@ -86,8 +90,8 @@ pub fn main() -> ExitCode {
     init_logging(&cli.log_level);
     let result = match cli.command {
         Command::Run { config } => run::run(&config),
-        Command::CheckConfig { config } => {
-            check::check_config(&config).map(|summary| println!("{summary}"))
+        Command::CheckConfig { config, offline } => {
+            check::check_config(&config, offline).map(|summary| println!("{summary}"))
         }
         Command::Plugins { config } => check::list_plugins(&config).map(|table| print!("{table}")),
         Command::DeadLetter {

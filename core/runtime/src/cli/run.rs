@@ -21,6 +21,7 @@ use crate::pipeline::serialize::Serializer;
 use crate::pipeline::Worker;
 use crate::ship::{DeadLetters, Deadline, Shipper};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -58,7 +59,12 @@ impl Generation {
             )
         })?;
         let components = Components::load(config)?;
-        let output = components.output(config)?;
+        let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
+        let current_batch = Arc::new(AtomicU64::new(0));
+        let output = components.output(
+            config,
+            Some(dead_letters.sink(Arc::clone(metrics), Arc::clone(&current_batch))),
+        )?;
         let journal_config = journal::JournalConfig {
             dir: config.state_dir.join("journal"),
             max_bytes: config.journal_max_bytes,
@@ -72,8 +78,9 @@ impl Generation {
             journal: journal_reader,
             metrics: Arc::clone(metrics),
             batch_max_bytes: config.batch_max_bytes,
-            dead_letters: DeadLetters::new(config.state_dir.join("dead-letter")),
+            dead_letters,
             deadline: Arc::clone(&deadline),
+            current_batch,
         };
         let shipper = spawn("shipper".into(), move || shipper.run())?;
 
@@ -173,7 +180,7 @@ fn prepare(path: &Path, running: &Config) -> Result<Config, String> {
     let components = Components::load(&config)?;
     components.decoders(&config)?;
     components.filters(&config)?;
-    components.output(&config)?;
+    components.output(&config, None)?;
     Ok(config)
 }
 

@@ -14,10 +14,14 @@ pub struct HostInfo {
     pub state_dir: String,
 }
 
+/// Where an output's refused records go: `(table, record_count, reason, JSON lines)`.
+pub type DeadLetterSink = Arc<dyn Fn(u32, u32, &str, &[u8]) + Send + Sync>;
+
 /// What the host's callbacks see for one instance.
 struct HostCtx {
     plugin: String,
     error: Mutex<Option<String>>,
+    dead_letters: Option<DeadLetterSink>,
 }
 
 unsafe extern "C" fn host_log(ctx: *mut c_void, level: u32, message: SlStr) {
@@ -39,6 +43,30 @@ unsafe extern "C" fn host_set_error(ctx: *mut c_void, message: SlStr) {
     let (ctx, text) = unsafe { (&*ctx.cast::<HostCtx>(), message.as_bytes().unwrap_or(b"")) };
     let text = String::from_utf8_lossy(text).into_owned();
     *ctx.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+}
+
+unsafe extern "C" fn host_dead_letter(
+    ctx: *mut c_void,
+    table: u32,
+    record_count: u32,
+    reason: SlStr,
+    data: SlStr,
+) -> SlStatus {
+    // SAFETY: as in `host_log`; both views are valid for this call.
+    let (ctx, reason, data) = unsafe {
+        (
+            &*ctx.cast::<HostCtx>(),
+            reason.as_bytes().unwrap_or(b""),
+            data.as_bytes().unwrap_or(b""),
+        )
+    };
+    match &ctx.dead_letters {
+        Some(sink) => {
+            sink(table, record_count, &String::from_utf8_lossy(reason), data);
+            SL_OK
+        }
+        None => SL_ERROR,
+    }
 }
 
 /// The fields every vtable starts with.
@@ -79,12 +107,24 @@ impl PluginInstance {
         config_json: &str,
         info: Arc<HostInfo>,
     ) -> Result<PluginInstance, PluginError> {
+        PluginInstance::create_with(plugin, config_json, info, None)
+    }
+
+    /// Creates an instance whose `dead_letter` callback writes to `dead_letters`.
+    pub fn create_with(
+        plugin: &'static LoadedPlugin,
+        config_json: &str,
+        info: Arc<HostInfo>,
+        dead_letters: Option<DeadLetterSink>,
+    ) -> Result<PluginInstance, PluginError> {
+        let has_sink = dead_letters.is_some();
         let ctx = Box::new(HostCtx {
             plugin: plugin.name.clone(),
             error: Mutex::new(None),
+            dead_letters,
         });
         let api = Box::new(SlHostApi {
-            struct_size: min_size::HOST_API,
+            struct_size: std::mem::size_of::<SlHostApi>() as u32,
             abi_major: SL_ABI_MAJOR,
             abi_minor: SL_ABI_MINOR,
             host_ctx: (&*ctx as *const HostCtx).cast_mut().cast(),
@@ -93,6 +133,11 @@ impl PluginInstance {
             host_name: SlStr::from_bytes(info.host_name.as_bytes()),
             config_dir: SlStr::from_bytes(info.config_dir.as_bytes()),
             state_dir: SlStr::from_bytes(info.state_dir.as_bytes()),
+            dead_letter: if has_sink {
+                Some(host_dead_letter)
+            } else {
+                None
+            },
         });
         let mut instance = PluginInstance {
             plugin,
@@ -251,6 +296,39 @@ impl PluginInstance {
         let reason = self.take_error();
         self.recover(status);
         (status, retry_after_ms, reason)
+    }
+}
+
+impl PluginInstance {
+    /// Runs an output's own setup check (ABI 1.1). `Ok(false)` when the plugin has none.
+    pub fn check(&mut self, online: bool) -> Result<bool, String> {
+        if !self.recover(SL_OK) {
+            return Err("the plugin instance could not be created".into());
+        }
+        if self.plugin.kind != SL_KIND_OUTPUT {
+            return Ok(false);
+        }
+        let size = self.head().struct_size as usize;
+        if size < std::mem::size_of::<SlOutputVtable>() {
+            return Ok(false);
+        }
+        // SAFETY: the vtable is an output vtable at least as large as the 1.1 struct.
+        let vt = unsafe { &*self.plugin.vtable.cast::<SlOutputVtable>() };
+        let Some(check) = vt.check else {
+            return Ok(false);
+        };
+        let _ = self.take_error();
+        let flags = if online { SL_CHECK_ONLINE } else { 0 };
+        // SAFETY: the instance is live and calls do not overlap (`&mut self`).
+        let status = unsafe { check(self.ptr, flags) };
+        self.recover(status);
+        match status {
+            SL_OK => Ok(true),
+            SL_PANICKED => Err("the plugin panicked while checking its setup".into()),
+            _ => Err(self
+                .take_error()
+                .unwrap_or_else(|| "the check failed without saying why".into())),
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 mod instance;
 pub mod records;
 
-pub use instance::{HostInfo, PluginInstance};
+pub use instance::{DeadLetterSink, HostInfo, PluginInstance};
 
 use libloading::Library;
 use std::collections::HashMap;

@@ -1,17 +1,37 @@
 //! Batches the output rejected for good, kept as JSON lines with the reason, so an
 //! operator can see them and send them again once the cause is fixed.
 
+use crate::metrics::Metrics;
 use crate::pipeline::serialize::write_str;
+use crate::plugin_host::DeadLetterSink;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use syslane_abi::SL_TABLE_SECURITY;
 
+#[derive(Clone, Debug)]
 pub struct DeadLetters {
     dir: PathBuf,
 }
 
 impl DeadLetters {
+    /// The callback an output uses to dead-letter part of a batch (ABI 1.1): writes
+    /// the records with the batch the shipper is offering and counts them.
+    pub fn sink(
+        &self,
+        metrics: std::sync::Arc<Metrics>,
+        batch: std::sync::Arc<AtomicU64>,
+    ) -> DeadLetterSink {
+        let letters = self.clone();
+        std::sync::Arc::new(move |table, records, reason: &str, data: &[u8]| {
+            let batch_id = batch.load(Ordering::Relaxed);
+            tracing::error!(batch_id, records, %reason, "output refused records for good; writing them to the dead-letter file");
+            letters.write(table, batch_id, reason, data);
+            Metrics::add(&metrics.records_dead_lettered, u64::from(records));
+        })
+    }
+
     /// Dead letters go to `dir/dead-letter.jsonl`.
     pub fn new(dir: PathBuf) -> DeadLetters {
         DeadLetters { dir }

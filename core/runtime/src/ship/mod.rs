@@ -12,6 +12,7 @@ pub use dead_letter::DeadLetters;
 use crate::journal::{Chunk, JournalReader, Next, Position};
 use crate::metrics::Metrics;
 use crate::plugin_host::PluginInstance;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use syslane_abi::*;
@@ -29,6 +30,8 @@ pub struct Shipper {
     pub batch_max_bytes: usize,
     pub dead_letters: DeadLetters,
     pub deadline: Deadline,
+    /// The batch being offered, for records the output dead-letters itself.
+    pub current_batch: Arc<AtomicU64>,
 }
 
 struct Batch {
@@ -122,6 +125,7 @@ impl Shipper {
             };
             let batch = self.gather(first, &mut carry);
             batch_id += 1;
+            self.current_batch.store(batch_id, Ordering::Relaxed);
             if !self.deliver(&batch, batch_id, &mut seed) {
                 tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
                 return;
