@@ -1,0 +1,119 @@
+//! The HTTPS client: rustls with TLS 1.2 as the floor, the system's roots plus an
+//! optional CA file, an optional CONNECT proxy, and timeouts. Certificate checks
+//! cannot be turned off.
+
+use crate::proxy::ProxySetting;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+/// Loads the trusted roots: the system's store, plus every certificate in `ca_file`.
+pub fn roots(ca_file: Option<&std::path::Path>) -> Result<Vec<Certificate<'static>>, String> {
+    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("ca_file {}: cannot read it: {e}", path.display()))?;
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => roots.push(c.to_owned()),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "ca_file {}: not PEM certificates: {e}",
+                        path.display()
+                    ))
+                }
+            }
+        }
+        if roots.len() == before {
+            return Err(format!(
+                "ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+    }
+    if roots.is_empty() {
+        return Err(
+            "no trusted root certificates: install the ca-certificates package or set ca_file"
+                .into(),
+        );
+    }
+    Ok(roots)
+}
+
+/// Builds an agent. `proxy` applies to HTTPS destinations; local identity
+/// endpoints (IMDS, Arc) are reached directly.
+pub fn agent(
+    roots: &[Certificate<'static>],
+    proxy: Option<&ProxySetting>,
+    timeout: Duration,
+) -> Result<ureq::Agent, String> {
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::Specific(Arc::new(roots.to_vec())))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build();
+    let proxy = match proxy {
+        None => None,
+        Some(p) => {
+            let mut b = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+                .host(&p.host)
+                .port(p.port);
+            if let (Some(user), Some(password)) = (&p.user, &p.password) {
+                b = b.username(user).password(password.expose());
+            }
+            Some(b.build().map_err(|_| {
+                format!("proxy: {}:{} is not a usable proxy address", p.host, p.port)
+            })?)
+        }
+    };
+    let config = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .proxy(proxy)
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+        .user_agent(concat!("syslane/", env!("CARGO_PKG_VERSION")))
+        .max_idle_connections_per_host(16)
+        .build();
+    Ok(ureq::Agent::new_with_config(config))
+}
+
+/// A short, secret-free description of a transport error.
+pub fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::Io(io) => format!("connection failed: {}", io.kind()),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::ConnectProxyFailed(why) => format!("the proxy refused to connect: {why}"),
+        ureq::Error::Tls(why) => format!("TLS failed: {why}"),
+        ureq::Error::Rustls(why) => format!("TLS failed: {why}"),
+        other => {
+            // Other variants name protocol problems; none carries credentials, but
+            // keep only the first line and bound it.
+            let text = other.to_string();
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect()
+        }
+    }
+}
+
+/// The body of an error response, bounded, as one line.
+pub fn error_text(response: &mut ureq::http::Response<ureq::Body>) -> String {
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(8 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.chars().take(1000).collect()
+}

@@ -1,0 +1,149 @@
+//! The proxy setting in the Log Analytics agent's format:
+//! `[protocol://][user:password@]proxyhost[:port]`.
+//!
+//! The agent accepted `http` and `https` as the protocol; both mean that the agent
+//! asks the proxy to CONNECT (tunnel) to the workspace, and the TLS session runs
+//! end to end inside the tunnel. The hop to the proxy itself is plain TCP, as it
+//! was with the Log Analytics agent and its gateway. User and password may be
+//! percent-encoded (`p%40ss` for `p@ss`); both are decoded once.
+
+use crate::secret::Secret;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxySetting {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+}
+
+impl std::fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxySetting")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+fn decode(part: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("proxy: the {what} is not valid UTF-8 once percent-decoded"))
+}
+
+/// Parses the one-line setting. Errors never repeat the password.
+pub fn parse(text: &str) -> Result<ProxySetting, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("proxy: the setting is empty".into());
+    }
+    let rest = match text.split_once("://") {
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "http" | "https" => rest,
+            other => {
+                return Err(format!(
+                    "proxy: protocol {other:?} is not supported; use http:// or https:// (both tunnel with CONNECT)"
+                ))
+            }
+        },
+        None => text,
+    };
+    let rest = rest.trim_end_matches('/');
+    let (credentials, address) = match rest.rsplit_once('@') {
+        Some((c, a)) => (Some(c), a),
+        None => (None, rest),
+    };
+    let (user, password) = match credentials {
+        None => (None, None),
+        Some(c) => {
+            let (u, p) = c.split_once(':').ok_or(
+                "proxy: credentials must be user:password (percent-encode ':' or '@' inside them)",
+            )?;
+            if u.is_empty() {
+                return Err("proxy: the user name is empty".into());
+            }
+            (
+                Some(decode(u, "user name")?),
+                Some(Secret::new(decode(p, "password")?)),
+            )
+        }
+    };
+    let (host, port) = match address.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("proxy: port {p:?} is not a number from 1 to 65535"))?;
+            (h, port)
+        }
+        _ => (address, 8080),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err(format!("proxy: {host:?} is not a host name or address"));
+    }
+    if port == 0 {
+        return Err("proxy: port 0 is not valid".into());
+    }
+    Ok(ProxySetting {
+        host: host.to_string(),
+        port,
+        user,
+        password,
+    })
+}
+
+/// Reads the setting from a file of the agent's format (one line; blank lines and
+/// `#` comments ignored), such as the Log Analytics agent's `proxy.conf`.
+pub fn read_file(path: &std::path::Path) -> Result<ProxySetting, String> {
+    let secret = crate::secret::read_secret_file(path, "proxy_file")?;
+    let line = secret
+        .expose()
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| format!("proxy_file {} holds no setting", path.display()))?;
+    parse(line).map_err(|e| format!("proxy_file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_forms_parse() {
+        let p = parse("https://user:p%40ss%3Aw%2Frd@proxy.example:3128").unwrap();
+        assert_eq!(p.host, "proxy.example");
+        assert_eq!(p.port, 3128);
+        assert_eq!(p.user.as_deref(), Some("user"));
+        assert_eq!(p.password.unwrap().expose(), "p@ss:w/rd");
+        let p = parse("proxy.example:8888").unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.user),
+            ("proxy.example", 8888, None)
+        );
+        let p = parse("http://10.0.0.4").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("10.0.0.4", 8080));
+        let p = parse("http://u:pw@[::1]:3128/").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 3128));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_and_never_show_the_password() {
+        for (input, expect) in [
+            ("socks5://h:1", "not supported"),
+            ("http://user:topsecret@h:99999", "port"),
+            ("http://usertopsecret@h:1", "user:password"),
+            ("", "empty"),
+        ] {
+            let e = parse(input).unwrap_err();
+            assert!(e.contains(expect), "{input}: {e}");
+            assert!(!e.contains("topsecret"), "{e}");
+        }
+        let p = parse("http://user:topsecret@h:1").unwrap();
+        assert!(!format!("{p:?}").contains("topsecret"));
+    }
+}
