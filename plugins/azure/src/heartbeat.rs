@@ -72,6 +72,12 @@ pub fn run(
     stop: Receiver<()>,
 ) {
     let started = Instant::now();
+    // The first beat waits a little, so an instance made only to be checked
+    // (check-config, a reload that is refused) sends nothing.
+    match stop.recv_timeout(every.min(Duration::from_secs(5))) {
+        Err(RecvTimeoutError::Timeout) => {}
+        _ => return,
+    }
     loop {
         let sent = ingestor.counters.records_sent.load(Ordering::Relaxed);
         let body = crate::ingest::json_array(&[&record(&computer, started, sent)]);

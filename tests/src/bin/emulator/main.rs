@@ -1,0 +1,82 @@
+//! `syslane-emulator`: a stand-in for an Azure Log Analytics workspace, for tests
+//! and dry runs.
+//!
+//! It serves, on 127.0.0.1 only:
+//! - over HTTPS (a CA it generates, written to `DIR/ca.pem`): the Entra ID token
+//!   endpoint (`/{tenant}/oauth2/v2.0/token`: client secret or RS256 client
+//!   assertion) and the Logs Ingestion API
+//!   (`/dataCollectionRules/{dcr}/streams/{stream}?api-version=2023-01-01`), which
+//!   checks what the service checks: bearer token, content type, gzip, the size
+//!   limit, a JSON array, a known rule and stream, and column types against the
+//!   stream declarations of `plugins/azure/deploy/azuredeploy.json`;
+//! - over HTTP: the instance metadata identity endpoint
+//!   (`/metadata/identity/oauth2/token`) and an Azure Arc one
+//!   (`/arc/metadata/identity/oauth2/token`, with its challenge file).
+//!
+//! Tests schedule faults and read back what was stored under `/_emulator/`.
+//! Everything a client needs (ports, ids, file names) is in `DIR/emulator.json`.
+
+mod schema;
+mod server;
+mod setup;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "syslane-emulator",
+    version,
+    about = "A local Log Analytics workspace (Logs Ingestion API + Entra ID) for tests and dry runs"
+)]
+struct Args {
+    /// Where to write the CA, the credentials and emulator.json.
+    #[arg(long)]
+    dir: PathBuf,
+    /// ARM template whose data collection rule declares the streams (default: the one built in).
+    #[arg(long)]
+    template: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    https_port: u16,
+    #[arg(long, default_value_t = 0)]
+    http_port: u16,
+    /// Lifetime of the tokens it issues.
+    #[arg(long, default_value_t = 3600)]
+    token_lifetime_secs: u64,
+    /// Largest request body, compressed or not.
+    #[arg(long, default_value_t = 1_048_576)]
+    max_request_bytes: usize,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let result = (|| -> Result<(), String> {
+        let template = match &args.template {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            None => schema::DEFAULT_TEMPLATE.to_string(),
+        };
+        let streams = schema::from_template(&template)?;
+        let identity = setup::generate(&args.dir)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(server::serve(server::Settings {
+            dir: args.dir.clone(),
+            identity,
+            streams,
+            https_port: args.https_port,
+            http_port: args.http_port,
+            token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
+            max_request_bytes: args.max_request_bytes,
+        }))
+    })();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("syslane-emulator: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
