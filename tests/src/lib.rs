@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod emulator;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -162,9 +164,14 @@ impl Agent {
     /// Writes `config` to `dir/syslane.toml` and starts `syslane run` on it, waiting
     /// until it says it is ready.
     pub fn start(dir: &Path, config: &str) -> Agent {
+        Agent::start_logging(dir, config, "info")
+    }
+
+    /// As `start`, with the agent's log filter set to `level`.
+    pub fn start_logging(dir: &Path, config: &str, level: &str) -> Agent {
         let path = dir.join("syslane.toml");
         std::fs::write(&path, config).unwrap();
-        let agent = Agent::spawn(&["run", "--config", path.to_str().unwrap()]);
+        let agent = Agent::spawn_logging(&["run", "--config", path.to_str().unwrap()], level);
         let ready = wait_until(Duration::from_secs(20), || {
             agent.logs().contains("syslane ready") || agent.exited()
         });
@@ -178,9 +185,14 @@ impl Agent {
 
     /// Starts the agent binary with `args`, capturing its stderr.
     pub fn spawn(args: &[&str]) -> Agent {
+        Agent::spawn_logging(args, "info")
+    }
+
+    /// As `spawn`, with the agent's log filter set to `level`.
+    pub fn spawn_logging(args: &[&str], level: &str) -> Agent {
         let mut child = Command::new(agent_binary())
             .args(args)
-            .env("SYSLANE_LOG", "info")
+            .env("SYSLANE_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
