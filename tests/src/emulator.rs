@@ -179,7 +179,7 @@ impl Drop for Emulator {
 /// An agent config: a TCP listener on `port` and the given `[output]` tables.
 pub fn azure_config(plugin_dir: &Path, port: u16, output: &str) -> String {
     format!(
-        "state_dir = \"state\"\nplugin_dir = \"{}\"\n[[listen]]\naddress = \"tcp://127.0.0.1:{port}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\n{output}",
+        "state_dir = \"state\"\nshutdown_timeout_secs = 3\nplugin_dir = \"{}\"\n[[listen]]\naddress = \"tcp://127.0.0.1:{port}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\n{output}",
         plugin_dir.display()
     )
 }

@@ -85,7 +85,7 @@ enum Source {
     Certificate {
         token_url: String,
         client_id: String,
-        key: RsaKeyPair,
+        key: Box<RsaKeyPair>,
         thumbprint: String,
     },
     Imds {
@@ -234,7 +234,7 @@ impl Credentials {
                 Source::Certificate {
                     token_url: token_url(c, m)?,
                     client_id: required(&c.client_id, "client_id", m)?.to_string(),
-                    key: load_key(&key)?,
+                    key: Box::new(load_key(&key)?),
                     thumbprint: load_thumbprint(&cert)?,
                 }
             }

@@ -59,7 +59,7 @@ pub fn json_array(lines: &[&[u8]]) -> Vec<u8> {
 
 /// Splits JSON lines into groups whose array stays within `limit` bytes. Lines that
 /// could never fit are returned apart.
-pub fn split<'a>(data: &'a [u8], limit: usize) -> (Vec<Vec<&'a [u8]>>, Vec<&'a [u8]>) {
+pub fn split(data: &[u8], limit: usize) -> (Vec<Vec<&[u8]>>, Vec<&[u8]>) {
     let mut groups = Vec::new();
     let mut oversized = Vec::new();
     let mut group: Vec<&[u8]> = Vec::new();

@@ -84,6 +84,9 @@ fn check_name(value: &str, key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A group's fate: delivered (or settled as refused), or why and when to retry.
+type Delivery = Result<(), (Option<Duration>, String)>;
+
 /// What was already accepted of the batch being offered.
 #[derive(Default)]
 struct Progress {
@@ -119,7 +122,7 @@ impl AzureOutput {
         stream: &str,
         group: &[&'a [u8]],
         refused: &mut Vec<(Vec<&'a [u8]>, String)>,
-    ) -> Result<(), (Option<Duration>, String)> {
+    ) -> Delivery {
         let body = ingest::json_array(group);
         match ingestor.post(stream, &body, group.len() as u64) {
             Answer::Accepted => Ok(()),
@@ -261,8 +264,7 @@ impl Output for AzureOutput {
             .filter(|i| !self.progress.accepted[*i])
             .collect();
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, Result<(), (Option<Duration>, String)>)>> =
-            Mutex::new(Vec::new());
+        let results: Mutex<Vec<(usize, Delivery)>> = Mutex::new(Vec::new());
         let refused_shared = Mutex::new(Vec::new());
         let workers = self.concurrency.min(pending.len());
         let ingestor = &*self.ingestor;

@@ -41,6 +41,8 @@ enum Fault {
     Reset,
     /// Forgets every issued token (the request then gets 401).
     RevokeTokens,
+    /// Lets this many requests through untouched before the next fault.
+    Pass(u64),
 }
 
 fn parse_fault(v: &Value) -> Result<Fault, String> {
@@ -58,6 +60,9 @@ fn parse_fault(v: &Value) -> Result<Fault, String> {
     }
     if v.get("reset").is_some() {
         return Ok(Fault::Reset);
+    }
+    if let Some(n) = v.get("pass").and_then(Value::as_u64) {
+        return Ok(Fault::Pass(n.max(1)));
     }
     if v.get("revoke_tokens").is_some() {
         return Ok(Fault::RevokeTokens);
@@ -296,38 +301,33 @@ async fn token_endpoint(sh: Arc<Shared>, req: Request<Incoming>, tenant: String)
     }
 }
 
-fn identity_token(
-    sh: &Shared,
-    req: &Request<Incoming>,
-    kind: &str,
-    version: &str,
-) -> Result<Reply, Reply> {
+fn identity_token(sh: &Shared, req: &Request<Incoming>, kind: &str, version: &str) -> Reply {
     if header(req, "metadata") != "true" {
-        return Err(reply(
+        return reply(
             400,
             json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
-        ));
+        );
     }
     let q = query(req);
     if q.get("api-version").map(String::as_str) != Some(version) {
-        return Err(reply(
+        return reply(
             400,
             json!({"error": "invalid_request", "error_description": format!("api-version must be {version}")}),
-        ));
+        );
     }
     let resource = q.get("resource").map(String::as_str).unwrap_or("");
     if resource.trim_end_matches('/') != "https://monitor.azure.com" {
-        return Err(reply(
+        return reply(
             400,
             json!({"error": "invalid_resource", "error_description": format!("resource {resource:?} is not https://monitor.azure.com/")}),
-        ));
+        );
     }
     let token = sh.issue(kind);
     let lifetime = sh.s.token_lifetime.as_secs();
-    Ok(reply(
+    reply(
         200,
         json!({"access_token": token, "expires_in": lifetime.to_string(), "expires_on": (now_secs() + lifetime).to_string(), "resource": resource, "token_type": "Bearer"}),
-    ))
+    )
 }
 
 fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
@@ -337,7 +337,7 @@ fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
         return match file {
             Some(path) => {
                 let _ = std::fs::remove_file(path);
-                identity_token(sh, req, "arc", "2019-11-01").unwrap_or_else(|e| e)
+                identity_token(sh, req, "arc", "2019-11-01")
             }
             None => {
                 sh.refuse_token("arc");
@@ -384,7 +384,18 @@ fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, &'static str> {
 }
 
 async fn ingest(sh: Arc<Shared>, req: Request<Incoming>, dcr: String, stream: String) -> Reply {
-    let fault = sh.lock().faults.pop_front();
+    let fault = {
+        let mut st = sh.lock();
+        match st.faults.pop_front() {
+            Some(Fault::Pass(n)) => {
+                if n > 1 {
+                    st.faults.push_front(Fault::Pass(n - 1));
+                }
+                None
+            }
+            other => other,
+        }
+    };
     let mut slow = None;
     if let Some(f) = &fault {
         sh.lock().faults_applied += 1;
@@ -409,6 +420,7 @@ async fn ingest(sh: Arc<Shared>, req: Request<Incoming>, dcr: String, stream: St
             Fault::Reset => return Err(std::io::Error::other("connection reset by the test")),
             Fault::Slow(d) => slow = Some(*d),
             Fault::RevokeTokens => sh.lock().tokens.clear(),
+            Fault::Pass(_) => {}
         }
     }
     let started = Instant::now();
@@ -421,6 +433,9 @@ async fn ingest(sh: Arc<Shared>, req: Request<Incoming>, dcr: String, stream: St
         "content_encoding": header(&req, "content-encoding"),
         "user_agent": header(&req, "user-agent"),
     });
+    if slow.is_some() {
+        log["fault"] = json!("slow");
+    }
     let result = ingest_checked(&sh, req, &dcr, &stream, q, &mut log).await;
     let status = match &result {
         Ok(r) => r.status().as_u16(),
@@ -625,7 +640,7 @@ async fn route(sh: Arc<Shared>, req: Request<Incoming>, tls: bool) -> Reply {
             control(sh, req, &what).await
         }
         (false, "GET", ["metadata", "identity", "oauth2", "token"]) => {
-            identity_token(&sh, &req, "imds", "2018-02-01").unwrap_or_else(|e| e)
+            identity_token(&sh, &req, "imds", "2018-02-01")
         }
         (false, "GET", ["arc", "metadata", "identity", "oauth2", "token"]) => {
             arc_endpoint(&sh, &req)
