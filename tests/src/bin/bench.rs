@@ -5,6 +5,10 @@
 //!
 //!   cargo build --release --workspace
 //!   target/release/syslane-bench [--messages 1000000] [--connections 1,8] [--workers N]
+//!
+//! With `--azure 1,4` it ships instead to the workspace emulator over HTTPS with
+//! gzip (the azure output with 1, then 4 concurrent requests) and reports records
+//! per second, compressed bytes per record and requests per second.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,6 +24,7 @@ struct Args {
     workers: Option<usize>,
     fsync: Option<String>,
     recovery_mib: Option<u64>,
+    azure: Option<Vec<usize>>,
 }
 
 fn args() -> Args {
@@ -29,6 +34,7 @@ fn args() -> Args {
         workers: None,
         fsync: None,
         recovery_mib: None,
+        azure: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -44,6 +50,14 @@ fn args() -> Args {
             "--workers" => a.workers = Some(value.parse().expect("--workers N")),
             "--fsync" => a.fsync = Some(value),
             "--recovery-mib" => a.recovery_mib = Some(value.parse().expect("--recovery-mib N")),
+            "--azure" => {
+                a.azure = Some(
+                    value
+                        .split(',')
+                        .map(|c| c.parse().expect("--azure 1,4 (concurrent requests)"))
+                        .collect(),
+                )
+            }
             other => panic!("unknown flag {other}; use --messages N --connections 1,8 --workers N --fsync batch|200ms"),
         }
     }
@@ -208,8 +222,59 @@ fn recovery(mib: u64) {
     );
 }
 
+/// The azure output to the emulator: HTTPS, gzip, Entra token, `concurrency` requests.
+fn azure(messages: usize, concurrency: usize) {
+    use syslane_tests::emulator::{azure_config, Emulator, SYSLOG_STREAM};
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(dir.path(), &[]);
+    let port = free_port();
+    let output = emu.output_toml(
+        "client_secret",
+        &format!("max_concurrent_requests = {concurrency}"),
+    );
+    let config = format!(
+        "batch_max_bytes = 4194304\n{}",
+        azure_config(&build_dir(), port, &output)
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let stream = octet_stream((0..messages).map(|i| message(0, i)));
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for chunk in stream.chunks(256 * 1024) {
+            s.write_all(chunk).unwrap();
+        }
+    });
+    let done = emu.wait_for(SYSLOG_STREAM, messages, Duration::from_secs(600));
+    let elapsed = start.elapsed().as_secs_f64();
+    sender.join().unwrap();
+    let rss = peak_rss_kib(agent.pid()).unwrap_or(0);
+    agent.stop();
+    assert!(done, "not every record arrived: {}", emu.stats());
+    let stats = emu.stats();
+    let compressed = stats["bytes_compressed"].as_u64().unwrap_or(0);
+    let plain = stats["bytes_uncompressed"].as_u64().unwrap_or(0);
+    let requests = stats["statuses"]["204"].as_u64().unwrap_or(0);
+    println!(
+        "azure concurrency={concurrency} records={messages} seconds={elapsed:.2} records_per_sec={:.0} requests={requests} requests_per_sec={:.1} gzip_bytes_per_record={:.1} json_bytes_per_record={:.1} ratio={:.1} peak_rss_MiB={:.1}",
+        messages as f64 / elapsed,
+        requests as f64 / elapsed,
+        compressed as f64 / messages as f64,
+        plain as f64 / messages as f64,
+        plain as f64 / compressed.max(1) as f64,
+        rss as f64 / 1024.0
+    );
+}
+
 fn main() {
     let a = args();
+    if let Some(levels) = &a.azure {
+        println!("syslane azure benchmark: TCP octet-counted RFC 5424 -> syslog -> azure output -> workspace emulator over HTTPS ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        for &c in levels {
+            azure(a.messages, c);
+        }
+        return;
+    }
     if let Some(mib) = a.recovery_mib {
         recovery(mib);
         return;
