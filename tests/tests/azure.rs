@@ -367,3 +367,65 @@ fn check_config_checks_files_token_and_endpoint() {
     let (ok, _, err) = syslane(&["check-config", "--config", &good]);
     assert!(!ok && err.contains("could not obtain a token"), "{err}");
 }
+
+#[test]
+fn the_deploy_template_is_consistent_with_itself() {
+    let path = workspace_root().join("plugins/azure/deploy/azuredeploy.json");
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resources = t["resources"].as_array().unwrap();
+    let find = |kind: &str| {
+        resources
+            .iter()
+            .find(|r| r["type"] == kind)
+            .unwrap_or_else(|| panic!("{kind}"))
+    };
+    let dcr = &find("Microsoft.Insights/dataCollectionRules")["properties"];
+    let declared = dcr["streamDeclarations"].as_object().unwrap();
+    let columns = |stream: &str| -> Vec<String> {
+        declared[stream]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let outputs: HashMap<String, String> = dcr["dataFlows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let stream = f["streams"][0].as_str().unwrap().to_string();
+            // A projection names only declared columns.
+            let kql = f["transformKql"].as_str().unwrap();
+            if let Some(list) = kql.strip_prefix("source | project ") {
+                for c in list.split(',') {
+                    assert!(columns(&stream).contains(&c.trim().to_string()), "{c}");
+                }
+            }
+            (stream, f["outputStream"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(outputs[SYSLOG_STREAM], "Microsoft-Syslog");
+    assert_eq!(
+        outputs["Custom-SyslaneSecurity"],
+        "Microsoft-CommonSecurityLog"
+    );
+    assert_eq!(outputs[HEARTBEAT_STREAM], "Custom-SyslaneHeartbeat_CL");
+    let table = &find("Microsoft.OperationalInsights/workspaces/tables")["properties"]["schema"];
+    let table_columns: Vec<String> = table["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(table_columns, columns(HEARTBEAT_STREAM));
+    let role = find("Microsoft.Authorization/roleAssignments");
+    assert!(t["variables"]["monitoringMetricsPublisher"]
+        .as_str()
+        .unwrap()
+        .contains("3913510d-42f4-4e42-8a2b-d1ef1a8e6de6"));
+    assert!(role["properties"]["roleDefinitionId"]
+        .as_str()
+        .unwrap()
+        .contains("monitoringMetricsPublisher"));
+}

@@ -215,3 +215,37 @@ fn a_world_writable_plugin_dir_is_refused() {
         "{text}"
     );
 }
+
+#[test]
+fn an_output_built_for_abi_1_0_still_loads_checks_and_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_builtins(dir.path());
+    build_c_plugin(
+        &plugins,
+        "libsyslane_plugin_example_reject.so",
+        "plugins/examples/c-output/reject_output.c",
+        &["-DEXAMPLE_ABI_1_0"],
+    );
+    let port = free_port();
+    let out = dir.path().join("out.jsonl");
+    let config = reject_output_config(&plugins, port, &out, "never-matches");
+    let path = dir.path().join("syslane.toml");
+    std::fs::write(&path, &config).unwrap();
+    let listing = syslane(&["plugins", "--config", path.to_str().unwrap()]).1;
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("example-reject") && l.contains(" 1.0 ")),
+        "{listing}"
+    );
+    let (ok, text, err) = syslane(&["check-config", "--config", path.to_str().unwrap()]);
+    assert!(ok, "{text}{err}");
+    assert!(
+        !text.contains("own checks"),
+        "a 1.0 output has no check: {text}"
+    );
+    let agent = Agent::start(dir.path(), &config);
+    send_tcp_lf(port, (0..10).map(|i| format!("<14>old abi {i}")));
+    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 10));
+    agent.stop();
+}

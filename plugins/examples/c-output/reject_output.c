@@ -11,6 +11,7 @@
  *   cc -shared -fPIC -O2 -I include plugins/examples/c-output/reject_output.c \
  *      -o libsyslane_plugin_example_reject.so
  */
+#include <stddef.h>
 #include "syslane_plugin.h"
 
 #include <stdio.h>
@@ -102,13 +103,23 @@ static SlStatus reject_send(void *instance, const SlPayload *payload, uint64_t *
     return status;
 }
 
+/* Built with -DEXAMPLE_ABI_1_0 it presents itself as a plugin of ABI 1.0, whose
+ * output vtable ended before `check`: a fixture proving that older plugins load. */
+#ifdef EXAMPLE_ABI_1_0
+#define EXAMPLE_VTABLE_SIZE offsetof(SlOutputVtable, check)
+#define EXAMPLE_MINOR 0
+#else
+#define EXAMPLE_VTABLE_SIZE sizeof(SlOutputVtable)
+#define EXAMPLE_MINOR SL_ABI_MINOR
+#endif
+
 /* `check` (ABI 1.1) is optional: NULL means check-config has nothing more to ask. */
 static const SlOutputVtable VTABLE = {
-    sizeof(SlOutputVtable), reject_create, reject_destroy, reject_send, NULL,
+    EXAMPLE_VTABLE_SIZE, reject_create, reject_destroy, reject_send, NULL,
 };
 
 static const SlPluginDescriptor DESCRIPTOR = {
-    SL_MAGIC, SL_ABI_MAJOR, SL_ABI_MINOR, sizeof(SlPluginDescriptor), SL_KIND_OUTPUT,
+    SL_MAGIC, SL_ABI_MAJOR, EXAMPLE_MINOR, sizeof(SlPluginDescriptor), SL_KIND_OUTPUT,
     "example-reject", "0.1.0", "Appends batches to a file, rejecting those with a text (example in C)",
     SL_CAP_NONE, &VTABLE,
 };
