@@ -45,6 +45,14 @@ fn counter(stats: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A temporary directory with the built-in plugins, an emulator, and a free port.
+fn setup(args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Emulator, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_builtins(dir.path());
+    let emu = Emulator::start(dir.path(), args);
+    (dir, plugins, emu, free_port())
+}
+
 #[test]
 fn every_auth_method_delivers_and_requests_match_the_logs_ingestion_api() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,10 +159,7 @@ fn every_auth_method_delivers_and_requests_match_the_logs_ingestion_api() {
 
 #[test]
 fn fifty_thousand_records_survive_429_500_503_hangs_resets_and_413() {
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir_with_builtins(dir.path());
-    let emu = Emulator::start(dir.path(), &[]);
-    let port = free_port();
+    let (dir, plugins, emu, port) = setup(&[]);
     let output = emu.output_toml(
         "client_certificate",
         "timeout_secs = 3\nmax_concurrent_requests = 4\nmax_request_bytes = 200000",
@@ -240,10 +245,7 @@ fn fifty_thousand_records_survive_429_500_503_hangs_resets_and_413() {
 
 #[test]
 fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir_with_builtins(dir.path());
-    let emu = Emulator::start(dir.path(), &[]);
-    let port = free_port();
+    let (dir, plugins, emu, port) = setup(&[]);
     let config = format!(
         "max_message_size = 2097152\n{}",
         azure_config(&plugins, port, &emu.output_toml("client_secret", ""))
@@ -289,10 +291,7 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
 
 #[test]
 fn short_lived_tokens_are_refreshed_before_they_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir_with_builtins(dir.path());
-    let emu = Emulator::start(dir.path(), &["--token-lifetime-secs", "4"]);
-    let port = free_port();
+    let (dir, plugins, emu, port) = setup(&["--token-lifetime-secs", "4"]);
     let agent = Agent::start(
         dir.path(),
         &azure_config(&plugins, port, &emu.output_toml("managed_identity", "")),
@@ -324,10 +323,7 @@ fn write_config(dir: &Path, text: &str) -> String {
 #[test]
 fn check_config_checks_files_token_and_endpoint() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir_with_builtins(dir.path());
-    let emu = Emulator::start(dir.path(), &[]);
-    let port = free_port();
+    let (dir, plugins, emu, port) = setup(&[]);
     let good = write_config(
         dir.path(),
         &azure_config(&plugins, port, &emu.output_toml("client_secret", "")),
@@ -355,6 +351,15 @@ fn check_config_checks_files_token_and_endpoint() {
         !ok && err.contains("404") && err.contains("dcr-0000"),
         "{err}"
     );
+
+    // Without the emulator's CA its certificate is not trusted, and nothing turns
+    // the check off.
+    let untrusted = emu
+        .output_toml("client_secret", "")
+        .replace(&format!("ca_file = \"{}\"\n", emu.s("ca_file")), "");
+    let path = write_config(dir.path(), &azure_config(&plugins, port, &untrusted));
+    let (ok, _, err) = syslane(&["check-config", "--config", &path]);
+    assert!(!ok && err.contains("TLS failed"), "{err}");
 
     // A secret file others may read is refused, with the fix.
     let secret = emu.s("client_secret_file");

@@ -65,6 +65,13 @@ impl Drop for Tinyproxy {
     }
 }
 
+/// A directory of its own and a free port for one agent run.
+fn scenario(dir: &Path, name: &str) -> (std::path::PathBuf, u16) {
+    let run = dir.join(name);
+    std::fs::create_dir_all(&run).unwrap();
+    (run, free_port())
+}
+
 fn assert_no_secret(text: &str, secrets: &[String], context: &str) {
     for s in secrets {
         assert!(
@@ -86,9 +93,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     let mut outputs: Vec<(String, String)> = Vec::new();
 
     // 1. Through the proxy, with the right password: everything arrives, tunnelled.
-    let run = dir.path().join("good");
-    std::fs::create_dir_all(&run).unwrap();
-    let port = free_port();
+    let (run, port) = scenario(dir.path(), "good");
     let output = emu.output_toml(
         "client_secret",
         &format!("proxy = \"https://syslane:{PROXY_PASSWORD_ENCODED}@127.0.0.1:{proxy_port}\""),
@@ -124,9 +129,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     agent.stop();
 
     // 2. A wrong proxy password: nothing gets through, the reason is logged.
-    let run = dir.path().join("bad-proxy");
-    std::fs::create_dir_all(&run).unwrap();
-    let port = free_port();
+    let (run, port) = scenario(dir.path(), "bad-proxy");
     let output = emu.output_toml(
         "client_secret",
         &format!(
@@ -146,8 +149,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     agent.stop();
 
     // 3. A wrong client secret: Entra's answer is shown, the secret is not.
-    let run = dir.path().join("bad-secret");
-    std::fs::create_dir_all(&run).unwrap();
+    let (run, port) = scenario(dir.path(), "bad-secret");
     let wrong_secret = "emu~this-secret-is-wrong-0123456789".to_string();
     let secret_file = run.join("wrong-secret");
     std::fs::write(&secret_file, &wrong_secret).unwrap();
@@ -155,7 +157,6 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     let output = emu
         .output_toml("client_secret", "")
         .replace(&emu.s("client_secret_file"), secret_file.to_str().unwrap());
-    let port = free_port();
     let agent = Agent::start_logging(&run, &azure_config(&plugins, port, &output), "trace");
     send_tcp_lf(port, ["<14>Nov 25 10:00:00 h app: no token".to_string()]);
     assert!(
@@ -180,9 +181,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     agent.stop();
 
     // 4. The certificate method, with a 401 along the way.
-    let run = dir.path().join("cert");
-    std::fs::create_dir_all(&run).unwrap();
-    let port = free_port();
+    let (run, port) = scenario(dir.path(), "cert");
     let agent = Agent::start_logging(
         &run,
         &azure_config(&plugins, port, &emu.output_toml("client_certificate", "")),

@@ -87,7 +87,11 @@ pub fn agent(
 pub fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::Io(io) => format!("connection failed: {}", io.kind()),
+        // rustls reports a refused certificate as InvalidData inside an io::Error.
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            format!("TLS failed: {io}; if the endpoint uses a private CA, set ca_file")
+        }
+        ureq::Error::Io(io) => format!("connection failed: {io}"),
         ureq::Error::HostNotFound => "host not found".into(),
         ureq::Error::ConnectProxyFailed(why) => format!("the proxy refused to connect: {why}"),
         ureq::Error::Tls(why) => format!("TLS failed: {why}"),

@@ -232,6 +232,7 @@ fn azure(messages: usize, concurrency: usize) {
         "client_secret",
         &format!("max_concurrent_requests = {concurrency}"),
     );
+    // Four requests of 1 MB in flight need batches of 4 MiB (README, Ship to Azure).
     let config = format!(
         "batch_max_bytes = 4194304\n{}",
         azure_config(&build_dir(), port, &output)
