@@ -10,15 +10,15 @@
 //! - `azure_arc`: an Arc-enabled server's identity from the local Arc agent, which
 //!   answers a first request with a challenge file only a privileged user can read.
 
+use crate::arc::arc_secret;
+use crate::assertion::{client_assertion, load_key, load_thumbprint};
 use crate::client;
 use crate::secret::{read_secret_file, Secret};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use ring::signature::RsaKeyPair;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub const DEFAULT_SCOPE: &str = "https://monitor.azure.com//.default";
 const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
@@ -157,52 +157,6 @@ fn token_url(c: &AuthConfig, method: &str) -> Result<String, String> {
         ));
     }
     Ok(format!("{authority}/{tenant}/oauth2/v2.0/token"))
-}
-
-/// Loads an RSA private key (PKCS#8 or PKCS#1 PEM) for RS256 signing.
-fn load_key(path: &Path) -> Result<RsaKeyPair, String> {
-    let pem = read_secret_file(path, "auth.private_key_file")?;
-    let mut found = None;
-    for item in ureq::tls::parse_pem(pem.expose().as_bytes()) {
-        if let Ok(ureq::tls::PemItem::PrivateKey(k)) = item {
-            found = Some(k);
-            break;
-        }
-    }
-    let key = found.ok_or_else(|| {
-        format!(
-            "auth.private_key_file {} holds no PEM private key",
-            path.display()
-        )
-    })?;
-    RsaKeyPair::from_pkcs8(key.der())
-        .or_else(|_| RsaKeyPair::from_der(key.der()))
-        .map_err(|_| {
-            format!(
-                "auth.private_key_file {}: not an RSA key of 2048 bits or more (Entra ID signs client assertions with RSA)",
-                path.display()
-            )
-        })
-}
-
-/// The certificate's SHA-1 thumbprint, base64url: the `x5t` Entra ID matches.
-fn load_thumbprint(path: &Path) -> Result<String, String> {
-    let pem = std::fs::read(path).map_err(|e| {
-        format!(
-            "auth.certificate_file {}: cannot read it: {e}",
-            path.display()
-        )
-    })?;
-    for item in ureq::tls::parse_pem(&pem) {
-        if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
-            let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, c.der());
-            return Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()));
-        }
-    }
-    Err(format!(
-        "auth.certificate_file {} holds no PEM certificate",
-        path.display()
-    ))
 }
 
 impl Credentials {
@@ -454,47 +408,6 @@ impl Credentials {
     }
 }
 
-/// Reads the challenge file named by `WWW-Authenticate: Basic realm=<path>`, only
-/// from `token_dir`, only a `.key` file, only a small one.
-fn arc_secret(challenge: &str, token_dir: &Path) -> Result<Secret, String> {
-    let path = challenge
-        .split_once("realm=")
-        .map(|(_, p)| p.trim().trim_matches('"'))
-        .filter(|p| !p.is_empty())
-        .ok_or("the Arc agent's 401 named no challenge file")?;
-    let path = Path::new(path);
-    let dir = token_dir
-        .canonicalize()
-        .map_err(|e| format!("arc_token_dir {}: {e}", token_dir.display()))?;
-    let file = path.canonicalize().map_err(|e| {
-        format!(
-            "Arc challenge file {}: {e}; the agent's user must be in the himds group",
-            path.display()
-        )
-    })?;
-    if file.parent() != Some(dir.as_path())
-        || file.extension().and_then(|e| e.to_str()) != Some("key")
-    {
-        return Err(format!(
-            "Arc challenge file {} is not a .key file in {}; refusing to read it",
-            path.display(),
-            dir.display()
-        ));
-    }
-    let len = std::fs::metadata(&file)
-        .map(|m| m.len())
-        .unwrap_or(u64::MAX);
-    if len > 4096 {
-        return Err(format!(
-            "Arc challenge file {} is too large",
-            path.display()
-        ));
-    }
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("Arc challenge file {}: {e}", path.display()))?;
-    Ok(Secret::new(text.trim().to_string()))
-}
-
 /// The useful part of an Entra ID error body (`error` and the first line of
 /// `error_description`), which never echoes the credential.
 fn token_error(text: &str) -> String {
@@ -512,84 +425,9 @@ fn token_error(text: &str) -> String {
     }
 }
 
-/// A client assertion (RFC 7523) signed with RS256, valid for ten minutes.
-fn client_assertion(
-    key: &RsaKeyPair,
-    thumbprint: &str,
-    client_id: &str,
-    audience: &str,
-) -> Result<Secret, AuthError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut jti = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut jti).map_err(|_| {
-        AuthError {
-            message: "no randomness for the client assertion".into(),
-            retry_after: None,
-        }
-    })?;
-    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": thumbprint});
-    let claims = serde_json::json!({
-        "aud": audience,
-        "iss": client_id,
-        "sub": client_id,
-        "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-        "nbf": now,
-        "iat": now,
-        "exp": now + 600,
-    });
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let mut signature = vec![0u8; key.public().modulus_len()];
-    key.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|_| AuthError {
-        message: "could not sign the client assertion".into(),
-        retry_after: None,
-    })?;
-    Ok(Secret::new(format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature)
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arc_challenge_files_outside_the_token_dir_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        std::fs::write(tokens.join("a.key"), "abc\n").unwrap();
-        std::fs::write(dir.path().join("b.key"), "abc").unwrap();
-        std::fs::write(tokens.join("c.txt"), "abc").unwrap();
-        let ok = arc_secret(
-            &format!("Basic realm={}", tokens.join("a.key").display()),
-            &tokens,
-        )
-        .unwrap();
-        assert_eq!(ok.expose(), "abc");
-        for bad in [
-            dir.path().join("b.key"),
-            tokens.join("c.txt"),
-            tokens.join("../b.key"),
-        ] {
-            let e = arc_secret(&format!("Basic realm={}", bad.display()), &tokens).unwrap_err();
-            assert!(e.contains("refusing") || e.contains("No such"), "{e}");
-        }
-        assert!(arc_secret("Basic", &tokens).is_err());
-    }
 
     #[test]
     fn token_errors_keep_the_code_and_first_line() {

@@ -12,6 +12,8 @@
 
 #![forbid(unsafe_code)]
 
+mod arc;
+mod assertion;
 mod auth;
 mod client;
 mod heartbeat;

@@ -16,6 +16,7 @@
 //! Tests schedule faults and read back what was stored under `/_emulator/`.
 //! Everything a client needs (ports, ids, file names) is in `DIR/emulator.json`.
 
+mod identity;
 mod schema;
 mod server;
 mod setup;

@@ -1,5 +1,6 @@
 //! The emulator's HTTP(S) endpoints and its state.
 
+use crate::identity::{arc_endpoint, identity_token, token_endpoint};
 use crate::schema::{self, Streams};
 use crate::setup::{random_hex, Identity};
 use bytes::Bytes;
@@ -71,31 +72,31 @@ fn parse_fault(v: &Value) -> Result<Fault, String> {
 }
 
 #[derive(Default)]
-struct State {
-    tokens: HashMap<String, Instant>,
-    issued: Vec<String>,
-    token_requests: BTreeMap<String, u64>,
-    token_failures: BTreeMap<String, u64>,
-    arc_challenges: HashMap<String, PathBuf>,
+pub(crate) struct State {
+    pub(crate) tokens: HashMap<String, Instant>,
+    pub(crate) issued: Vec<String>,
+    pub(crate) token_requests: BTreeMap<String, u64>,
+    pub(crate) token_failures: BTreeMap<String, u64>,
+    pub(crate) arc_challenges: HashMap<String, PathBuf>,
     faults: VecDeque<Fault>,
-    records: BTreeMap<String, Vec<Value>>,
-    statuses: BTreeMap<u16, u64>,
-    faults_applied: u64,
-    dropped_columns: BTreeMap<String, u64>,
-    requests: VecDeque<Value>,
-    bytes_compressed: u64,
-    bytes_uncompressed: u64,
+    pub(crate) records: BTreeMap<String, Vec<Value>>,
+    pub(crate) statuses: BTreeMap<u16, u64>,
+    pub(crate) faults_applied: u64,
+    pub(crate) dropped_columns: BTreeMap<String, u64>,
+    pub(crate) requests: VecDeque<Value>,
+    pub(crate) bytes_compressed: u64,
+    pub(crate) bytes_uncompressed: u64,
 }
 
-struct Shared {
-    s: Settings,
-    https_url: String,
-    state: Mutex<State>,
+pub(crate) struct Shared {
+    pub(crate) s: Settings,
+    pub(crate) https_url: String,
+    pub(crate) state: Mutex<State>,
 }
 
-type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
+pub(crate) type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
 
-fn reply(status: u16, body: Value) -> Reply {
+pub(crate) fn reply(status: u16, body: Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
@@ -109,7 +110,7 @@ fn service_error(status: u16, code: &str, message: &str) -> Reply {
     reply(status, json!({"error": {"code": code, "message": message}}))
 }
 
-fn aad_error(status: u16, error: &str, description: &str) -> Reply {
+pub(crate) fn aad_error(status: u16, error: &str, description: &str) -> Reply {
     reply(
         status,
         json!({"error": error, "error_description": format!("{description}\r\nTrace ID: {}", random_hex(8))}),
@@ -117,11 +118,11 @@ fn aad_error(status: u16, error: &str, description: &str) -> Reply {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn issue(&self, kind: &str) -> String {
+    pub(crate) fn issue(&self, kind: &str) -> String {
         let token = format!("emu.{}", random_hex(24));
         let mut st = self.lock();
         st.tokens
@@ -131,25 +132,25 @@ impl Shared {
         token
     }
 
-    fn refuse_token(&self, kind: &str) {
+    pub(crate) fn refuse_token(&self, kind: &str) {
         *self.lock().token_failures.entry(kind.into()).or_default() += 1;
     }
 }
 
-fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+pub(crate) fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
-fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
+pub(crate) fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
 
-async fn body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ()> {
+pub(crate) async fn body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ()> {
     Limited::new(req.into_body(), limit)
         .collect()
         .await
@@ -157,218 +158,11 @@ async fn body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ()> {
         .map_err(|_| ())
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Verifies an RS256 client assertion against the registered certificate.
-fn verify_assertion(sh: &Shared, jwt: &str, tenant: &str) -> Result<(), String> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    let parts: Vec<&str> = jwt.split('.').collect();
-    let [h, p, sig] = parts[..] else {
-        return Err("the assertion is not a JWS".into());
-    };
-    let decode = |s: &str| {
-        URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| "bad base64url".to_string())
-    };
-    let header: Value = serde_json::from_slice(&decode(h)?).map_err(|e| e.to_string())?;
-    let claims: Value = serde_json::from_slice(&decode(p)?).map_err(|e| e.to_string())?;
-    if header["alg"] != "RS256" {
-        return Err(format!("alg {} is not RS256", header["alg"]));
-    }
-    if header["x5t"] != sh.s.identity.client_x5t.as_str() {
-        return Err("x5t does not match the registered certificate".into());
-    }
-    let key = ring::signature::UnparsedPublicKey::new(
-        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        &sh.s.identity.client_public_key,
-    );
-    key.verify(format!("{h}.{p}").as_bytes(), &decode(sig)?)
-        .map_err(|_| "the signature does not verify".to_string())?;
-    let aud = format!("{}/{tenant}/oauth2/v2.0/token", sh.https_url);
-    if claims["aud"] != aud.as_str() {
-        return Err(format!("aud {} is not {aud}", claims["aud"]));
-    }
-    let id = sh.s.identity.client_id.as_str();
-    if claims["iss"] != id || claims["sub"] != id {
-        return Err("iss and sub must be the client id".into());
-    }
-    let now = now_secs();
-    let exp = claims["exp"].as_u64().unwrap_or(0);
-    let nbf = claims["nbf"].as_u64().unwrap_or(0);
-    if exp <= now || nbf > now + 60 || claims["jti"].as_str().unwrap_or("").is_empty() {
-        return Err("the assertion is expired, not yet valid, or has no jti".into());
-    }
-    Ok(())
-}
-
-async fn token_endpoint(sh: Arc<Shared>, req: Request<Incoming>, tenant: String) -> Reply {
-    if !header(&req, "content-type").starts_with("application/x-www-form-urlencoded") {
-        return aad_error(
-            400,
-            "invalid_request",
-            "AADSTS900144: the request body must be a form",
-        );
-    }
-    let Ok(raw) = body(req, 64 * 1024).await else {
-        return aad_error(400, "invalid_request", "AADSTS900144: body too large");
-    };
-    let form: HashMap<String, String> = form_urlencoded::parse(&raw).into_owned().collect();
-    let id = &sh.s.identity;
-    let kind = if form.contains_key("client_assertion") {
-        "client_assertion"
-    } else {
-        "client_secret"
-    };
-    let check = || -> Result<(), (u16, &'static str, String)> {
-        if tenant != id.tenant_id {
-            return Err((
-                400,
-                "invalid_request",
-                format!("AADSTS90002: Tenant '{tenant}' not found."),
-            ));
-        }
-        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-            return Err((
-                400,
-                "unsupported_grant_type",
-                "AADSTS70003: grant_type must be client_credentials".into(),
-            ));
-        }
-        if form.get("client_id") != Some(&id.client_id) {
-            return Err((
-                400,
-                "unauthorized_client",
-                "AADSTS700016: Application not found in the directory.".into(),
-            ));
-        }
-        if form.get("scope").map(String::as_str) != Some("https://monitor.azure.com//.default") {
-            return Err((
-                400,
-                "invalid_scope",
-                "AADSTS70011: The provided value for scope is not valid.".into(),
-            ));
-        }
-        if let Some(secret) = form.get("client_secret") {
-            if *secret != id.client_secret {
-                return Err((
-                    401,
-                    "invalid_client",
-                    "AADSTS7000215: Invalid client secret provided.".into(),
-                ));
-            }
-            return Ok(());
-        }
-        if form.get("client_assertion_type").map(String::as_str)
-            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        {
-            return Err((
-                400,
-                "invalid_request",
-                "AADSTS7000218: client_assertion or client_secret is required.".into(),
-            ));
-        }
-        let jwt = form
-            .get("client_assertion")
-            .map(String::as_str)
-            .unwrap_or("");
-        verify_assertion(&sh, jwt, &tenant).map_err(|e| {
-            (
-                401,
-                "invalid_client",
-                format!("AADSTS700027: Client assertion failed signature validation: {e}"),
-            )
-        })
-    };
-    match check() {
-        Ok(()) => {
-            let token = sh.issue(kind);
-            reply(
-                200,
-                json!({"token_type": "Bearer", "expires_in": sh.s.token_lifetime.as_secs(), "ext_expires_in": sh.s.token_lifetime.as_secs(), "access_token": token}),
-            )
-        }
-        Err((status, code, text)) => {
-            sh.refuse_token(kind);
-            aad_error(status, code, &text)
-        }
-    }
-}
-
-fn identity_token(sh: &Shared, req: &Request<Incoming>, kind: &str, version: &str) -> Reply {
-    if header(req, "metadata") != "true" {
-        return reply(
-            400,
-            json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
-        );
-    }
-    let q = query(req);
-    if q.get("api-version").map(String::as_str) != Some(version) {
-        return reply(
-            400,
-            json!({"error": "invalid_request", "error_description": format!("api-version must be {version}")}),
-        );
-    }
-    let resource = q.get("resource").map(String::as_str).unwrap_or("");
-    if resource.trim_end_matches('/') != "https://monitor.azure.com" {
-        return reply(
-            400,
-            json!({"error": "invalid_resource", "error_description": format!("resource {resource:?} is not https://monitor.azure.com/")}),
-        );
-    }
-    let token = sh.issue(kind);
-    let lifetime = sh.s.token_lifetime.as_secs();
-    reply(
-        200,
-        json!({"access_token": token, "expires_in": lifetime.to_string(), "expires_on": (now_secs() + lifetime).to_string(), "resource": resource, "token_type": "Bearer"}),
-    )
-}
-
-fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
-    let auth = header(req, "authorization");
-    if let Some(secret) = auth.strip_prefix("Basic ") {
-        let file = sh.lock().arc_challenges.remove(secret);
-        return match file {
-            Some(path) => {
-                let _ = std::fs::remove_file(path);
-                identity_token(sh, req, "arc", "2019-11-01")
-            }
-            None => {
-                sh.refuse_token("arc");
-                reply(
-                    401,
-                    json!({"error": "unauthorized", "error_description": "the challenge answer is wrong"}),
-                )
-            }
-        };
-    }
-    if header(req, "metadata") != "true" {
-        return reply(
-            400,
-            json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
-        );
-    }
-    let secret = random_hex(32);
-    let path =
-        sh.s.dir
-            .join("arc-tokens")
-            .join(format!("{}.key", random_hex(8)));
-    if std::fs::write(&path, &secret).is_err() {
-        return reply(500, json!({"error": "server_error"}));
-    }
-    sh.lock().arc_challenges.insert(secret, path.clone());
-    let mut r = reply(401, json!({"error": "unauthorized"}))?;
-    if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("Basic realm={}", path.display()))
-    {
-        r.headers_mut().insert("www-authenticate", v);
-    }
-    Ok(r)
 }
 
 fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, &'static str> {
