@@ -287,6 +287,26 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
     );
     assert_eq!(arrivals(&emu.records(SYSLOG_STREAM), "after").len(), 100);
     assert_eq!(arrivals(&emu.records(SYSLOG_STREAM), "refused").len(), 0);
+
+    // Once the cause is gone, replay delivers the refused records; the record that
+    // can never fit is dead-lettered again, alone.
+    let config = dir.path().join("syslane.toml");
+    let (ok, out, err) = syslane(&[
+        "dead-letter",
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    let seen = arrivals(&emu.records(SYSLOG_STREAM), "refused");
+    assert_eq!(seen.len(), 10, "{out}{err}");
+    assert!(seen.values().all(|n| *n == 1));
+    let listing = syslane(&["dead-letter", "list", "--config", config.to_str().unwrap()]).1;
+    assert!(
+        listing.contains("exceeds the Logs Ingestion API's limit") && !listing.contains("HTTP 400"),
+        "{listing}"
+    );
+    agent.stop();
 }
 
 #[test]

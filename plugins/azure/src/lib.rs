@@ -89,10 +89,13 @@ fn check_name(value: &str, key: &str) -> Result<(), String> {
 /// A group's fate: delivered (or settled as refused), or why and when to retry.
 type Delivery = Result<(), (Option<Duration>, String)>;
 
-/// What was already accepted of the batch being offered.
+/// What was already accepted of the batch being offered. A batch is known by its
+/// id and a digest of its bytes: `dead-letter replay` may offer different payloads
+/// under one id.
 #[derive(Default)]
 struct Progress {
     batch_id: u64,
+    digest: u64,
     accepted: Vec<bool>,
     oversized_settled: bool,
 }
@@ -105,7 +108,7 @@ pub struct AzureOutput {
     concurrency: usize,
     max_request_bytes: usize,
     progress: Progress,
-    heartbeat: Option<Sender<()>>,
+    heartbeat: Option<(Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl AzureOutput {
@@ -211,11 +214,11 @@ impl Output for AzureOutput {
                 let (ingestor, stream, computer) =
                     (Arc::clone(&ingestor), stream.clone(), host.host_name());
                 let every = Duration::from_secs(c.heartbeat_interval_secs);
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name("azure-heartbeat".into())
                     .spawn(move || heartbeat::run(ingestor, host, stream, computer, every, rx))
                     .map_err(|e| format!("cannot start the heartbeat thread: {e}"))?;
-                Some(tx)
+                Some((tx, thread))
             }
         };
         Ok(AzureOutput {
@@ -240,11 +243,19 @@ impl Output for AzureOutput {
             };
         };
         let (groups, oversized) = ingest::split(payload.data, self.max_request_bytes);
+        let digest = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            payload.data.hash(&mut h);
+            h.finish()
+        };
         if self.progress.batch_id != payload.batch_id
+            || self.progress.digest != digest
             || self.progress.accepted.len() != groups.len()
         {
             self.progress = Progress {
                 batch_id: payload.batch_id,
+                digest,
                 accepted: vec![false; groups.len()],
                 oversized_settled: false,
             };
@@ -396,8 +407,11 @@ impl Output for AzureOutput {
 
 impl Drop for AzureOutput {
     fn drop(&mut self) {
-        if let Some(stop) = self.heartbeat.take() {
+        // The thread logs through the host, whose API is valid only until destroy
+        // returns: wait for it (at most one request's timeout).
+        if let Some((stop, thread)) = self.heartbeat.take() {
             let _ = stop.send(());
+            let _ = thread.join();
         }
     }
 }
