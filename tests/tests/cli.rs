@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
 use syslane_tests::*;
 
 #[test]
@@ -120,4 +121,24 @@ fn stats_reads_the_counters_of_a_running_agent() {
     assert!(status.success(), "{logs}");
     let (ok, _, err) = syslane(&["stats", "--config", config.to_str().unwrap()]);
     assert!(!ok && err.contains("no agent answers"), "{err}");
+}
+
+#[test]
+fn a_conf_d_drop_in_adds_a_filter_without_editing_the_main_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_builtins(dir.path());
+    let port = free_port();
+    let out = dir.path().join("out.jsonl");
+    std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+    std::fs::write(
+        dir.path().join("conf.d/50-vendor.toml"),
+        "[[filter]]\nplugin = \"example-tag\"\nfields = { Site = \"lab\" }\n",
+    )
+    .unwrap();
+    let agent = Agent::start(dir.path(), &config_text(&plugins, port, "", &out));
+    send_tcp_lf(port, ["<14>Nov 25 10:00:00 h app: dropped in".to_string()]);
+    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 1));
+    agent.stop();
+    let records = read_records(&out);
+    assert_eq!(records[0]["Site"], "lab", "{}", records[0]);
 }

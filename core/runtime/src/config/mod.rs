@@ -53,6 +53,8 @@ struct RawConfig {
     output: Option<RawPlugin>,
 }
 
+mod drop_in;
+
 mod defaults {
     pub fn max_message_size() -> usize {
         64 * 1024
@@ -240,7 +242,36 @@ impl Config {
             })
             .unwrap_or(Path::new("."));
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        Config::parse(&text, path, &dir)
+        let drop_ins = drop_in::files(&dir)?;
+        if drop_ins.is_empty() {
+            return Config::parse(&text, path, &dir);
+        }
+        let mut merged = drop_in::parse_table(&text, path)?;
+        for f in &drop_ins {
+            let more = std::fs::read_to_string(f).map_err(|e| ConfigError {
+                file: f.display().to_string(),
+                key: "(file)".into(),
+                message: format!("cannot read the drop-in file: {e}"),
+            })?;
+            drop_in::merge(&mut merged, drop_in::parse_table(&more, f)?);
+        }
+        let text = toml::to_string(&merged).map_err(|e| ConfigError {
+            file,
+            key: "conf.d".into(),
+            message: format!("cannot merge the drop-in files: {e}"),
+        })?;
+        let shown = format!(
+            "{} (with {})",
+            path.display(),
+            drop_ins
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut config = Config::parse(&text, Path::new(&shown), &dir)?;
+        config.file = path.to_path_buf();
+        Ok(config)
     }
 
     /// Validates configuration text; `dir` resolves relative paths.

@@ -134,3 +134,45 @@ fn relp_listeners_parse() {
     );
     assert_eq!(c.listen[1].address.to_string(), "relp://127.0.0.1:25225");
 }
+
+#[test]
+fn conf_d_drop_ins_merge_in_name_order_and_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("syslane.toml");
+    std::fs::write(&main, GOOD).unwrap();
+    let conf_d = dir.path().join("conf.d");
+    std::fs::create_dir(&conf_d).unwrap();
+    std::fs::write(
+        conf_d.join("20-late.toml"),
+        "hostname = \"late\"\n[output]\npath = \"other.jsonl\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        conf_d.join("10-vendor.toml"),
+        "hostname = \"early\"\n[[filter]]\nplugin = \"vendor-enrich\"\nsite = \"lab\"\n",
+    )
+    .unwrap();
+    std::fs::write(conf_d.join("notes.txt"), "not toml, ignored").unwrap();
+    let c = Config::load(&main).unwrap();
+    assert_eq!(c.file, main);
+    assert_eq!(
+        c.hostname.as_deref(),
+        Some("late"),
+        "name order: 20 after 10"
+    );
+    let plugins: Vec<&str> = c.filters.iter().map(|f| f.plugin.as_str()).collect();
+    assert_eq!(plugins, ["select", "vendor-enrich"]);
+    assert!(c.filters[1].options_json.contains("\"site\":\"lab\""));
+    assert!(c.output.options_json.contains("other.jsonl"));
+    assert_eq!(c.listen.len(), 2);
+
+    std::fs::write(conf_d.join("30-broken.toml"), "[[filter]\nplugin = 1\n").unwrap();
+    let e = Config::load(&main).unwrap_err().to_string();
+    assert!(e.contains("30-broken.toml") && e.contains("line 1"), "{e}");
+    std::fs::write(conf_d.join("30-broken.toml"), "no_such_key = 1\n").unwrap();
+    let e = Config::load(&main).unwrap_err().to_string();
+    assert!(
+        e.contains("30-broken.toml") && e.contains("no_such_key"),
+        "{e}"
+    );
+}
