@@ -205,6 +205,16 @@ impl Agent {
         }
     }
 
+    /// Waits up to `secs` seconds for `text` in the agent's log; fails the test with
+    /// the whole log if it never comes.
+    pub fn expect_log(&self, text: &str, secs: u64) {
+        assert!(
+            wait_until(Duration::from_secs(secs), || self.logs().contains(text)),
+            "the agent never logged {text:?}:\n{}",
+            self.logs()
+        );
+    }
+
     /// Everything the agent logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

@@ -253,9 +253,7 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
     let agent = Agent::start(dir.path(), &config);
     emu.schedule(json!([{"status": 400}]));
     send_tcp_lf(port, numbered("refused", 0..10));
-    assert!(wait_until(Duration::from_secs(20), || {
-        agent.logs().contains("refused for good")
-    }));
+    agent.expect_log("refused for good", 20);
     let big = format!(
         "<134>Nov 25 10:00:00 web01 app: big {}",
         "x".repeat(1_200_000)

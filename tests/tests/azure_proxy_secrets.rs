@@ -138,13 +138,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     );
     let agent = Agent::start_logging(&run, &azure_config(&plugins, port, &output), "trace");
     send_tcp_lf(port, ["<14>Nov 25 10:00:00 h app: blocked".to_string()]);
-    assert!(
-        wait_until(Duration::from_secs(20), || agent
-            .logs()
-            .contains("the proxy refused")),
-        "{}",
-        agent.logs()
-    );
+    agent.expect_log("the proxy refused", 20);
     outputs.push(("agent with a wrong proxy password".into(), agent.logs()));
     agent.stop();
 
@@ -159,13 +153,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
         .replace(&emu.s("client_secret_file"), secret_file.to_str().unwrap());
     let agent = Agent::start_logging(&run, &azure_config(&plugins, port, &output), "trace");
     send_tcp_lf(port, ["<14>Nov 25 10:00:00 h app: no token".to_string()]);
-    assert!(
-        wait_until(Duration::from_secs(20), || agent
-            .logs()
-            .contains("AADSTS7000215")),
-        "{}",
-        agent.logs()
-    );
+    agent.expect_log("AADSTS7000215", 20);
     let check = syslane(&[
         "check-config",
         "--config",

@@ -21,9 +21,7 @@ fn records_journaled_while_the_output_is_down_survive_kill_9() {
         port,
         (0..n).map(|i| format!("<13>1 - h a - - - crash-{i:05}")),
     );
-    assert!(wait_until(Duration::from_secs(10), || agent
-        .logs()
-        .contains("No space left on device")));
+    agent.expect_log("No space left on device", 10);
     // Let the pipeline journal the whole stream (it takes milliseconds), then crash.
     std::thread::sleep(Duration::from_secs(2));
     Command::new("kill")

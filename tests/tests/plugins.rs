@@ -98,11 +98,7 @@ fn a_plugin_built_for_another_abi_major_is_refused_by_name_and_versions() {
 
     let foreign = format!("ABI 2.{SL_ABI_MINOR}");
     let agent = Agent::spawn(&["run", "--config", config.to_str().unwrap()]);
-    assert!(
-        wait_until(Duration::from_secs(10), || agent.logs().contains(&foreign)),
-        "{}",
-        agent.logs()
-    );
+    agent.expect_log(&foreign, 10);
     let (status, _) = agent.stop();
     assert!(
         !status.success(),

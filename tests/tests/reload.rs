@@ -28,20 +28,12 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
         port,
         (0..20).map(|i| format!("<14>1 - h a - - - early-{i}")),
     );
-    assert!(wait_until(Duration::from_secs(10), || agent
-        .logs()
-        .contains("No space left on device")));
+    agent.expect_log("No space left on device", 10);
 
     // A bad configuration: refused with the reason; the agent keeps running.
     std::fs::write(&config_path, format!("bogus_key = 1\n{broken}")).unwrap();
     hup(&agent);
-    assert!(
-        wait_until(Duration::from_secs(10), || agent
-            .logs()
-            .contains("the new configuration is refused")),
-        "{}",
-        agent.logs()
-    );
+    agent.expect_log("the new configuration is refused", 10);
     assert!(
         agent.logs().contains("bogus_key"),
         "the reason names the key:\n{}",
@@ -52,13 +44,7 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
     let filter = "[[filter]]\nplugin = \"select\"\nmin_severity = \"err\"\n";
     std::fs::write(&config_path, config_text(&build_dir(), port, filter, &out)).unwrap();
     hup(&agent);
-    assert!(
-        wait_until(Duration::from_secs(15), || agent
-            .logs()
-            .contains("configuration reloaded")),
-        "{}",
-        agent.logs()
-    );
+    agent.expect_log("configuration reloaded", 15);
     assert!(
         agent.logs().contains("changed=filter, output"),
         "{}",
