@@ -243,6 +243,59 @@ fn fifty_thousand_records_survive_429_500_503_hangs_resets_and_413() {
     );
 }
 
+/// A 413 splits a request for good: when one half is taken, one refused and one
+/// must wait, the retry sends only the waiting half, and nothing is sent or
+/// dead-lettered twice.
+#[test]
+fn after_a_413_split_only_the_unsettled_halves_are_sent_again() {
+    let (dir, plugins, emu, port) = setup(&[]);
+    let output = emu.output_toml("client_secret", "max_concurrent_requests = 1");
+    // Faults first, so the first request (whatever the batch) meets them.
+    emu.schedule(json!([
+        {"status": 413},
+        {"status": 413},
+        {"pass": 1},
+        {"status": 400},
+        {"status": 500}
+    ]));
+    let agent = Agent::start(dir.path(), &azure_config(&plugins, port, &output));
+    send_tcp_lf(port, numbered("split", 0..2000));
+    let dead_letters = dir.path().join("state/dead-letter/dead-letter.jsonl");
+    let settled = |emu: &Emulator| {
+        let delivered = arrivals(&emu.records(SYSLOG_STREAM), "split");
+        let dead = std::fs::read_to_string(&dead_letters).unwrap_or_default();
+        (delivered, dead)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let (delivered, dead) = settled(&emu);
+            delivered.len() + dead.lines().count() >= 2000
+        }),
+        "{}",
+        agent.logs()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (delivered, dead) = settled(&emu);
+    let mut dead_seqs = HashMap::new();
+    for line in dead.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let m = v["record"]["SyslogMessage"].as_str().unwrap();
+        let seq: usize = m.strip_prefix("split seq=").unwrap().parse().unwrap();
+        *dead_seqs.entry(seq).or_insert(0usize) += 1;
+    }
+    assert_eq!(emu.stats()["faults_pending"], 0, "{}", emu.stats());
+    assert!(!dead_seqs.is_empty(), "the 400 refused one piece");
+    assert!(
+        delivered.values().all(|n| *n == 1) && dead_seqs.values().all(|n| *n == 1),
+        "nothing twice: {} delivered more than once, {} dead-lettered more than once",
+        delivered.values().filter(|n| **n > 1).count(),
+        dead_seqs.values().filter(|n| **n > 1).count()
+    );
+    assert!(dead_seqs.keys().all(|k| !delivered.contains_key(k)));
+    assert_eq!(delivered.len() + dead_seqs.len(), 2000);
+    agent.stop();
+}
+
 #[test]
 fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
     let (dir, plugins, emu, port) = setup(&[]);

@@ -25,6 +25,7 @@ use auth::{AuthConfig, Credentials};
 use ingest::{Answer, Ingestor};
 use secret::Secret;
 use serde::Deserialize;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -86,17 +87,24 @@ fn check_name(value: &str, key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A group's fate: delivered (or settled as refused), or why and when to retry.
-type Delivery = Result<(), (Option<Duration>, String)>;
+/// What became of one range of a batch's records in this attempt.
+enum Fate {
+    Accepted,
+    Refused(String),
+    Retry(Option<Duration>, String),
+}
 
-/// What was already accepted of the batch being offered. A batch is known by its
+/// What was already settled of the batch being offered. A batch is known by its
 /// id and a digest of its bytes: `dead-letter replay` may offer different payloads
-/// under one id.
+/// under one id. `parts` are ranges of the batch's lines (in order) with whether
+/// each is settled; a 413 splits a part for good, so a retry resends only what was
+/// not accepted, in pieces the service already took.
 #[derive(Default)]
 struct Progress {
     batch_id: u64,
     digest: u64,
-    accepted: Vec<bool>,
+    lines: usize,
+    parts: Vec<(Range<usize>, bool)>,
     oversized_settled: bool,
 }
 
@@ -120,37 +128,33 @@ impl AzureOutput {
         }
     }
 
-    /// Sends one group; 413 halves it. Returns the records refused for good (with
-    /// reasons) or the first reason to retry.
-    fn deliver<'a>(
+    /// Sends the lines in `range`; a 413 halves it and sends both halves. Each
+    /// range that got an answer is reported with its fate.
+    fn deliver(
         ingestor: &Ingestor,
         stream: &str,
-        group: &[&'a [u8]],
-        refused: &mut Vec<(Vec<&'a [u8]>, String)>,
-    ) -> Delivery {
+        lines: &[&[u8]],
+        range: Range<usize>,
+        fates: &mut Vec<(Range<usize>, Fate)>,
+    ) {
+        let group = &lines[range.clone()];
         let body = ingest::json_array(group);
         match ingestor.post(stream, &body, group.len() as u64) {
-            Answer::Accepted => Ok(()),
+            Answer::Accepted => fates.push((range, Fate::Accepted)),
             Answer::TooLarge if group.len() > 1 => {
-                let (a, b) = group.split_at(group.len() / 2);
-                AzureOutput::deliver(ingestor, stream, a, refused)?;
-                AzureOutput::deliver(ingestor, stream, b, refused)
+                let mid = range.start + group.len() / 2;
+                AzureOutput::deliver(ingestor, stream, lines, range.start..mid, fates);
+                AzureOutput::deliver(ingestor, stream, lines, mid..range.end, fates);
             }
-            Answer::TooLarge => {
-                refused.push((
-                    group.to_vec(),
-                    format!(
-                        "the Logs Ingestion API answered HTTP 413 to a single record of {} bytes",
-                        body.len()
-                    ),
-                ));
-                Ok(())
-            }
-            Answer::Refused(reason) => {
-                refused.push((group.to_vec(), reason));
-                Ok(())
-            }
-            Answer::Retry { after, reason } => Err((after, reason)),
+            Answer::TooLarge => fates.push((
+                range,
+                Fate::Refused(format!(
+                    "the Logs Ingestion API answered HTTP 413 to a single record of {} bytes",
+                    body.len()
+                )),
+            )),
+            Answer::Refused(reason) => fates.push((range, Fate::Refused(reason))),
+            Answer::Retry { after, reason } => fates.push((range, Fate::Retry(after, reason))),
         }
     }
 }
@@ -243,6 +247,7 @@ impl Output for AzureOutput {
             };
         };
         let (groups, oversized) = ingest::split(payload.data, self.max_request_bytes);
+        let lines: Vec<&[u8]> = groups.concat();
         let digest = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -251,19 +256,81 @@ impl Output for AzureOutput {
         };
         if self.progress.batch_id != payload.batch_id
             || self.progress.digest != digest
-            || self.progress.accepted.len() != groups.len()
+            || self.progress.lines != lines.len()
         {
+            let mut parts = Vec::with_capacity(groups.len());
+            let mut at = 0;
+            for g in &groups {
+                parts.push((at..at + g.len(), false));
+                at += g.len();
+            }
             self.progress = Progress {
                 batch_id: payload.batch_id,
                 digest,
-                accepted: vec![false; groups.len()],
+                lines: lines.len(),
+                parts,
                 oversized_settled: false,
             };
         }
-        let mut refused: Vec<(Vec<&[u8]>, String)> = Vec::new();
+        let mut refused: Vec<(Range<usize>, String)> = Vec::new();
+        let pending: Vec<Range<usize>> = self
+            .progress
+            .parts
+            .iter()
+            .filter(|(_, done)| !done)
+            .map(|(r, _)| r.clone())
+            .collect();
+        let next = AtomicUsize::new(0);
+        let fates: Mutex<Vec<(Range<usize>, Fate)>> = Mutex::new(Vec::new());
+        let workers = self.concurrency.min(pending.len());
+        let ingestor = &*self.ingestor;
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(range) = pending.get(k) else { break };
+                    let mut mine = Vec::new();
+                    AzureOutput::deliver(ingestor, &stream, &lines, range.clone(), &mut mine);
+                    fates.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
+                });
+            }
+        });
+        // The parts answered this time replace the pending ones they came from
+        // (a 413 turned one into several).
+        let mut parts: Vec<(Range<usize>, bool)> = self
+            .progress
+            .parts
+            .iter()
+            .filter(|(_, done)| *done)
+            .cloned()
+            .collect();
+        let mut retry: Option<(Option<Duration>, String)> = None;
+        for (range, fate) in fates.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            match fate {
+                Fate::Accepted => parts.push((range, true)),
+                Fate::Refused(reason) => {
+                    refused.push((range.clone(), reason));
+                    parts.push((range, true));
+                }
+                Fate::Retry(after, reason) => {
+                    let longest = match (&retry, after) {
+                        (Some((Some(prev), _)), Some(a)) => Some(a.max(*prev)),
+                        (Some((prev, _)), None) => *prev,
+                        (_, a) => a,
+                    };
+                    let reason = retry.map(|(_, r)| r).unwrap_or(reason);
+                    retry = Some((longest, reason));
+                    parts.push((range, false));
+                }
+            }
+        }
+        parts.sort_by_key(|(r, _)| r.start);
+        self.progress.parts = parts;
+        // Settle what was refused for good before anything else.
+        let mut settle: Vec<(Vec<&[u8]>, String)> = Vec::new();
         if !self.progress.oversized_settled {
             for line in &oversized {
-                refused.push((
+                settle.push((
                     vec![*line],
                     format!(
                         "record of {} bytes exceeds the Logs Ingestion API's limit of {} bytes per request",
@@ -273,83 +340,36 @@ impl Output for AzureOutput {
                 ));
             }
         }
-        let pending: Vec<usize> = (0..groups.len())
-            .filter(|i| !self.progress.accepted[*i])
-            .collect();
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, Delivery)>> = Mutex::new(Vec::new());
-        let refused_shared = Mutex::new(Vec::new());
-        let workers = self.concurrency.min(pending.len());
-        let ingestor = &*self.ingestor;
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = pending.get(k) else { break };
-                    let mut mine = Vec::new();
-                    let r = AzureOutput::deliver(ingestor, &stream, &groups[i], &mut mine);
-                    refused_shared
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(mine);
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, r));
-                });
-            }
-        });
-        refused.extend(
-            refused_shared
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner()),
+        settle.extend(
+            refused
+                .into_iter()
+                .map(|(range, reason)| (lines[range].to_vec(), reason)),
         );
-        // Settle what was refused for good before anything else.
-        if !refused.is_empty() {
-            let mut all_taken = true;
-            for (lines, reason) in &refused {
-                let mut data = Vec::new();
-                for l in lines {
-                    data.extend_from_slice(l);
-                    data.push(b'\n');
-                }
-                self.host.log(
-                    Level::Error,
-                    &format!(
-                        "{} records to {stream} refused for good: {reason}",
-                        lines.len()
-                    ),
-                );
-                if !self
-                    .host
-                    .dead_letter(payload.table, lines.len() as u32, reason, &data)
-                {
-                    all_taken = false;
-                }
+        for (group, reason) in &settle {
+            let mut data = Vec::new();
+            for l in group {
+                data.extend_from_slice(l);
+                data.push(b'\n');
             }
-            if !all_taken {
+            self.host.log(
+                Level::Error,
+                &format!(
+                    "{} records to {stream} refused for good: {reason}",
+                    group.len()
+                ),
+            );
+            if !self
+                .host
+                .dead_letter(payload.table, group.len() as u32, reason, &data)
+            {
                 // An older host cannot take part of a batch: refuse it whole.
+                self.progress = Progress::default();
                 return Outcome::Reject {
-                    reason: refused.first().map(|(_, r)| r.clone()).unwrap_or_default(),
+                    reason: reason.clone(),
                 };
             }
         }
         self.progress.oversized_settled = true;
-        let mut retry: Option<(Option<Duration>, String)> = None;
-        for (i, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            match r {
-                Ok(()) => self.progress.accepted[i] = true,
-                Err((after, reason)) => {
-                    let longest = match (&retry, after) {
-                        (Some((Some(prev), _)), Some(a)) => Some(a.max(*prev)),
-                        (Some((prev, _)), None) => *prev,
-                        (_, a) => a,
-                    };
-                    let reason = retry.map(|(_, r)| r).unwrap_or(reason);
-                    retry = Some((longest, reason));
-                }
-            }
-        }
         match retry {
             Some((after, reason)) => Outcome::Retry {
                 after,
