@@ -1,4 +1,4 @@
-//! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, the TCP framing of
+//! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, CEF events, the TCP framing of
 //! RFC 6587 (octet counting and LF / NUL delimited) and RELP frames, with no I/O and
 //! no allocation.
 //!
@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cef;
 mod framing;
 mod message;
 mod relp;
@@ -16,6 +17,7 @@ mod rfc3164;
 mod rfc5424;
 mod timestamp;
 
+pub use cef::{find_cef, parse_cef, Cef, CefError};
 pub use framing::{FrameFlags, Framer};
 pub use message::{parse, Format, ParseIssue, Syslog};
 pub use relp::{parse_relp, RelpFrame, RelpParse};

@@ -1,111 +1,22 @@
-//! The `syslog` decoder plugin: RFC 5424 and RFC 3164 messages into Syslog-table records.
-//!
-//! Lenient by design: whatever arrives becomes a record. A message without a PRI is
-//! `user.notice`; one with no recognisable header is kept whole and flagged as a parse
-//! failure. Year-less RFC 3164 dates take the year that puts them nearest to the time
-//! they were received; zone-less dates are read in the configured time zone.
+//! The `syslog` decoder plugin: RFC 5424 and RFC 3164 messages into Syslog-table
+//! records. The decoding lives in `syslane-syslog-decoder`, shared with `cef`.
 
 #![forbid(unsafe_code)]
 
-mod time;
+use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Frame, Host};
+pub use syslane_syslog_decoder::{Clock, SyslogDecoder};
 
-use serde::Deserialize;
-use syslane_plugin_sdk::abi::{SL_RECORD_PARSE_FAILED, SL_RECORD_TRUNCATED};
-use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Field, Frame, Host, Record, ValueKind};
-use syslane_syslog::{Format, ParseIssue};
+/// The plugin: a [`SyslogDecoder`] behind the decoder ABI.
+pub struct SyslogPlugin(SyslogDecoder);
 
-pub use time::Clock;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    /// `local` (the host's zone, the default), `UTC`, an IANA name or a fixed offset `+05:00`.
-    #[serde(default)]
-    timezone: Option<String>,
-    /// Adds the message exactly as received as the extra field `RawMessage` to every
-    /// record (it is always added to records of malformed messages).
-    #[serde(default)]
-    keep_raw: bool,
-}
-
-/// The decoder. Public so tests and benchmarks can drive it without the ABI.
-pub struct SyslogDecoder {
-    clock: Clock,
-    keep_raw: bool,
-}
-
-impl SyslogDecoder {
-    /// Builds a decoder from its JSON config.
-    pub fn from_config(config: &str) -> Result<SyslogDecoder, String> {
-        let config: Config =
-            serde_json::from_str(config).map_err(|e| format!("syslog decoder config: {e}"))?;
-        let clock = Clock::new(config.timezone.as_deref().unwrap_or("local"))?;
-        Ok(SyslogDecoder {
-            clock,
-            keep_raw: config.keep_raw,
-        })
-    }
-
-    /// Decodes one frame and hands the record to `emit`.
-    pub fn decode_one(
-        &self,
-        frame: &[u8],
-        peer: Option<&[u8]>,
-        receive_time_ns: i64,
-        truncated: bool,
-        emit: impl FnOnce(&Record<'_>),
-    ) {
-        let m = syslane_syslog::parse(frame);
-        let mut flags = 0;
-        if m.format == Format::Unstructured {
-            flags |= SL_RECORD_PARSE_FAILED;
-        }
-        if truncated {
-            flags |= SL_RECORD_TRUNCATED;
-        }
-        let event_time_ns = m
-            .timestamp
-            .and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
-        // Malformed beyond a missing PRI, or a date that does not exist: keep the bytes.
-        let malformed = matches!(m.issue, Some(i) if i != ParseIssue::MissingPri)
-            || (m.timestamp.is_some() && event_time_ns.is_none());
-        let raw = [Field {
-            name: "RawMessage",
-            value: frame,
-            kind: ValueKind::String,
-        }];
-        let record = Record {
-            flags,
-            facility: m.facility.unwrap_or(1),
-            severity: m.severity.unwrap_or(5),
-            event_time_ns,
-            receive_time_ns,
-            host_name: m.hostname,
-            host_ip: peer,
-            process_name: m.appname,
-            proc_id: m.procid,
-            msg_id: m.msgid,
-            structured_data: m.structured_data,
-            message: m.message,
-            fields: if self.keep_raw || (malformed && flags & SL_RECORD_PARSE_FAILED == 0) {
-                &raw
-            } else {
-                &[]
-            },
-            ..Record::default()
-        };
-        emit(&record);
-    }
-}
-
-impl Decoder for SyslogDecoder {
+impl Decoder for SyslogPlugin {
     fn create(_host: Host, config: &str) -> Result<Self, String> {
-        SyslogDecoder::from_config(config)
+        SyslogDecoder::from_config(config).map(SyslogPlugin)
     }
 
     fn decode(&mut self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
         for (i, frame) in frames.iter().enumerate() {
-            self.decode_one(
+            self.0.decode_one(
                 frame.data(),
                 frame.peer(),
                 frame.receive_time_ns(),
@@ -120,7 +31,7 @@ impl Decoder for SyslogDecoder {
 
 export_plugin!(
     input,
-    SyslogDecoder,
+    SyslogPlugin,
     "syslog",
     "RFC 5424 and RFC 3164 syslog into Syslog-table records"
 );

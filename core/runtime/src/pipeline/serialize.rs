@@ -1,4 +1,5 @@
-//! Records to JSON lines, with the Syslog table's column names.
+//! Records to JSON lines, with the column names of their table: Syslog, or
+//! CommonSecurityLog for records a CEF decoder marked `SL_TABLE_SECURITY`.
 //!
 //! Written by hand over bytes (no intermediate values) because it runs once per
 //! record: strings are escaped in runs, invalid UTF-8 is replaced, and timestamps
@@ -123,8 +124,59 @@ impl Serializer {
         }
     }
 
+    /// The sender's name: its own header, else this host for loopback senders,
+    /// else its address.
+    fn host_name<'b>(&'b self, b: &'b RecordBatch, r: &Rec) -> Option<&'b [u8]> {
+        let sender = if r.local {
+            Some(&self.host_name[..])
+        } else {
+            b.get(r.host_ip)
+        };
+        b.get(r.host_name).or(sender)
+    }
+
+    /// Extra fields as columns; typed values are written raw only when valid.
+    fn write_fields(b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
+        for f in b.fields_of(r) {
+            out.push(b',');
+            write_str(out, b.slice(f.name));
+            out.push(b':');
+            let v = b.slice(f.value);
+            let raw = match f.kind {
+                SL_VALUE_INT | SL_VALUE_FLOAT => is_json_number(v),
+                SL_VALUE_BOOL => v == b"true" || v == b"false",
+                SL_VALUE_JSON => serde_json::from_slice::<serde::de::IgnoredAny>(v).is_ok(),
+                _ => false,
+            };
+            if raw {
+                out.extend_from_slice(v);
+            } else {
+                write_str(out, v);
+            }
+        }
+    }
+
+    /// A CommonSecurityLog record: the decoder put the CEF columns in the fields.
+    fn write_security(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
+        let event = (r.event_time_ns != SL_TIME_NONE).then_some(r.event_time_ns);
+        out.extend_from_slice(b"{\"TimeGenerated\":");
+        self.write_time(out, event.unwrap_or(r.receive_time_ns));
+        Serializer::key(out, "Computer");
+        match self.host_name(b, r) {
+            Some(h) => write_str(out, h),
+            None => out.extend_from_slice(&self.host_name_json),
+        }
+        Serializer::key(out, "CollectorHostName");
+        out.extend_from_slice(&self.host_name_json);
+        Serializer::write_fields(b, r, out);
+        out.extend_from_slice(b"}\n");
+    }
+
     /// Appends one record as a JSON object and a newline.
     pub fn write_record(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
+        if r.table == SL_TABLE_SECURITY {
+            return self.write_security(b, r, out);
+        }
         let event = (r.event_time_ns != SL_TIME_NONE).then_some(r.event_time_ns);
         out.extend_from_slice(b"{\"TimeGenerated\":");
         self.write_time(out, event.unwrap_or(r.receive_time_ns));
@@ -134,12 +186,7 @@ impl Serializer {
             None => out.extend_from_slice(b"null"),
         }
         let host_ip = b.get(r.host_ip);
-        let sender = if r.local {
-            Some(&self.host_name[..])
-        } else {
-            host_ip
-        };
-        let host_name = b.get(r.host_name).or(sender);
+        let host_name = self.host_name(b, r);
         Serializer::key(out, "Computer");
         match host_name {
             Some(h) => write_str(out, h),
@@ -189,23 +236,7 @@ impl Serializer {
         if r.flags & SL_RECORD_TRUNCATED != 0 {
             out.extend_from_slice(b",\"Truncated\":true");
         }
-        for f in b.fields_of(r) {
-            out.push(b',');
-            write_str(out, b.slice(f.name));
-            out.push(b':');
-            let v = b.slice(f.value);
-            let raw = match f.kind {
-                SL_VALUE_INT | SL_VALUE_FLOAT => is_json_number(v),
-                SL_VALUE_BOOL => v == b"true" || v == b"false",
-                SL_VALUE_JSON => serde_json::from_slice::<serde::de::IgnoredAny>(v).is_ok(),
-                _ => false,
-            };
-            if raw {
-                out.extend_from_slice(v);
-            } else {
-                write_str(out, v);
-            }
-        }
+        Serializer::write_fields(b, r, out);
         out.extend_from_slice(b"}\n");
     }
 }
@@ -271,6 +302,38 @@ mod tests {
         });
         assert_eq!(v["HostName"], "192.0.2.9");
         assert_eq!(v["Computer"], "192.0.2.9");
+    }
+
+    #[test]
+    fn security_records_get_common_security_log_columns_only() {
+        let v = one(|b| {
+            let start = b.fields.len() as u32;
+            b.push_field(b"DeviceVendor", b"Acme", SL_VALUE_STRING);
+            b.push_field(b"SourcePort", b"443", SL_VALUE_INT);
+            Rec {
+                table: SL_TABLE_SECURITY,
+                event_time_ns: SL_TIME_NONE,
+                receive_time_ns: 1_700_000_000_000_000_000,
+                host_name: b.put_opt(Some(b"fw01")),
+                message: b.put_opt(Some(b"CEF:0|Acme|...")),
+                fields: (start, 2),
+                ..Rec::default()
+            }
+        });
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "CollectorHostName",
+                "Computer",
+                "DeviceVendor",
+                "SourcePort",
+                "TimeGenerated"
+            ]
+        );
+        assert_eq!(v["Computer"], "fw01");
+        assert_eq!(v["SourcePort"], 443);
     }
 
     #[test]

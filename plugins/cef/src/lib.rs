@@ -1,0 +1,325 @@
+//! The `cef` decoder plugin: Common Event Format events, usually behind a syslog
+//! header, into CommonSecurityLog records (table `SL_TABLE_SECURITY`).
+//!
+//! The seven header fields become DeviceVendor, DeviceProduct, DeviceVersion,
+//! DeviceEventClassID, Activity and LogSeverity; the extension keys of [`COLUMNS`]
+//! become their columns, and every other pair goes into AdditionalExtensions as
+//! `key=value` joined by `;`. A message that is not CEF, or whose CEF header is
+//! broken, is never dropped: it becomes a Syslog record like the `syslog` decoder
+//! makes, with the message exactly as received in `RawMessage` when it looked like
+//! CEF but was not.
+
+#![forbid(unsafe_code)]
+
+use serde::Deserialize;
+use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_TABLE_SECURITY};
+use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Field, Frame, Host, Record, ValueKind};
+use syslane_syslog::{find_cef, parse_cef, Cef};
+use syslane_syslog_decoder::{Clock, SyslogDecoder};
+
+/// The type of a mapped column, as the CommonSecurityLog table declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    String,
+    /// A 32-bit integer column; a value that is not one stays in AdditionalExtensions.
+    Int,
+    /// A 64-bit integer column.
+    Long,
+}
+
+/// CEF extension keys (ArcSight's names) and the CommonSecurityLog column each
+/// fills. Keys are matched exactly, as CEF keys are case-sensitive.
+pub const COLUMNS: &[(&str, &str, Column)] = &[
+    ("act", "DeviceAction", Column::String),
+    ("app", "ApplicationProtocol", Column::String),
+    ("cat", "DeviceEventCategory", Column::String),
+    ("cnt", "EventCount", Column::Int),
+    ("cn1", "DeviceCustomNumber1", Column::Long),
+    ("cn1Label", "DeviceCustomNumber1Label", Column::String),
+    ("cn2", "DeviceCustomNumber2", Column::Long),
+    ("cn2Label", "DeviceCustomNumber2Label", Column::String),
+    ("cn3", "DeviceCustomNumber3", Column::Long),
+    ("cn3Label", "DeviceCustomNumber3Label", Column::String),
+    ("cs1", "DeviceCustomString1", Column::String),
+    ("cs1Label", "DeviceCustomString1Label", Column::String),
+    ("cs2", "DeviceCustomString2", Column::String),
+    ("cs2Label", "DeviceCustomString2Label", Column::String),
+    ("cs3", "DeviceCustomString3", Column::String),
+    ("cs3Label", "DeviceCustomString3Label", Column::String),
+    ("cs4", "DeviceCustomString4", Column::String),
+    ("cs4Label", "DeviceCustomString4Label", Column::String),
+    ("cs5", "DeviceCustomString5", Column::String),
+    ("cs5Label", "DeviceCustomString5Label", Column::String),
+    ("cs6", "DeviceCustomString6", Column::String),
+    ("cs6Label", "DeviceCustomString6Label", Column::String),
+    ("deviceDirection", "CommunicationDirection", Column::String),
+    ("deviceExternalId", "DeviceExternalID", Column::String),
+    ("deviceFacility", "DeviceFacility", Column::String),
+    (
+        "deviceInboundInterface",
+        "DeviceInboundInterface",
+        Column::String,
+    ),
+    (
+        "deviceOutboundInterface",
+        "DeviceOutboundInterface",
+        Column::String,
+    ),
+    ("dhost", "DestinationHostName", Column::String),
+    ("dmac", "DestinationMACAddress", Column::String),
+    ("dntdom", "DestinationNTDomain", Column::String),
+    ("dpid", "DestinationProcessId", Column::Int),
+    ("dpriv", "DestinationUserPrivileges", Column::String),
+    ("dproc", "DestinationProcessName", Column::String),
+    ("dpt", "DestinationPort", Column::Int),
+    ("dst", "DestinationIP", Column::String),
+    ("duid", "DestinationUserID", Column::String),
+    ("duser", "DestinationUserName", Column::String),
+    ("dvc", "DeviceAddress", Column::String),
+    ("dvchost", "DeviceName", Column::String),
+    ("dvcmac", "DeviceMacAddress", Column::String),
+    ("externalId", "ExtID", Column::String),
+    ("fileHash", "FileHash", Column::String),
+    ("filePath", "FilePath", Column::String),
+    ("fname", "FileName", Column::String),
+    ("fsize", "FileSize", Column::Int),
+    ("in", "ReceivedBytes", Column::Long),
+    ("msg", "Message", Column::String),
+    ("out", "SentBytes", Column::Long),
+    ("outcome", "EventOutcome", Column::String),
+    ("proto", "Protocol", Column::String),
+    ("reason", "Reason", Column::String),
+    ("request", "RequestURL", Column::String),
+    (
+        "requestClientApplication",
+        "RequestClientApplication",
+        Column::String,
+    ),
+    ("requestContext", "RequestContext", Column::String),
+    ("requestMethod", "RequestMethod", Column::String),
+    ("rt", "ReceiptTime", Column::String),
+    ("shost", "SourceHostName", Column::String),
+    ("smac", "SourceMACAddress", Column::String),
+    ("sntdom", "SourceNTDomain", Column::String),
+    ("spid", "SourceProcessId", Column::Int),
+    ("spriv", "SourceUserPrivileges", Column::String),
+    ("sproc", "SourceProcessName", Column::String),
+    ("spt", "SourcePort", Column::Int),
+    ("src", "SourceIP", Column::String),
+    ("suid", "SourceUserID", Column::String),
+    ("suser", "SourceUserName", Column::String),
+    (
+        "sourceTranslatedAddress",
+        "SourceTranslatedAddress",
+        Column::String,
+    ),
+    ("sourceTranslatedPort", "SourceTranslatedPort", Column::Int),
+    (
+        "destinationTranslatedAddress",
+        "DestinationTranslatedAddress",
+        Column::String,
+    ),
+    (
+        "destinationTranslatedPort",
+        "DestinationTranslatedPort",
+        Column::Int,
+    ),
+];
+
+/// The header's columns, all strings.
+pub const HEADER_COLUMNS: [&str; 6] = [
+    "DeviceVendor",
+    "DeviceProduct",
+    "DeviceVersion",
+    "DeviceEventClassID",
+    "Activity",
+    "LogSeverity",
+];
+
+fn column_of(key: &[u8]) -> Option<(&'static str, Column)> {
+    COLUMNS
+        .iter()
+        .find(|(k, _, _)| k.as_bytes() == key)
+        .map(|(_, c, t)| (*c, *t))
+}
+
+/// Whether `v` fits the column's integer type.
+fn fits(v: &[u8], t: Column) -> bool {
+    let Ok(s) = std::str::from_utf8(v) else {
+        return false;
+    };
+    match t {
+        Column::String => true,
+        Column::Int => s.parse::<i32>().is_ok(),
+        Column::Long => s.parse::<i64>().is_ok(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// As for the `syslog` decoder: the zone of syslog headers without one.
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// The decoder. Public so tests and benchmarks can drive it without the ABI.
+pub struct CefDecoder {
+    clock: Clock,
+    /// For messages that are not CEF at all.
+    plain: SyslogDecoder,
+    /// For messages that looked like CEF but were not: the raw bytes are kept.
+    broken: SyslogDecoder,
+}
+
+impl CefDecoder {
+    pub fn from_config(config: &str) -> Result<CefDecoder, String> {
+        let c: Config =
+            serde_json::from_str(config).map_err(|e| format!("cef decoder config: {e}"))?;
+        let tz = serde_json::to_string(&c.timezone).map_err(|e| e.to_string())?;
+        Ok(CefDecoder {
+            clock: Clock::new(c.timezone.as_deref().unwrap_or("local"))?,
+            plain: SyslogDecoder::from_config(&format!("{{\"timezone\":{tz}}}"))?,
+            broken: SyslogDecoder::from_config(&format!(
+                "{{\"timezone\":{tz},\"keep_raw\":true}}"
+            ))?,
+        })
+    }
+
+    /// Decodes one frame and hands the record to `emit`.
+    pub fn decode_one(
+        &self,
+        frame: &[u8],
+        peer: Option<&[u8]>,
+        receive_time_ns: i64,
+        truncated: bool,
+        emit: impl FnOnce(&Record<'_>),
+    ) {
+        let Some(at) = find_cef(frame) else {
+            return self
+                .plain
+                .decode_one(frame, peer, receive_time_ns, truncated, emit);
+        };
+        let cef = match parse_cef(&frame[at..]) {
+            Ok(c) => c,
+            Err(_) => {
+                return self
+                    .broken
+                    .decode_one(frame, peer, receive_time_ns, truncated, emit)
+            }
+        };
+        // The syslog header before `CEF:` (if any) gives the host, time and PRI.
+        let header = syslane_syslog::parse(&frame[..at]);
+        let event_time_ns = header
+            .timestamp
+            .and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
+        let additional = additional_extensions(&cef);
+        let mut fields: Vec<Field<'_>> = Vec::with_capacity(8 + cef.extensions.len());
+        for (name, value) in HEADER_COLUMNS.iter().zip([
+            &cef.device_vendor,
+            &cef.device_product,
+            &cef.device_version,
+            &cef.signature_id,
+            &cef.name,
+            &cef.severity,
+        ]) {
+            fields.push(Field {
+                name,
+                value: value.as_ref(),
+                kind: ValueKind::String,
+            });
+        }
+        for (key, value) in &cef.extensions {
+            let Some((name, t)) = column_of(key) else {
+                continue;
+            };
+            if !fits(value, t) || fields.iter().any(|f| f.name == name) {
+                continue;
+            }
+            fields.push(Field {
+                name,
+                value: value.as_ref(),
+                kind: if t == Column::String {
+                    ValueKind::String
+                } else {
+                    ValueKind::Int
+                },
+            });
+        }
+        if !additional.is_empty() {
+            fields.push(Field {
+                name: "AdditionalExtensions",
+                value: &additional,
+                kind: ValueKind::String,
+            });
+        }
+        let record = Record {
+            table: SL_TABLE_SECURITY,
+            flags: if truncated { SL_RECORD_TRUNCATED } else { 0 },
+            facility: header.facility.unwrap_or(1),
+            severity: header.severity.unwrap_or(5),
+            event_time_ns,
+            receive_time_ns,
+            host_name: header.hostname,
+            host_ip: peer,
+            process_name: header.appname,
+            proc_id: header.procid,
+            message: &frame[at..],
+            fields: &fields,
+            ..Record::default()
+        };
+        emit(&record);
+    }
+}
+
+/// The pairs no column takes (and integers that do not fit theirs), `key=value`
+/// joined by `;`, in the order sent.
+fn additional_extensions(cef: &Cef<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut taken: Vec<&str> = Vec::new();
+    for (key, value) in &cef.extensions {
+        if let Some((name, t)) = column_of(key) {
+            if fits(value, t) && !taken.contains(&name) {
+                taken.push(name);
+                continue;
+            }
+        }
+        if !out.is_empty() {
+            out.push(b';');
+        }
+        out.extend_from_slice(key);
+        out.push(b'=');
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+impl Decoder for CefDecoder {
+    fn create(_host: Host, config: &str) -> Result<Self, String> {
+        CefDecoder::from_config(config)
+    }
+
+    fn decode(&mut self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
+        for (i, frame) in frames.iter().enumerate() {
+            self.decode_one(
+                frame.data(),
+                frame.peer(),
+                frame.receive_time_ns(),
+                frame.truncated(),
+                |r| {
+                    out.emit(i, r);
+                },
+            );
+        }
+    }
+}
+
+export_plugin!(
+    input,
+    CefDecoder,
+    "cef",
+    "CEF security events (behind a syslog header or bare) into CommonSecurityLog records"
+);
+
+#[cfg(test)]
+mod tests;

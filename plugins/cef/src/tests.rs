@@ -1,0 +1,174 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use std::collections::HashMap;
+
+/// Decodes one frame and returns (table, facility, severity, host, fields, message).
+fn decode(frame: &[u8]) -> (u32, u8, u8, Option<String>, HashMap<String, String>, String) {
+    let d = CefDecoder::from_config(r#"{"timezone":"UTC"}"#).unwrap();
+    let mut got = None;
+    d.decode_one(
+        frame,
+        Some(b"192.0.2.1"),
+        1_700_000_000_000_000_000,
+        false,
+        |r| {
+            let fields = r
+                .fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.to_string(),
+                        String::from_utf8_lossy(f.value).into_owned(),
+                    )
+                })
+                .collect();
+            got = Some((
+                r.table,
+                r.facility,
+                r.severity,
+                r.host_name.map(|h| String::from_utf8_lossy(h).into_owned()),
+                fields,
+                String::from_utf8_lossy(r.message).into_owned(),
+            ));
+        },
+    );
+    got.expect("every frame gives a record")
+}
+
+#[test]
+fn header_columns_mapped_keys_and_the_rest() {
+    let (table, facility, severity, host, f, message) = decode(
+        br"<134>Nov 25 10:00:00 fw01 CEF:0|Palo Alto Networks|PAN-OS|10.1|TRAFFIC|end|3|src=10.0.0.5 spt=51515 dst=203.0.113.9 dpt=443 proto=TCP act=allow suser=alice in=1200 out=88 cs1Label=Rule cs1=web out flexString1=x\=y custom=a b",
+    );
+    assert_eq!(table, SL_TABLE_SECURITY);
+    assert_eq!((facility, severity), (16, 6));
+    assert_eq!(host.as_deref(), Some("fw01"));
+    assert!(message.starts_with("CEF:0|Palo Alto Networks"));
+    for (k, v) in [
+        ("DeviceVendor", "Palo Alto Networks"),
+        ("DeviceProduct", "PAN-OS"),
+        ("DeviceVersion", "10.1"),
+        ("DeviceEventClassID", "TRAFFIC"),
+        ("Activity", "end"),
+        ("LogSeverity", "3"),
+        ("SourceIP", "10.0.0.5"),
+        ("SourcePort", "51515"),
+        ("DestinationIP", "203.0.113.9"),
+        ("DestinationPort", "443"),
+        ("Protocol", "TCP"),
+        ("DeviceAction", "allow"),
+        ("SourceUserName", "alice"),
+        ("ReceivedBytes", "1200"),
+        ("SentBytes", "88"),
+        ("DeviceCustomString1Label", "Rule"),
+        ("DeviceCustomString1", "web out"),
+        ("AdditionalExtensions", "flexString1=x=y;custom=a b"),
+    ] {
+        assert_eq!(f.get(k).map(String::as_str), Some(v), "{k}: {f:?}");
+    }
+}
+
+#[test]
+fn integers_that_do_not_fit_stay_in_additional_extensions() {
+    let (_, _, _, _, f, _) =
+        decode(b"CEF:0|V|P|1|s|n|5|spt=http dpt=99999999999 cnt=7 in=12345678901");
+    assert_eq!(f.get("SourcePort"), None);
+    assert_eq!(f.get("DestinationPort"), None);
+    assert_eq!(f["EventCount"], "7");
+    assert_eq!(f["ReceivedBytes"], "12345678901");
+    assert_eq!(f["AdditionalExtensions"], "spt=http;dpt=99999999999");
+}
+
+#[test]
+fn a_repeated_key_fills_its_column_once() {
+    let (_, _, _, _, f, _) = decode(b"CEF:0|V|P|1|s|n|5|src=1.1.1.1 src=2.2.2.2");
+    assert_eq!(f["SourceIP"], "1.1.1.1");
+    assert_eq!(f["AdditionalExtensions"], "src=2.2.2.2");
+}
+
+#[test]
+fn bare_cef_without_a_syslog_header() {
+    let (table, facility, severity, host, f, _) = decode(b"CEF:0|V|P|1|s|n|Very-High|");
+    assert_eq!(table, SL_TABLE_SECURITY);
+    assert_eq!((facility, severity, host), (1, 5, None));
+    assert_eq!(f["LogSeverity"], "Very-High");
+    assert!(!f.contains_key("AdditionalExtensions"));
+}
+
+#[test]
+fn broken_cef_is_kept_whole_as_syslog() {
+    let raw = b"<134>Nov 25 10:00:00 fw01 CEF:0|Vendor|Product|1.0";
+    let (table, _, _, host, f, message) = decode(raw);
+    assert_eq!(table, syslane_plugin_sdk::abi::SL_TABLE_SYSLOG);
+    assert_eq!(host.as_deref(), Some("fw01"));
+    assert_eq!(f["RawMessage"], String::from_utf8_lossy(raw));
+    assert!(message.contains("Vendor|Product"), "{message}");
+}
+
+#[test]
+fn plain_syslog_on_the_cef_port_is_a_syslog_record() {
+    let (table, _, _, _, f, message) = decode(b"<13>Nov 25 10:00:00 h app: hello");
+    assert_eq!(table, syslane_plugin_sdk::abi::SL_TABLE_SYSLOG);
+    assert_eq!(message, "hello");
+    assert!(f.is_empty());
+}
+
+/// Every column this plugin can fill is declared, with its type, in the
+/// `Custom-SyslaneSecurity` stream of the deployment template and kept by its
+/// transformation, so nothing mapped is dropped on the way into CommonSecurityLog.
+#[test]
+fn the_deploy_template_declares_every_mapped_column() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../azure/deploy/azuredeploy.json");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let dcr = t["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "Microsoft.Insights/dataCollectionRules")
+        .unwrap();
+    let declared: HashMap<&str, &str> = dcr["properties"]["streamDeclarations"]
+        ["Custom-SyslaneSecurity"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    let kql = dcr["properties"]["dataFlows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["streams"][0] == "Custom-SyslaneSecurity")
+        .unwrap()["transformKql"]
+        .as_str()
+        .unwrap();
+    let projected: Vec<&str> = kql
+        .strip_prefix("source | project ")
+        .unwrap()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let mut expected: Vec<(&str, &str)> = HEADER_COLUMNS.iter().map(|c| (*c, "string")).collect();
+    expected.extend(COLUMNS.iter().map(|(_, c, t)| {
+        (
+            *c,
+            match t {
+                Column::String => "string",
+                Column::Int => "int",
+                Column::Long => "long",
+            },
+        )
+    }));
+    expected.extend([
+        ("TimeGenerated", "datetime"),
+        ("Computer", "string"),
+        ("CollectorHostName", "string"),
+        ("AdditionalExtensions", "string"),
+    ]);
+    for (column, kind) in expected {
+        assert_eq!(declared.get(column), Some(&kind), "{column}");
+        assert!(projected.contains(&column), "{column} is not projected");
+    }
+}
