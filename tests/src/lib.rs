@@ -113,7 +113,8 @@ pub fn count_lines(path: &Path) -> usize {
 
 /// A config: `state_dir = "state"`, the plugin directory, the given `[[listen]]` and
 /// `[[filter]]` tables, and a file output to `output`.
-fn config_with(plugin_dir: &Path, tables: &str, output: &Path) -> String {
+/// A config with the given listener/filter tables and a file output.
+pub fn config_with(plugin_dir: &Path, tables: &str, output: &Path) -> String {
     format!(
         "state_dir = \"state\"\nplugin_dir = \"{}\"\n{tables}\n[output]\nplugin = \"file\"\npath = \"{}\"\n",
         plugin_dir.display(),
@@ -414,6 +415,101 @@ impl Rsyslog {
 }
 
 impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds a program on PATH or in the sbin directories.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].iter().map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A real syslog-ng in the foreground (`-F`) with its own configuration, persist
+/// file, pid file and control socket in `dir`, stopped when dropped.
+pub struct SyslogNg {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl SyslogNg {
+    /// The `syslog-ng` program: Debian's syslog-ng-core conflicts with rsyslog, so
+    /// .ci/run unpacks it beside rsyslog and puts a `syslog-ng` wrapper on PATH.
+    pub fn program() -> PathBuf {
+        find_program("syslog-ng").expect(
+            "syslog-ng is on PATH (.ci/run unpacks Debian's syslog-ng-core and installs a wrapper)",
+        )
+    }
+
+    /// `@version` for the installed syslog-ng (major.minor).
+    pub fn version() -> String {
+        let out = Command::new(Self::program()).arg("--version").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let v = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Installer-Version:"))
+            .unwrap_or_else(|| panic!("syslog-ng --version: {text}"))
+            .trim()
+            .to_string();
+        v.split('.').take(2).collect::<Vec<_>>().join(".")
+    }
+
+    /// Checks `config` with `--syntax-only`, then starts syslog-ng with it.
+    pub fn start(dir: &Path, config: &str) -> SyslogNg {
+        let conf = dir.join("syslog-ng.conf");
+        std::fs::write(&conf, config).unwrap();
+        let check = Command::new(Self::program())
+            .args(["--syntax-only", "-f"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "syslog-ng --syntax-only refused the test config:\n{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let mut child = Command::new(Self::program())
+            .arg("-F")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-R")
+            .arg(dir.join("syslog-ng.persist"))
+            .arg("-p")
+            .arg(dir.join("syslog-ng.pid"))
+            .arg("-c")
+            .arg(dir.join("syslog-ng.ctl"))
+            .arg("--no-caps")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = capture(child.stderr.take().unwrap());
+        SyslogNg { child, logs }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SyslogNg {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

@@ -37,6 +37,29 @@ pub struct SyslogDecoder {
     keep_raw: bool,
 }
 
+/// Line ends and NULs at the end are framing left in the message (rsyslog's RFC 5424
+/// template ends with LF even inside octet-counted frames). Spaces at the start
+/// that follow the header's own separating space are the separator rsyslog keeps in
+/// front of an RFC 3164 message's text (`SD  text`); a space after a BOM is content.
+fn trim_message<'a>(frame: &[u8], m: &'a [u8]) -> &'a [u8] {
+    let end = m.len()
+        - m.iter()
+            .rev()
+            .take_while(|b| matches!(**b, b'\n' | b'\r' | b'\0'))
+            .count();
+    let m = &m[..end];
+    let offset = (m.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+    let after_space = offset
+        .checked_sub(1)
+        .and_then(|i| frame.get(i))
+        .is_some_and(|b| *b == b' ');
+    if !after_space {
+        return m;
+    }
+    let start = m.iter().take_while(|b| **b == b' ').count();
+    &m[start..]
+}
+
 impl SyslogDecoder {
     /// Builds a decoder from its JSON config.
     pub fn from_config(config: &str) -> Result<SyslogDecoder, String> {
@@ -89,7 +112,7 @@ impl SyslogDecoder {
             proc_id: m.procid,
             msg_id: m.msgid,
             structured_data: m.structured_data,
-            message: m.message,
+            message: trim_message(frame, m.message),
             fields: if self.keep_raw || (malformed && flags & SL_RECORD_PARSE_FAILED == 0) {
                 &raw
             } else {

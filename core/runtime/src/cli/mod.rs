@@ -1,10 +1,12 @@
-//! The command line: `run`, `check-config`, `plugins`, `--version`.
+//! The command line: `run`, `check-config`, `plugins`, `stats`, `dead-letter`,
+//! `syslog-config`, `--version`.
 
 mod check;
 mod components;
 mod dead_letter;
 mod run;
 pub mod stats;
+pub mod syslog_config;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +58,10 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Writes the rsyslog or syslog-ng drop-in that forwards the chosen facilities
+    /// and severities to syslane (and CEF events to the CEF port), checks it with
+    /// the daemon's own checker, and installs (--install) or removes (--remove) it.
+    SyslogConfig(syslog_config::Args),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +107,7 @@ pub fn main() -> ExitCode {
             action: DeadLetterAction::Replay { config },
         } => dead_letter::replay(&config).map(|t| print!("{t}")),
         Command::Stats { config } => stats::read(&config).map(|text| print!("{text}")),
+        Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

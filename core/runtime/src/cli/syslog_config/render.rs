@@ -1,0 +1,287 @@
+//! The text of the rsyslog and syslog-ng drop-ins for a selection. The files
+//! shipped in `rsyslog.d/` and `syslog-ng.d/` are this module's output for the
+//! default selection (a test keeps them equal).
+
+use syslane_syslog::{facility_code, severity_code, FACILITY_NAMES, SEVERITY_NAMES};
+
+/// Forward this facility from this severity up (`auth=info`: info, notice, …, emerg).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// `None`: every facility.
+    pub facility: Option<u8>,
+    pub min_severity: u8,
+}
+
+/// What to forward and where.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    pub rules: Vec<Rule>,
+    pub port: u16,
+    /// CEF events go here and never to `port`; `None` leaves CEF in the plain stream.
+    pub cef_port: Option<u16>,
+    /// rsyslog's queue files (survive restarts).
+    pub spool_dir: String,
+}
+
+impl Selection {
+    /// The default of the shipped files: every facility from info up, CEF apart.
+    pub fn shipped_default() -> Selection {
+        Selection {
+            rules: vec![Rule {
+                facility: None,
+                min_severity: 6,
+            }],
+            port: 25224,
+            cef_port: Some(25226),
+            spool_dir: "/var/spool/rsyslog".into(),
+        }
+    }
+}
+
+/// Parses `auth=info` (or `auth.info`); `facility` may be `*` for all.
+pub fn parse_rule(text: &str) -> Result<Rule, String> {
+    let (f, s) = text
+        .split_once(['=', '.'])
+        .ok_or_else(|| format!("`{text}`: write FACILITY=SEVERITY, such as auth=info"))?;
+    let facility = if f.trim() == "*" {
+        None
+    } else {
+        Some(facility_code(f).ok_or_else(|| {
+            format!(
+                "`{f}` is not a facility; use one of {}",
+                FACILITY_NAMES.join(" ")
+            )
+        })?)
+    };
+    let min_severity = severity_code(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not a severity; use one of {} (the lowest severity to forward)",
+            SEVERITY_NAMES.join(" ")
+        )
+    })?;
+    Ok(Rule {
+        facility,
+        min_severity,
+    })
+}
+
+/// One line per rule, for the header comments.
+fn describe(sel: &Selection) -> String {
+    sel.rules
+        .iter()
+        .map(|r| {
+            format!(
+                "#   {} from {} up\n",
+                r.facility
+                    .map_or("every facility", |f| FACILITY_NAMES[usize::from(f)]),
+                SEVERITY_NAMES[usize::from(r.min_severity)]
+            )
+        })
+        .collect()
+}
+
+/// rsyslog's name of a facility code, as its selectors accept it.
+fn rsyslog_facility(code: u8) -> String {
+    match code {
+        // rsyslog has no names for 12..15 that every version accepts; the selector
+        // takes the numeric code.
+        12..=15 => code.to_string(),
+        _ => FACILITY_NAMES[usize::from(code)].to_string(),
+    }
+}
+
+/// The `prifilt()` selector: `auth.info;daemon.warning`.
+fn rsyslog_selector(sel: &Selection) -> String {
+    sel.rules
+        .iter()
+        .map(|r| {
+            format!(
+                "{}.{}",
+                r.facility.map_or("*".to_string(), rsyslog_facility),
+                SEVERITY_NAMES[usize::from(r.min_severity)]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The action parameters shared by every forward: a disk-assisted queue that keeps
+/// what it holds across restarts, and retries for ever.
+fn rsyslog_queue(name: &str, spool_dir: &str, indent: &str) -> String {
+    format!(
+        "{indent}       queue.type=\"LinkedList\" queue.filename=\"{name}\" queue.spoolDirectory=\"{spool_dir}\"\n\
+         {indent}       queue.size=\"100000\" queue.highWatermark=\"80000\" queue.lowWatermark=\"20000\"\n\
+         {indent}       queue.maxDiskSpace=\"1g\" queue.saveOnShutdown=\"on\" queue.checkpointInterval=\"100\"\n\
+         {indent}       action.resumeRetryCount=\"-1\" action.resumeInterval=\"5\""
+    )
+}
+
+/// The rsyslog drop-in (`/etc/rsyslog.d/95-syslane.conf`).
+pub fn rsyslog(sel: &Selection) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# syslane: forward syslog to the local syslane agent.\n\
+         # Written by `syslane syslog-config`; write it again with that command rather\n\
+         # than editing it by hand. Forwarded:\n",
+    );
+    out.push_str(&describe(sel));
+    out.push_str(
+        "# Delivery: TCP on loopback, RFC 5424, octet-counted framing, through a\n\
+         # disk-assisted queue that survives restarts of rsyslog and of syslane and\n\
+         # retries for ever.\n",
+    );
+    if let Some(cef) = sel.cef_port {
+        out.push_str(&format!(
+            "# CEF security events (any facility) go to port {cef} instead, never to the\n\
+             # plain syslog stream; they keep their own header, so the agent sees `CEF:`.\n\n\
+             template(name=\"SyslaneCef\" type=\"string\"\n         \
+             string=\"<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% - - - - %syslogtag%%msg%\")\n\n\
+             if ($rawmsg contains \"CEF:\") then {{\n    \
+             action(type=\"omfwd\" name=\"syslane-cef\" target=\"127.0.0.1\" port=\"{cef}\" protocol=\"tcp\"\n           \
+             TCP_Framing=\"octet-counted\" template=\"SyslaneCef\"\n{}\n)\n}} else ",
+            rsyslog_queue("syslane-cef", &sel.spool_dir, "    "),
+        ));
+    } else {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "if prifilt(\"{}\") then {{\n    \
+         action(type=\"omfwd\" name=\"syslane\" target=\"127.0.0.1\" port=\"{}\" protocol=\"tcp\"\n           \
+         TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"\n{}\n)\n}}\n",
+        rsyslog_selector(sel),
+        sel.port,
+        rsyslog_queue("syslane", &sel.spool_dir, "    "),
+    ));
+    out.push_str(&format!(
+        "\n# Lossless hand-off with RELP instead of TCP: every message is acknowledged\n\
+         # once syslane has journaled it. Install rsyslog-relp, add a listener\n\
+         # `address = \"relp://127.0.0.1:{relp}\"` with `input = \"syslog\"` to\n\
+         # /etc/syslane/syslane.toml, and use this action in place of the omfwd one above:\n\
+         #\n\
+         # module(load=\"omrelp\")\n\
+         # action(type=\"omrelp\" name=\"syslane-relp\" target=\"127.0.0.1\" port=\"{relp}\"\n\
+         #        template=\"RSYSLOG_SyslogProtocol23Format\"\n\
+         #        queue.type=\"LinkedList\" queue.filename=\"syslane-relp\" queue.spoolDirectory=\"{spool}\"\n\
+         #        queue.maxDiskSpace=\"1g\" queue.saveOnShutdown=\"on\"\n\
+         #        action.resumeRetryCount=\"-1\" action.resumeInterval=\"5\")\n",
+        relp = sel.port.saturating_add(1),
+        spool = sel.spool_dir,
+    ));
+    out
+}
+
+/// A syslog-ng filter expression for the selection.
+fn syslog_ng_filter(sel: &Selection) -> String {
+    sel.rules
+        .iter()
+        .map(|r| {
+            let level = format!("level({}..emerg)", SEVERITY_NAMES[usize::from(r.min_severity)]);
+            match r.facility {
+                // syslog-ng names 12..15 differently across versions; the code works.
+                Some(f) => format!("(facility({f}) and {level})"),
+                None => format!("({level})"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n    or ")
+}
+
+/// The syslog-ng drop-in (`/etc/syslog-ng/conf.d/syslane.conf`). It reads the
+/// distribution's default source `s_src`.
+pub fn syslog_ng(sel: &Selection) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# syslane: forward syslog to the local syslane agent.\n\
+         # Written by `syslane syslog-config`; write it again with that command rather\n\
+         # than editing it by hand. Reads the source s_src of the distribution's\n\
+         # syslog-ng.conf. Forwarded:\n",
+    );
+    out.push_str(&describe(sel));
+    out.push_str(
+        "# Delivery: TCP on loopback, RFC 5424, octet-counted framing (syslog()), with\n\
+         # flow control: when syslane is slow or down, syslog-ng holds and stops reading\n\
+         # instead of dropping.\n\n",
+    );
+    out.push_str(&format!(
+        "filter f_syslane {{\n    {};\n}};\n\n",
+        syslog_ng_filter(sel)
+    ));
+    out.push_str(&format!(
+        "destination d_syslane {{\n    \
+         syslog(\"127.0.0.1\" port({}) transport(\"tcp\")\n           \
+         log-fifo-size(100000) time-reopen(5));\n}};\n\n",
+        sel.port
+    ));
+    match sel.cef_port {
+        Some(cef) => out.push_str(&format!(
+            "# CEF security events (any facility) go to port {cef}, never to the plain stream.\n\
+             # The legacy parser splits `CEF:0|...` into PROGRAM and MESSAGE: put them back.\n\
+             filter f_syslane_cef {{\n    \
+             program(\"^CEF$\") or message(\"CEF:[0-9]+[|]\");\n}};\n\n\
+             destination d_syslane_cef {{\n    \
+             network(\"127.0.0.1\" port({cef}) transport(\"tcp\")\n            \
+             template(\"<${{PRI}}>1 ${{ISODATE}} ${{HOST}} - - - - ${{PROGRAM}}:${{MESSAGE}}\\n\")\n            \
+             log-fifo-size(100000) time-reopen(5));\n}};\n\n\
+             log {{\n    source(s_src);\n    filter(f_syslane_cef);\n    \
+             destination(d_syslane_cef);\n    flags(flow-control);\n}};\n\n\
+             log {{\n    source(s_src);\n    filter(f_syslane);\n    \
+             filter {{ not filter(f_syslane_cef); }};\n    \
+             destination(d_syslane);\n    flags(flow-control);\n}};\n"
+        )),
+        None => out.push_str(
+            "log {\n    source(s_src);\n    filter(f_syslane);\n    \
+             destination(d_syslane);\n    flags(flow-control);\n};\n",
+        ),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_and_errors_name_the_choices() {
+        assert_eq!(
+            parse_rule("auth=info").unwrap(),
+            Rule {
+                facility: Some(4),
+                min_severity: 6
+            }
+        );
+        assert_eq!(parse_rule("*.warning").unwrap().facility, None);
+        assert!(parse_rule("auth").unwrap_err().contains("FACILITY=SEVERITY"));
+        assert!(parse_rule("bogus=info").unwrap_err().contains("local7"));
+        assert!(parse_rule("auth=loud").unwrap_err().contains("debug"));
+    }
+
+    /// The shipped drop-ins are this module's output for the default selection
+    /// (`syslane syslog-config --all=info`): write them again when this changes.
+    #[test]
+    fn shipped_files_are_the_default_output() {
+        let sel = Selection::shipped_default();
+        assert_eq!(
+            include_str!("../../../../../rsyslog.d/95-syslane.conf"),
+            rsyslog(&sel),
+            "run: syslane syslog-config --daemon rsyslog --all=info --output rsyslog.d/95-syslane.conf"
+        );
+        assert_eq!(
+            include_str!("../../../../../syslog-ng.d/syslane.conf"),
+            syslog_ng(&sel),
+            "run: syslane syslog-config --daemon syslog-ng --all=info --output syslog-ng.d/syslane.conf"
+        );
+    }
+
+    #[test]
+    fn selectors() {
+        let sel = Selection {
+            rules: vec![parse_rule("auth=info").unwrap(), parse_rule("ntp=err").unwrap()],
+            ..Selection::shipped_default()
+        };
+        assert_eq!(rsyslog_selector(&sel), "auth.info;12.err");
+        assert_eq!(
+            syslog_ng_filter(&sel),
+            "(facility(4) and level(info..emerg))\n    or (facility(12) and level(err..emerg))"
+        );
+    }
+}

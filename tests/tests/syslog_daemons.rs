@@ -1,0 +1,390 @@
+//! The shipped drop-ins in real daemons: rsyslogd and syslog-ng, each started in
+//! the foreground with its own configuration that includes the shipped file (ports
+//! and spool directory rewritten to the test's), fed by util-linux `logger` and by
+//! raw CEF lines, forwarding to a real syslane whose file output is checked record
+//! by record. Also `syslane syslog-config`: every file it writes for a table of
+//! selections passes the daemons' own checkers, and --install / --remove /
+//! omsagent detection work on a directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use syslane_tests::*;
+
+struct Ports {
+    daemon_in: u16,
+    syslog: u16,
+    cef: u16,
+}
+
+/// syslane with a syslog listener and a CEF listener, writing to `out.jsonl`.
+fn start_agent(dir: &Path) -> (Agent, Ports) {
+    let plugins = plugin_dir_with_builtins(dir);
+    let ports = Ports {
+        daemon_in: free_port(),
+        syslog: free_port(),
+        cef: free_port(),
+    };
+    let listen = format!(
+        "[[listen]]\naddress = \"tcp://127.0.0.1:{}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\n\
+         [[listen]]\naddress = \"tcp://127.0.0.1:{}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n",
+        ports.syslog, ports.cef
+    );
+    let config = config_with(&plugins, &listen, &dir.join("out.jsonl"));
+    (Agent::start(dir, &config), ports)
+}
+
+/// The shipped drop-in with the test's ports and spool directory.
+fn shipped(path: &str, ports: &Ports, spool: &Path) -> String {
+    let text = std::fs::read_to_string(workspace_root().join(path)).unwrap();
+    assert!(text.contains("25224") && text.contains("25226"));
+    text.replace("25224", &ports.syslog.to_string())
+        .replace("25226", &ports.cef.to_string())
+        .replace("/var/spool/rsyslog", &spool.display().to_string())
+}
+
+fn hostname() -> String {
+    let out = Command::new("hostname").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// (facility, severity, forwarded by the shipped `*.info` selection)
+const CASES: &[(&str, &str, bool)] = &[
+    ("auth", "info", true),
+    ("authpriv", "notice", true),
+    ("daemon", "warning", true),
+    ("ftp", "err", true), // logger turns kern into user: a process cannot log as the kernel
+    ("mail", "crit", true),
+    ("cron", "alert", true),
+    ("user", "emerg", true),
+    ("local0", "info", true),
+    ("local4", "notice", true),
+    ("local7", "err", true),
+    ("syslog", "debug", false),
+    ("local3", "debug", false),
+];
+
+/// Sends every case through `logger` over TCP to the daemon, tagged and numbered.
+fn feed_with_logger(port: u16, rounds: usize) {
+    for round in 0..rounds {
+        for (i, (facility, severity, _)) in CASES.iter().enumerate() {
+            let status = Command::new("logger")
+                .args(["-T", "-n", "127.0.0.1", "-P", &port.to_string(), "--rfc3164"])
+                .args(["-p", &format!("{facility}.{severity}")])
+                .args(["-t", "probe-app", "--id=4242"])
+                .arg(format!("case {i} round {round} {facility}.{severity}"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "logger for {facility}.{severity}");
+        }
+    }
+}
+
+/// Waits for the forwarded cases and checks each record's columns; the cases the
+/// selection leaves out must not arrive.
+fn check_cases(out: &Path, rounds: usize, logs: impl Fn() -> String) {
+    let wanted = CASES.iter().filter(|c| c.2).count() * rounds;
+    let arrived = wait_until(Duration::from_secs(30), || {
+        read_records(out)
+            .iter()
+            .filter(|r| r["SyslogMessage"].as_str().is_some_and(|m| m.starts_with("case ")))
+            .count()
+            >= wanted
+    });
+    assert!(arrived, "{} records of {wanted}\n{}", count_lines(out), logs());
+    // Anything still in flight would arrive now.
+    std::thread::sleep(Duration::from_millis(700));
+    let host = hostname();
+    let records: Vec<Value> = read_records(out)
+        .into_iter()
+        .filter(|r| r["SyslogMessage"].as_str().is_some_and(|m| m.starts_with("case ")))
+        .collect();
+    assert_eq!(records.len(), wanted, "no duplicates, nothing unselected");
+    for round in 0..rounds {
+        for (i, (facility, severity, forwarded)) in CASES.iter().enumerate() {
+            let text = format!("case {i} round {round} {facility}.{severity}");
+            let found: Vec<&Value> = records
+                .iter()
+                .filter(|r| r["SyslogMessage"] == text.as_str())
+                .collect();
+            if !forwarded {
+                assert!(found.is_empty(), "{text} is below the selection");
+                continue;
+            }
+            assert_eq!(found.len(), 1, "{text}");
+            let r = found[0];
+            assert_eq!(r["Facility"], *facility, "{r}");
+            assert_eq!(r["SeverityLevel"], *severity, "{r}");
+            assert_eq!(r["HostName"], host.as_str(), "{r}");
+            assert_eq!(r["ProcessName"], "probe-app", "{r}");
+            assert_eq!(r["ProcessID"], 4242, "{r}");
+        }
+    }
+}
+
+const CEF_GOOD: &str = r"<132>Nov 25 10:00:00 fw01 CEF:0|Acme|Edge Firewall|2.1|4001|Blocked \| outbound|7|src=10.0.0.5 spt=51515 dst=203.0.113.9 dpt=443 proto=TCP act=block suser=alice msg=Denied by rule \= 5 cs1Label=Rule cs1=egress web in=1200 out=88 custom=x";
+const CEF_BROKEN: &str = "<132>Nov 25 10:00:01 fw01 CEF:0|Acme|Edge Firewall";
+const PLAIN: &str = "<134>Nov 25 10:00:02 fw01 sshd[77]: plain line next to CEF";
+
+/// Checks the CommonSecurityLog record of CEF_GOOD, the Syslog record of the
+/// broken one, and that neither reached the plain syslog stream as CEF.
+fn check_cef(out: &Path, logs: impl Fn() -> String) {
+    assert!(
+        wait_until(Duration::from_secs(30), || count_lines(out) >= 3),
+        "{}",
+        logs()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let records = read_records(out);
+    let security: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.get("DeviceVendor").is_some())
+        .collect();
+    assert_eq!(security.len(), 1, "{records:?}");
+    let r = security[0];
+    for (column, value) in [
+        ("Computer", "fw01"),
+        ("DeviceVendor", "Acme"),
+        ("DeviceProduct", "Edge Firewall"),
+        ("DeviceVersion", "2.1"),
+        ("DeviceEventClassID", "4001"),
+        ("Activity", "Blocked | outbound"),
+        ("LogSeverity", "7"),
+        ("SourceIP", "10.0.0.5"),
+        ("DestinationIP", "203.0.113.9"),
+        ("Protocol", "TCP"),
+        ("DeviceAction", "block"),
+        ("SourceUserName", "alice"),
+        ("Message", "Denied by rule = 5"),
+        ("DeviceCustomString1Label", "Rule"),
+        ("DeviceCustomString1", "egress web"),
+        ("AdditionalExtensions", "custom=x"),
+    ] {
+        assert_eq!(r[column], value, "{column} in {r}");
+    }
+    for (column, value) in [
+        ("SourcePort", 51515),
+        ("DestinationPort", 443),
+        ("ReceivedBytes", 1200),
+        ("SentBytes", 88),
+    ] {
+        assert_eq!(r[column], value, "{column} in {r}");
+    }
+    assert!(r["TimeGenerated"].as_str().unwrap().contains("T10:00:00"), "{r}");
+    // The broken one is kept whole as a Syslog record (it came in on the CEF port).
+    let broken: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["RawMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("CEF:0|Acme|Edge Firewall") && !m.contains("4001"))
+        })
+        .collect();
+    assert_eq!(broken.len(), 1, "{records:?}");
+    assert_eq!(broken[0]["HostName"], "fw01");
+    // The plain line arrived once, as Syslog, and no Syslog record carries CEF text
+    // except the broken one.
+    let plain: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["SyslogMessage"] == "plain line next to CEF")
+        .collect();
+    assert_eq!(plain.len(), 1, "{records:?}");
+    assert_eq!(plain[0]["ProcessName"], "sshd");
+    assert_eq!(records.len(), 3, "{records:?}");
+}
+
+fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Rsyslog {
+    let spool = dir.join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let drop_ins = dir.join("rsyslog.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    std::fs::write(
+        drop_ins.join("95-syslane.conf"),
+        shipped("rsyslog.d/95-syslane.conf", ports, &spool),
+    )
+    .unwrap();
+    Rsyslog::start(
+        dir,
+        &format!(
+            "module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{}\" address=\"127.0.0.1\")\ninclude(file=\"{}/*.conf\")\n",
+            ports.daemon_in,
+            drop_ins.display()
+        ),
+    )
+}
+
+fn syslog_ng_with_shipped_drop_in(dir: &Path, ports: &Ports) -> SyslogNg {
+    let drop_in = dir.join("syslane-ng.conf");
+    std::fs::write(
+        &drop_in,
+        shipped("syslog-ng.d/syslane.conf", ports, &dir.join("spool")),
+    )
+    .unwrap();
+    SyslogNg::start(
+        dir,
+        &format!(
+            "@version: {}\noptions {{ keep-hostname(yes); chain-hostnames(no); use-dns(no); stats-freq(0); }};\n\
+             source s_src {{ network(ip(\"127.0.0.1\") port({}) transport(\"tcp\")); }};\n@include \"{}\"\n",
+            SyslogNg::version(),
+            ports.daemon_in,
+            drop_in.display()
+        ),
+    )
+}
+
+#[test]
+fn rsyslog_with_the_shipped_drop_in_forwards_the_selection_with_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, ports) = start_agent(dir.path());
+    let rsyslog = rsyslog_with_shipped_drop_in(dir.path(), &ports);
+    std::thread::sleep(Duration::from_millis(300));
+    feed_with_logger(ports.daemon_in, 3);
+    check_cases(&dir.path().join("out.jsonl"), 3, || {
+        format!("rsyslog:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs())
+    });
+    drop(rsyslog);
+    agent.stop();
+}
+
+#[test]
+fn rsyslog_sends_cef_to_the_cef_port_and_syslane_fills_common_security_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, ports) = start_agent(dir.path());
+    let rsyslog = rsyslog_with_shipped_drop_in(dir.path(), &ports);
+    std::thread::sleep(Duration::from_millis(300));
+    send_tcp_lf(ports.daemon_in, [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from));
+    check_cef(&dir.path().join("out.jsonl"), || {
+        format!("rsyslog:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs())
+    });
+    drop(rsyslog);
+    agent.stop();
+}
+
+#[test]
+fn syslog_ng_with_the_shipped_drop_in_forwards_the_selection_and_cef() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, ports) = start_agent(dir.path());
+    let sng = syslog_ng_with_shipped_drop_in(dir.path(), &ports);
+    std::thread::sleep(Duration::from_millis(500));
+    feed_with_logger(ports.daemon_in, 2);
+    check_cases(&dir.path().join("out.jsonl"), 2, || {
+        format!("syslog-ng:\n{}\nsyslane:\n{}", sng.logs(), agent.logs())
+    });
+    drop(sng);
+    agent.stop();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, ports) = start_agent(dir.path());
+    let sng = syslog_ng_with_shipped_drop_in(dir.path(), &ports);
+    std::thread::sleep(Duration::from_millis(500));
+    send_tcp_lf(ports.daemon_in, [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from));
+    check_cef(&dir.path().join("out.jsonl"), || {
+        format!("syslog-ng:\n{}\nsyslane:\n{}", sng.logs(), agent.logs())
+    });
+    drop(sng);
+    agent.stop();
+}
+
+/// Selections an operator might choose, in the workspace's "facility from
+/// severity up" terms.
+const SELECTIONS: &[&[&str]] = &[
+    &["--all=info"],
+    &["--all=debug", "--no-cef"],
+    &["--all", "emerg"],
+    &["--facility", "auth=info"],
+    &["--facility", "auth=info", "--facility", "authpriv=debug", "--facility", "daemon=warning"],
+    &["--facility", "kern=err", "--facility", "ntp=notice", "--facility", "audit=info", "--facility", "alert=crit", "--facility", "clock=debug"],
+    &["--facility", "local0=info", "--facility", "local7=alert", "--facility", "security=warn"],
+    &["--all=warning", "--facility", "mail=debug", "--port", "5514", "--cef-port", "5515"],
+];
+
+#[test]
+fn every_file_syslog_config_writes_passes_the_daemons_own_checkers() {
+    for daemon in ["rsyslog", "syslog-ng"] {
+        let checker = if daemon == "rsyslog" {
+            "rsyslogd -N1"
+        } else {
+            "syslog-ng --syntax-only"
+        };
+        for selection in SELECTIONS {
+            let mut args = vec!["syslog-config", "--daemon", daemon];
+            args.extend_from_slice(selection);
+            let (ok, out, err) = syslane(&args);
+            assert!(ok, "{daemon} {selection:?}: {err}");
+            assert!(
+                err.contains(&format!("checked with {checker}")),
+                "{daemon} {selection:?} was not checked: {err}"
+            );
+            assert!(out.contains("127.0.0.1"), "{out}");
+        }
+    }
+    // Bad selections are refused with what to write instead.
+    for (args, says) in [
+        (vec!["syslog-config", "--daemon", "rsyslog"], "choose what to forward"),
+        (vec!["syslog-config", "--daemon", "rsyslog", "--facility", "auth"], "FACILITY=SEVERITY"),
+        (vec!["syslog-config", "--daemon", "rsyslog", "--facility", "printer=info"], "local7"),
+        (vec!["syslog-config", "--daemon", "rsyslog", "--all=loud"], "the lowest severity"),
+    ] {
+        let (ok, _, err) = syslane(&args);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn install_and_remove_are_atomic_and_omsagent_leftovers_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let rsyslog_d = dir.path().join("rsyslog.d");
+    std::fs::create_dir_all(&rsyslog_d).unwrap();
+    std::fs::write(
+        rsyslog_d.join("95-omsagent.conf"),
+        "auth.*  @127.0.0.1:25224\n",
+    )
+    .unwrap();
+    let d = rsyslog_d.to_str().unwrap();
+    let (ok, out, err) = syslane(&[
+        "syslog-config", "--daemon", "rsyslog", "--facility", "auth=info", "--install", "--dir", d, "--no-reload",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("installed") && out.contains("systemctl restart rsyslog"), "{out}");
+    assert!(
+        err.contains("95-omsagent.conf") && err.contains("sudo rm") && err.contains("second time"),
+        "{err}"
+    );
+    let installed = std::fs::read_to_string(rsyslog_d.join("95-syslane.conf")).unwrap();
+    assert!(installed.contains("prifilt(\"auth.info\")"), "{installed}");
+    // Nothing else was left in the directory (the temporary file was renamed).
+    let names: Vec<String> = std::fs::read_dir(&rsyslog_d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let (ok, out, _) = syslane(&["syslog-config", "--daemon", "rsyslog", "--remove", "--dir", d, "--no-reload"]);
+    assert!(ok && out.contains("removed"), "{out}");
+    assert!(!rsyslog_d.join("95-syslane.conf").exists());
+    let (ok, out, _) = syslane(&["syslog-config", "--daemon", "rsyslog", "--remove", "--dir", d, "--no-reload"]);
+    assert!(ok && out.contains("nothing to do"), "{out}");
+
+    // syslog-ng: the old agent's block sits in syslog-ng.conf itself.
+    let etc = dir.path().join("syslog-ng");
+    let conf_d = etc.join("conf.d");
+    std::fs::create_dir_all(&conf_d).unwrap();
+    std::fs::write(
+        etc.join("syslog-ng.conf"),
+        "#OMS_Destination\ndestination d_oms { udp(\"127.0.0.1\" port(25224)); };\n",
+    )
+    .unwrap();
+    let (ok, _, err) = syslane(&[
+        "syslog-config", "--daemon", "syslog-ng", "--all=info", "--install", "--dir", conf_d.to_str().unwrap(), "--no-reload",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("syslog-ng.conf") && err.contains("d_oms") && err.contains("delete those lines"), "{err}");
+    assert!(conf_d.join("syslane.conf").is_file());
+    // A missing directory is an error that names it.
+    let (ok, _, err) = syslane(&[
+        "syslog-config", "--daemon", "rsyslog", "--all=info", "--install", "--dir", "/nonexistent/rsyslog.d", "--no-reload",
+    ]);
+    assert!(!ok && err.contains("/nonexistent/rsyslog.d does not exist"), "{err}");
+}
