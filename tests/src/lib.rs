@@ -458,7 +458,10 @@ impl SyslogNg {
 
     /// `@version` for the installed syslog-ng (major.minor).
     pub fn version() -> String {
-        let out = Command::new(Self::program()).arg("--version").output().unwrap();
+        let out = Command::new(Self::program())
+            .arg("--version")
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let v = text
             .lines()

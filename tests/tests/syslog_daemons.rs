@@ -72,7 +72,14 @@ fn feed_with_logger(port: u16, rounds: usize) {
     for round in 0..rounds {
         for (i, (facility, severity, _)) in CASES.iter().enumerate() {
             let status = Command::new("logger")
-                .args(["-T", "-n", "127.0.0.1", "-P", &port.to_string(), "--rfc3164"])
+                .args([
+                    "-T",
+                    "-n",
+                    "127.0.0.1",
+                    "-P",
+                    &port.to_string(),
+                    "--rfc3164",
+                ])
                 .args(["-p", &format!("{facility}.{severity}")])
                 .args(["-t", "probe-app", "--id=4242"])
                 .arg(format!("case {i} round {round} {facility}.{severity}"))
@@ -90,17 +97,30 @@ fn check_cases(out: &Path, rounds: usize, logs: impl Fn() -> String) {
     let arrived = wait_until(Duration::from_secs(30), || {
         read_records(out)
             .iter()
-            .filter(|r| r["SyslogMessage"].as_str().is_some_and(|m| m.starts_with("case ")))
+            .filter(|r| {
+                r["SyslogMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("case "))
+            })
             .count()
             >= wanted
     });
-    assert!(arrived, "{} records of {wanted}\n{}", count_lines(out), logs());
+    assert!(
+        arrived,
+        "{} records of {wanted}\n{}",
+        count_lines(out),
+        logs()
+    );
     // Anything still in flight would arrive now.
     std::thread::sleep(Duration::from_millis(700));
     let host = hostname();
     let records: Vec<Value> = read_records(out)
         .into_iter()
-        .filter(|r| r["SyslogMessage"].as_str().is_some_and(|m| m.starts_with("case ")))
+        .filter(|r| {
+            r["SyslogMessage"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("case "))
+        })
         .collect();
     assert_eq!(records.len(), wanted, "no duplicates, nothing unselected");
     for round in 0..rounds {
@@ -173,7 +193,10 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
     ] {
         assert_eq!(r[column], value, "{column} in {r}");
     }
-    assert!(r["TimeGenerated"].as_str().unwrap().contains("T10:00:00"), "{r}");
+    assert!(
+        r["TimeGenerated"].as_str().unwrap().contains("T10:00:00"),
+        "{r}"
+    );
     // The broken one is kept whole as a Syslog record (it came in on the CEF port).
     let broken: Vec<&Value> = records
         .iter()
@@ -255,7 +278,10 @@ fn rsyslog_sends_cef_to_the_cef_port_and_syslane_fills_common_security_log() {
     let (agent, ports) = start_agent(dir.path());
     let rsyslog = rsyslog_with_shipped_drop_in(dir.path(), &ports);
     std::thread::sleep(Duration::from_millis(300));
-    send_tcp_lf(ports.daemon_in, [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from));
+    send_tcp_lf(
+        ports.daemon_in,
+        [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from),
+    );
     check_cef(&dir.path().join("out.jsonl"), || {
         format!("rsyslog:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs())
     });
@@ -280,7 +306,10 @@ fn syslog_ng_with_the_shipped_drop_in_forwards_the_selection_and_cef() {
     let (agent, ports) = start_agent(dir.path());
     let sng = syslog_ng_with_shipped_drop_in(dir.path(), &ports);
     std::thread::sleep(Duration::from_millis(500));
-    send_tcp_lf(ports.daemon_in, [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from));
+    send_tcp_lf(
+        ports.daemon_in,
+        [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from),
+    );
     check_cef(&dir.path().join("out.jsonl"), || {
         format!("syslog-ng:\n{}\nsyslane:\n{}", sng.logs(), agent.logs())
     });
@@ -295,10 +324,43 @@ const SELECTIONS: &[&[&str]] = &[
     &["--all=debug", "--no-cef"],
     &["--all", "emerg"],
     &["--facility", "auth=info"],
-    &["--facility", "auth=info", "--facility", "authpriv=debug", "--facility", "daemon=warning"],
-    &["--facility", "kern=err", "--facility", "ntp=notice", "--facility", "audit=info", "--facility", "alert=crit", "--facility", "clock=debug"],
-    &["--facility", "local0=info", "--facility", "local7=alert", "--facility", "security=warn"],
-    &["--all=warning", "--facility", "mail=debug", "--port", "5514", "--cef-port", "5515"],
+    &[
+        "--facility",
+        "auth=info",
+        "--facility",
+        "authpriv=debug",
+        "--facility",
+        "daemon=warning",
+    ],
+    &[
+        "--facility",
+        "kern=err",
+        "--facility",
+        "ntp=notice",
+        "--facility",
+        "audit=info",
+        "--facility",
+        "alert=crit",
+        "--facility",
+        "clock=debug",
+    ],
+    &[
+        "--facility",
+        "local0=info",
+        "--facility",
+        "local7=alert",
+        "--facility",
+        "security=warn",
+    ],
+    &[
+        "--all=warning",
+        "--facility",
+        "mail=debug",
+        "--port",
+        "5514",
+        "--cef-port",
+        "5515",
+    ],
 ];
 
 #[test]
@@ -323,10 +385,28 @@ fn every_file_syslog_config_writes_passes_the_daemons_own_checkers() {
     }
     // Bad selections are refused with what to write instead.
     for (args, says) in [
-        (vec!["syslog-config", "--daemon", "rsyslog"], "choose what to forward"),
-        (vec!["syslog-config", "--daemon", "rsyslog", "--facility", "auth"], "FACILITY=SEVERITY"),
-        (vec!["syslog-config", "--daemon", "rsyslog", "--facility", "printer=info"], "local7"),
-        (vec!["syslog-config", "--daemon", "rsyslog", "--all=loud"], "the lowest severity"),
+        (
+            vec!["syslog-config", "--daemon", "rsyslog"],
+            "choose what to forward",
+        ),
+        (
+            vec!["syslog-config", "--daemon", "rsyslog", "--facility", "auth"],
+            "FACILITY=SEVERITY",
+        ),
+        (
+            vec![
+                "syslog-config",
+                "--daemon",
+                "rsyslog",
+                "--facility",
+                "printer=info",
+            ],
+            "local7",
+        ),
+        (
+            vec!["syslog-config", "--daemon", "rsyslog", "--all=loud"],
+            "the lowest severity",
+        ),
     ] {
         let (ok, _, err) = syslane(&args);
         assert!(!ok && err.contains(says), "{args:?}: {err}");
@@ -345,10 +425,21 @@ fn install_and_remove_are_atomic_and_omsagent_leftovers_are_reported() {
     .unwrap();
     let d = rsyslog_d.to_str().unwrap();
     let (ok, out, err) = syslane(&[
-        "syslog-config", "--daemon", "rsyslog", "--facility", "auth=info", "--install", "--dir", d, "--no-reload",
+        "syslog-config",
+        "--daemon",
+        "rsyslog",
+        "--facility",
+        "auth=info",
+        "--install",
+        "--dir",
+        d,
+        "--no-reload",
     ]);
     assert!(ok, "{err}");
-    assert!(out.contains("installed") && out.contains("systemctl restart rsyslog"), "{out}");
+    assert!(
+        out.contains("installed") && out.contains("systemctl restart rsyslog"),
+        "{out}"
+    );
     assert!(
         err.contains("95-omsagent.conf") && err.contains("sudo rm") && err.contains("second time"),
         "{err}"
@@ -361,10 +452,26 @@ fn install_and_remove_are_atomic_and_omsagent_leftovers_are_reported() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    let (ok, out, _) = syslane(&["syslog-config", "--daemon", "rsyslog", "--remove", "--dir", d, "--no-reload"]);
+    let (ok, out, _) = syslane(&[
+        "syslog-config",
+        "--daemon",
+        "rsyslog",
+        "--remove",
+        "--dir",
+        d,
+        "--no-reload",
+    ]);
     assert!(ok && out.contains("removed"), "{out}");
     assert!(!rsyslog_d.join("95-syslane.conf").exists());
-    let (ok, out, _) = syslane(&["syslog-config", "--daemon", "rsyslog", "--remove", "--dir", d, "--no-reload"]);
+    let (ok, out, _) = syslane(&[
+        "syslog-config",
+        "--daemon",
+        "rsyslog",
+        "--remove",
+        "--dir",
+        d,
+        "--no-reload",
+    ]);
     assert!(ok && out.contains("nothing to do"), "{out}");
 
     // syslog-ng: the old agent's block sits in syslog-ng.conf itself.
@@ -377,14 +484,36 @@ fn install_and_remove_are_atomic_and_omsagent_leftovers_are_reported() {
     )
     .unwrap();
     let (ok, _, err) = syslane(&[
-        "syslog-config", "--daemon", "syslog-ng", "--all=info", "--install", "--dir", conf_d.to_str().unwrap(), "--no-reload",
+        "syslog-config",
+        "--daemon",
+        "syslog-ng",
+        "--all=info",
+        "--install",
+        "--dir",
+        conf_d.to_str().unwrap(),
+        "--no-reload",
     ]);
     assert!(ok, "{err}");
-    assert!(err.contains("syslog-ng.conf") && err.contains("d_oms") && err.contains("delete those lines"), "{err}");
+    assert!(
+        err.contains("syslog-ng.conf")
+            && err.contains("d_oms")
+            && err.contains("delete those lines"),
+        "{err}"
+    );
     assert!(conf_d.join("syslane.conf").is_file());
     // A missing directory is an error that names it.
     let (ok, _, err) = syslane(&[
-        "syslog-config", "--daemon", "rsyslog", "--all=info", "--install", "--dir", "/nonexistent/rsyslog.d", "--no-reload",
+        "syslog-config",
+        "--daemon",
+        "rsyslog",
+        "--all=info",
+        "--install",
+        "--dir",
+        "/nonexistent/rsyslog.d",
+        "--no-reload",
     ]);
-    assert!(!ok && err.contains("/nonexistent/rsyslog.d does not exist"), "{err}");
+    assert!(
+        !ok && err.contains("/nonexistent/rsyslog.d does not exist"),
+        "{err}"
+    );
 }

@@ -176,7 +176,8 @@ pub fn validate(daemon: Daemon, text: &str) -> Result<Option<String>, String> {
     let Some(program) = find_program(daemon.binary()) else {
         return Ok(None);
     };
-    let tmp = tempfile::tempdir().map_err(|e| format!("could not make a temporary directory: {e}"))?;
+    let tmp =
+        tempfile::tempdir().map_err(|e| format!("could not make a temporary directory: {e}"))?;
     let drop_in = tmp.path().join(daemon.file_name());
     std::fs::write(&drop_in, text).map_err(|e| format!("{}: {e}", drop_in.display()))?;
     let output = match daemon {
@@ -192,15 +193,19 @@ pub fn validate(daemon: Daemon, text: &str) -> Result<Option<String>, String> {
                 .output()
                 .ok()
                 .and_then(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Installer-Version:").map(str::trim).map(String::from))
+                    String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+                        l.strip_prefix("Installer-Version:")
+                            .map(str::trim)
+                            .map(String::from)
+                    })
                 })
                 .and_then(|v| {
                     let mut parts = v.split('.');
                     Some(format!("{}.{}", parts.next()?, parts.next()?))
                 })
-                .ok_or_else(|| format!("{} --version did not say its version", program.display()))?;
+                .ok_or_else(|| {
+                    format!("{} --version did not say its version", program.display())
+                })?;
             let main = tmp.path().join("syslog-ng.conf");
             std::fs::write(
                 &main,
@@ -300,9 +305,10 @@ pub fn run(args: &Args) -> Result<String, String> {
                 installed.display(),
                 reload(daemon, args.no_reload)
             )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(format!("{} was not installed; nothing to do\n", installed.display()))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(format!(
+                "{} was not installed; nothing to do\n",
+                installed.display()
+            )),
             Err(e) => Err(format!("could not remove {}: {e}", installed.display())),
         };
     }

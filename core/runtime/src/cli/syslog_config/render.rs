@@ -175,7 +175,10 @@ fn syslog_ng_filter(sel: &Selection) -> String {
     sel.rules
         .iter()
         .map(|r| {
-            let level = format!("level({}..emerg)", SEVERITY_NAMES[usize::from(r.min_severity)]);
+            let level = format!(
+                "level({}..emerg)",
+                SEVERITY_NAMES[usize::from(r.min_severity)]
+            );
             match r.facility {
                 // syslog-ng names 12..15 differently across versions; the code works.
                 Some(f) => format!("(facility({f}) and {level})"),
@@ -250,7 +253,9 @@ mod tests {
             }
         );
         assert_eq!(parse_rule("*.warning").unwrap().facility, None);
-        assert!(parse_rule("auth").unwrap_err().contains("FACILITY=SEVERITY"));
+        assert!(parse_rule("auth")
+            .unwrap_err()
+            .contains("FACILITY=SEVERITY"));
         assert!(parse_rule("bogus=info").unwrap_err().contains("local7"));
         assert!(parse_rule("auth=loud").unwrap_err().contains("debug"));
     }
@@ -275,7 +280,10 @@ mod tests {
     #[test]
     fn selectors() {
         let sel = Selection {
-            rules: vec![parse_rule("auth=info").unwrap(), parse_rule("ntp=err").unwrap()],
+            rules: vec![
+                parse_rule("auth=info").unwrap(),
+                parse_rule("ntp=err").unwrap(),
+            ],
             ..Selection::shipped_default()
         };
         assert_eq!(rsyslog_selector(&sel), "auth.info;12.err");
