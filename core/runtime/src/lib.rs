@@ -19,6 +19,7 @@ pub mod listen;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugin_host;
+pub mod service;
 pub mod ship;
 pub mod system;
 

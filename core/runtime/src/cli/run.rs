@@ -272,19 +272,37 @@ pub fn run(path: &Path) -> Result<(), String> {
         let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
         let mut generation = launch(&config, &metrics).await?;
         tracing::info!(version = crate::VERSION, workers = config.workers, "syslane ready");
+        let listening = |c: &Config| format!("listening on {} addresses", c.listen.len());
+        crate::service::ready(&listening(&config));
+        if let Some(every) = crate::service::watchdog_interval() {
+            // Petted from the listener runtime: a stuck runtime stops the pets and
+            // systemd restarts the service.
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    crate::service::watchdog();
+                }
+            });
+        }
         loop {
             let reload = tokio::select! {
                 _ = term.recv() => { tracing::info!("SIGTERM: draining and stopping"); None }
                 _ = int.recv() => { tracing::info!("SIGINT: draining and stopping"); None }
-                _ = hup.recv() => match prepare(path, &config) {
-                    Ok(new) => Some(new),
-                    Err(e) => {
-                        tracing::error!(error = %e, "SIGHUP: the new configuration is refused; the running one stays");
-                        continue;
+                _ = hup.recv() => {
+                    crate::service::reloading();
+                    match prepare(path, &config) {
+                        Ok(new) => Some(new),
+                        Err(e) => {
+                            tracing::error!(error = %e, "SIGHUP: the new configuration is refused; the running one stays");
+                            crate::service::ready(&format!("{}; the last reload was refused: {e}", listening(&config)));
+                            continue;
+                        }
                     }
-                },
+                }
             };
             let Some(new) = reload else {
+                crate::service::stopping("draining: delivering what is journaled");
                 generation.stop(config.shutdown_timeout).await;
                 return Ok(());
             };
@@ -294,11 +312,14 @@ pub fn run(path: &Path) -> Result<(), String> {
                 Ok(g) => {
                     tracing::info!(changed = %if changed.is_empty() { "nothing".into() } else { changed }, "SIGHUP: configuration reloaded; the journal carried every accepted record across");
                     config = new;
+                    crate::service::ready(&listening(&config));
                     g
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: the new configuration could not start; going back to the running one");
-                    launch(&config, &metrics).await?
+                    let g = launch(&config, &metrics).await?;
+                    crate::service::ready(&format!("{}; the last reload failed: {e}", listening(&config)));
+                    g
                 }
             };
         }
