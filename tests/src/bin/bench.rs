@@ -9,6 +9,10 @@
 //! With `--azure 1,4` it ships instead to the workspace emulator over HTTPS with
 //! gzip (the azure output with 1, then 4 concurrent requests) and reports records
 //! per second, compressed bytes per record and requests per second.
+//!
+//! With `--rsyslog` the senders talk to a real rsyslogd running the shipped drop-in
+//! (rsyslog.d/95-syslane.conf, ports and spool directory rewritten), which forwards
+//! to the agent: the path of a real host, rsyslog -> syslane -> file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,7 +20,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use syslane_tests::{build_dir, config_text, free_port, octet_stream, peak_rss_kib, Agent};
+use syslane_tests::{
+    build_dir, config_text, free_port, octet_stream, peak_rss_kib, workspace_root, Agent, Rsyslog,
+};
 
 struct Args {
     messages: usize,
@@ -25,6 +31,7 @@ struct Args {
     fsync: Option<String>,
     recovery_mib: Option<u64>,
     azure: Option<Vec<usize>>,
+    rsyslog: bool,
 }
 
 fn args() -> Args {
@@ -35,9 +42,14 @@ fn args() -> Args {
         fsync: None,
         recovery_mib: None,
         azure: None,
+        rsyslog: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--rsyslog" {
+            a.rsyslog = true;
+            continue;
+        }
         let value = it.next().unwrap_or_default();
         match flag.as_str() {
             "--messages" => a.messages = value.parse().expect("--messages N"),
@@ -267,8 +279,60 @@ fn azure(messages: usize, concurrency: usize) {
     );
 }
 
+/// rsyslog with the shipped drop-in in front of the agent; one sender.
+fn through_rsyslog(messages: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let rsyslog_port = free_port();
+    let out = dir.path().join("records.jsonl");
+    let agent = Agent::start(dir.path(), &config_text(&build_dir(), port, "", &out));
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let drop_in = std::fs::read_to_string(workspace_root().join("rsyslog.d/95-syslane.conf"))
+        .unwrap()
+        .replace("25224", &port.to_string())
+        .replace("25226", &free_port().to_string())
+        .replace("/var/spool/rsyslog", spool.to_str().unwrap());
+    let rsyslog = Rsyslog::start(
+        dir.path(),
+        &format!("module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{rsyslog_port}\" address=\"127.0.0.1\")\n{drop_in}"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let stream = octet_stream((0..messages).map(|i| message(0, i)));
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", rsyslog_port)).unwrap();
+        for chunk in stream.chunks(256 * 1024) {
+            s.write_all(chunk).unwrap();
+        }
+    });
+    let (mut seen, mut offset, mut buf) = (0, 0, Vec::new());
+    let deadline = start + Duration::from_secs(600);
+    while seen < messages && Instant::now() < deadline {
+        seen += count_new_lines(&out, &mut offset, &mut buf);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    sender.join().unwrap();
+    let rss = peak_rss_kib(agent.pid()).unwrap_or(0);
+    drop(rsyslog);
+    let (status, _) = agent.stop();
+    assert!(status.success());
+    assert_eq!(seen, messages, "not every record arrived");
+    println!(
+        "rsyslog -> syslane -> file: records={messages} seconds={elapsed:.2} records_per_sec={:.0} syslane_peak_rss_MiB={:.1}",
+        messages as f64 / elapsed,
+        rss as f64 / 1024.0
+    );
+}
+
 fn main() {
     let a = args();
+    if a.rsyslog {
+        println!("syslane behind rsyslog: TCP -> rsyslogd (shipped drop-in, disk-assisted queue) -> TCP octet-counted RFC 5424 -> syslane -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        through_rsyslog(a.messages);
+        return;
+    }
     if let Some(levels) = &a.azure {
         println!("syslane azure benchmark: TCP octet-counted RFC 5424 -> syslog -> azure output -> workspace emulator over HTTPS ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
         for &c in levels {
