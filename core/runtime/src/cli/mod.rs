@@ -8,7 +8,7 @@ mod run;
 pub mod stats;
 pub mod syslog_config;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,26 +26,36 @@ struct Cli {
     command: Command,
 }
 
+/// Where the packages install the configuration.
+pub const DEFAULT_CONFIG: &str = "/etc/syslane/syslane.toml";
+
+#[derive(Args)]
+struct ConfigPath {
+    /// The configuration file; files in conf.d/*.toml beside it are merged on top, in name order.
+    #[arg(long = "config", short = 'c', value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    path: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Runs the agent until SIGTERM or SIGINT.
     Run {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Checks a configuration: syntax, listeners, every plugin's own config, and the
     /// output's own checks (for azure: secret files, a token, the endpoint).
     CheckConfig {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
         /// Skips the checks that need the network.
         #[arg(long)]
         offline: bool,
     },
     /// Lists the plugins found in the configuration's plugin_dir.
     Plugins {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Shows or re-sends the records the output rejected for good.
     DeadLetter {
@@ -55,8 +65,8 @@ enum Command {
     /// Prints the counters of the agent running with this configuration
     /// (Prometheus text format, read from state_dir/syslane.sock).
     Stats {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Writes the rsyslog or syslog-ng drop-in that forwards the chosen facilities
     /// and severities to syslane (and CEF events to the CEF port), checks it with
@@ -68,13 +78,13 @@ enum Command {
 enum DeadLetterAction {
     /// Lists rejected batches with their reasons.
     List {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Offers every dead letter to the configured output again.
     Replay {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
 }
 
@@ -95,18 +105,20 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let result = match cli.command {
-        Command::Run { config } => run::run(&config),
+        Command::Run { config } => run::run(&config.path),
         Command::CheckConfig { config, offline } => {
-            check::check_config(&config, offline).map(|summary| println!("{summary}"))
+            check::check_config(&config.path, offline).map(|summary| println!("{summary}"))
         }
-        Command::Plugins { config } => check::list_plugins(&config).map(|table| print!("{table}")),
+        Command::Plugins { config } => {
+            check::list_plugins(&config.path).map(|table| print!("{table}"))
+        }
         Command::DeadLetter {
             action: DeadLetterAction::List { config },
-        } => dead_letter::list(&config).map(|t| print!("{t}")),
+        } => dead_letter::list(&config.path).map(|t| print!("{t}")),
         Command::DeadLetter {
             action: DeadLetterAction::Replay { config },
-        } => dead_letter::replay(&config).map(|t| print!("{t}")),
-        Command::Stats { config } => stats::read(&config).map(|text| print!("{text}")),
+        } => dead_letter::replay(&config.path).map(|t| print!("{t}")),
+        Command::Stats { config } => stats::read(&config.path).map(|text| print!("{text}")),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
     };
     match result {
