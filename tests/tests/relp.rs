@@ -27,6 +27,7 @@ fn numbers(records: &[Value]) -> HashMap<usize, usize> {
             .as_str()
             .and_then(|m| m.strip_prefix("relp-"))
         {
+            let n = n.split(' ').next().unwrap_or(n);
             *seen.entry(n.parse::<usize>().unwrap()).or_insert(0) += 1;
         }
     }
@@ -182,4 +183,62 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
 
 fn numbers_in(path: &std::path::Path) -> usize {
     numbers(&read_records(path)).len()
+}
+
+/// A message larger than the agent's max_message_size: rsyslog (allowed 256 KiB
+/// here) sends it over RELP; the agent keeps its start, marks it Truncated and
+/// answers 200 OK, so the session goes on and what follows arrives once. (Closing
+/// the session instead would make rsyslog resend the same frame for ever.)
+#[test]
+fn an_oversized_relp_message_is_truncated_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relp_port, in_port) = (free_port(), free_port());
+    let out = dir.path().join("records.jsonl");
+    let config = format!(
+        "max_message_size = 4096\n{}",
+        relp_config_text(&build_dir(), relp_port, &out)
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let rsyslog = Rsyslog::start(
+        dir.path(),
+        &format!(
+            "global(maxMessageSize=\"256k\")\n{}",
+            rsyslog_relp_forwarder(in_port, relp_port)
+        ),
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
+    }));
+    let big = format!("{} big-{}", message(0), "x".repeat(100_000));
+    let messages: Vec<String> = (1..=50)
+        .map(message)
+        .chain([big])
+        .chain((51..=100).map(message))
+        .collect();
+    send_tcp_octet(in_port, messages);
+    assert!(
+        wait_until(Duration::from_secs(30), || count_lines(&out) >= 101),
+        "{} arrived\nrsyslog: {}\nagent: {}",
+        count_lines(&out),
+        rsyslog.logs(),
+        agent.logs()
+    );
+    drop(rsyslog);
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert!(
+        logs.contains("RELP message larger than max_message_size"),
+        "{logs}"
+    );
+    assert!(!logs.contains("RELP protocol error"), "{logs}");
+    let records = read_records(&out);
+    assert_eq!(records.len(), 101, "each message once");
+    let seen = numbers(&records);
+    assert!((1..=100).all(|i| seen.get(&i) == Some(&1)), "{seen:?}");
+    let truncated: Vec<&Value> = records.iter().filter(|r| r["Truncated"] == true).collect();
+    assert_eq!(truncated.len(), 1);
+    let text = truncated[0]["SyslogMessage"].as_str().unwrap();
+    assert!(text.starts_with("relp-000000 big-xxx"), "{text}");
+    assert!(text.len() < 4096, "{}", text.len());
+    assert_eq!(truncated[0]["HostName"], "host-relp");
 }

@@ -17,7 +17,17 @@ pub enum RelpParse<'a> {
     Frame(RelpFrame<'a>, usize),
     /// The buffer holds the start of a frame: read more.
     NeedMore,
-    /// Not RELP, or a frame larger than allowed: the session cannot continue.
+    /// A frame whose DATALEN exceeds the limit: its header took `header` bytes
+    /// (through the space before DATA); `data_len` bytes of DATA and the closing
+    /// LF follow. The caller keeps what it can and skips the rest as it arrives,
+    /// so the session stays in step without buffering the whole frame.
+    Oversized {
+        txnr: u64,
+        command: &'a [u8],
+        header: usize,
+        data_len: usize,
+    },
+    /// Not RELP: the session cannot continue.
     Invalid(&'static str),
 }
 
@@ -75,11 +85,20 @@ pub fn parse_relp(buf: &[u8], max_data: usize) -> RelpParse<'_> {
         Ok(None) => return RelpParse::NeedMore,
         Err(e) => return RelpParse::Invalid(e),
     };
-    if len as usize > max_data {
-        return RelpParse::Invalid("DATALEN is larger than max_message_size");
-    }
     at += n;
     let len = len as usize;
+    if len > max_data {
+        return match buf.get(at) {
+            None => RelpParse::NeedMore,
+            Some(b' ') => RelpParse::Oversized {
+                txnr,
+                command,
+                header: at + 1,
+                data_len: len,
+            },
+            Some(_) => RelpParse::Invalid("expected a space before DATA"),
+        };
+    }
     let data = if len == 0 {
         &buf[at..at]
     } else {
@@ -150,18 +169,32 @@ mod tests {
     }
 
     #[test]
-    fn garbage_and_oversize_are_invalid() {
+    fn garbage_is_invalid() {
         assert!(matches!(
             parse_relp(b"x syslog 1 a\n", 100),
-            RelpParse::Invalid(_)
-        ));
-        assert!(matches!(
-            parse_relp(b"1 syslog 500 ", 100),
             RelpParse::Invalid(_)
         ));
         assert!(matches!(
             parse_relp(b"1 syslog 1 ab\n", 100),
             RelpParse::Invalid(_)
         ));
+        assert!(matches!(
+            parse_relp(b"1 syslog 500x", 100),
+            RelpParse::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn oversize_is_reported_once_the_header_is_complete() {
+        assert_eq!(parse_relp(b"1 syslog 500", 100), RelpParse::NeedMore);
+        assert_eq!(
+            parse_relp(b"31 syslog 500 abc", 100),
+            RelpParse::Oversized {
+                txnr: 31,
+                command: b"syslog",
+                header: 14,
+                data_len: 500
+            }
+        );
     }
 }

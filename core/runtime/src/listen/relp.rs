@@ -32,6 +32,35 @@ fn trim_trailer(d: &[u8]) -> &[u8] {
     &d[..end]
 }
 
+/// A frame larger than `max_message_size + 64`, read as it arrives: the first
+/// `max_message_size` bytes are kept, the rest skipped.
+struct Oversized {
+    txnr: u64,
+    syslog: bool,
+    kept: Vec<u8>,
+    /// DATA bytes not read yet; then the closing LF.
+    left: usize,
+    data_len: usize,
+}
+
+impl Oversized {
+    /// Takes what `input` holds of the frame; returns the bytes used and whether
+    /// the frame is complete. `Err` when the LF after DATA is missing.
+    fn feed(&mut self, input: &[u8], max: usize) -> Result<(usize, bool), &'static str> {
+        let take = self.left.min(input.len());
+        let room = max.saturating_sub(self.kept.len()).min(take);
+        self.kept.extend_from_slice(&input[..room]);
+        self.left -= take;
+        if self.left > 0 || take == input.len() {
+            return Ok((take, false));
+        }
+        match input[take] {
+            b'\n' => Ok((take + 1, true)),
+            _ => Err("expected LF after DATA"),
+        }
+    }
+}
+
 /// Messages read but not yet answered.
 struct Pending {
     batch: FrameBatch,
@@ -93,6 +122,7 @@ pub(super) async fn session(
     let mut shutdown = ctx.shutdown.clone();
     let mut pending = Pending::new(listener);
     let mut opened = false;
+    let mut oversized: Option<Oversized> = None;
     'session: loop {
         if buf.capacity() - buf.len() < READ_SIZE / 2 {
             buf.reserve(READ_SIZE);
@@ -113,8 +143,52 @@ pub(super) async fn session(
         let mut used = 0;
         let mut close = false;
         loop {
+            if let Some(mut big) = oversized.take() {
+                match big.feed(&buf[used..], max) {
+                    Ok((n, done)) => {
+                        used += n;
+                        if !done {
+                            oversized = Some(big);
+                            break;
+                        }
+                    }
+                    Err(why) => {
+                        tracing::warn!(%peer, reason = why, "RELP protocol error; closing the session (the sender will resend)");
+                        close = true;
+                        break;
+                    }
+                }
+                if big.syslog && opened {
+                    tracing::warn!(%peer, txnr = big.txnr, bytes = big.data_len, kept = max, "RELP message larger than max_message_size; kept its start, marked Truncated");
+                    let data = trim_trailer(&big.kept);
+                    pending
+                        .batch
+                        .push(data, syslane_abi::SL_FRAME_TRUNCATED, peer.ip(), now);
+                    pending.txnrs.push(big.txnr);
+                } else if big.syslog {
+                    rsp(&mut out, big.txnr, "500 session not open");
+                } else {
+                    rsp(&mut out, big.txnr, "500 frame larger than max_message_size");
+                }
+                continue;
+            }
             match parse_relp(&buf[used..], max + 64) {
                 RelpParse::NeedMore => break,
+                RelpParse::Oversized {
+                    txnr,
+                    command,
+                    header,
+                    data_len,
+                } => {
+                    oversized = Some(Oversized {
+                        txnr,
+                        syslog: command == b"syslog",
+                        kept: Vec::with_capacity(max.min(data_len)),
+                        left: data_len,
+                        data_len,
+                    });
+                    used += header;
+                }
                 RelpParse::Invalid(why) => {
                     tracing::warn!(%peer, reason = why, "RELP protocol error; closing the session (the sender will resend)");
                     close = true;
