@@ -34,6 +34,34 @@ fn numbers(records: &[Value]) -> HashMap<usize, usize> {
     seen
 }
 
+/// Sends `messages` into rsyslog's TCP input on `in_port`, waits until `out` holds
+/// `expect` records, stops both and returns the agent's logs.
+fn through_rsyslog(
+    agent: Agent,
+    rsyslog: Rsyslog,
+    in_port: u16,
+    messages: impl IntoIterator<Item = String>,
+    out: &std::path::Path,
+    expect: usize,
+    secs: u64,
+) -> String {
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
+    }));
+    send_tcp_octet(in_port, messages);
+    assert!(
+        wait_until(Duration::from_secs(secs), || count_lines(out) >= expect),
+        "{} arrived\nrsyslog: {}\nagent: {}",
+        count_lines(out),
+        rsyslog.logs(),
+        agent.logs()
+    );
+    drop(rsyslog);
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    logs
+}
+
 #[test]
 fn rsyslog_omrelp_delivers_every_message_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,20 +70,7 @@ fn rsyslog_omrelp_delivers_every_message_once() {
     let agent = Agent::start(dir.path(), &relp_config_text(&build_dir(), relp_port, &out));
     let rsyslog = Rsyslog::start(dir.path(), &rsyslog_relp_forwarder(in_port, relp_port));
     let n = 20_000;
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
-    }));
-    send_tcp_octet(in_port, (0..n).map(message));
-    assert!(
-        wait_until(Duration::from_secs(60), || count_lines(&out) >= n),
-        "{} arrived\nrsyslog: {}\nagent: {}",
-        count_lines(&out),
-        rsyslog.logs(),
-        agent.logs()
-    );
-    drop(rsyslog);
-    let (status, logs) = agent.stop();
-    assert!(status.success(), "{logs}");
+    through_rsyslog(agent, rsyslog, in_port, (0..n).map(message), &out, n, 60);
     let records = read_records(&out);
     let seen = numbers(&records);
     assert_eq!(seen.len(), n, "every message arrived");
@@ -206,26 +221,13 @@ fn an_oversized_relp_message_is_truncated_and_the_stream_goes_on() {
             rsyslog_relp_forwarder(in_port, relp_port)
         ),
     );
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
-    }));
     let big = format!("{} big-{}", message(0), "x".repeat(100_000));
     let messages: Vec<String> = (1..=50)
         .map(message)
         .chain([big])
         .chain((51..=100).map(message))
         .collect();
-    send_tcp_octet(in_port, messages);
-    assert!(
-        wait_until(Duration::from_secs(30), || count_lines(&out) >= 101),
-        "{} arrived\nrsyslog: {}\nagent: {}",
-        count_lines(&out),
-        rsyslog.logs(),
-        agent.logs()
-    );
-    drop(rsyslog);
-    let (status, logs) = agent.stop();
-    assert!(status.success(), "{logs}");
+    let logs = through_rsyslog(agent, rsyslog, in_port, messages, &out, 101, 30);
     assert!(
         logs.contains("RELP message larger than max_message_size"),
         "{logs}"
