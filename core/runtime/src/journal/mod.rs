@@ -8,8 +8,11 @@
 //! resumes at the acknowledged position: what was acknowledged by the output may be
 //! sent again (at-least-once), what was journaled is never lost.
 //!
-//! With `fsync = "batch"` an append returns only once it is on disk; with an
-//! interval, appends are synced at most that often. When the journal holds
+//! With `fsync = "batch"` the shipper sees an entry only once it is on disk: a
+//! committer thread syncs what was written and moves the readers' limit, so
+//! workers go on decoding meanwhile, and an append that must be acknowledged
+//! (RELP) waits for it with [`JournalWriter::wait_durable`]. With an interval,
+//! appends are synced at most that often. When the journal holds
 //! `journal_max_bytes`, `when_full = "block"` makes appends wait (back-pressure up
 //! to the senders) and `"drop_oldest"` deletes the oldest segment and counts it.
 
@@ -87,6 +90,8 @@ struct State {
     file: Arc<File>,
     /// End of the last entry readers may see.
     committed: Position,
+    /// End of the last entry written (not yet synced with `fsync = "batch"`).
+    written: Position,
     writers: usize,
     reader_gone: bool,
     acked: Position,
@@ -313,6 +318,10 @@ pub fn open(
                 segment: next_id,
                 offset: 0,
             },
+            written: Position {
+                segment: next_id,
+                offset: 0,
+            },
             writers: 1,
             reader_gone: false,
             acked: start,
@@ -323,13 +332,16 @@ pub fn open(
         changed: Condvar::new(),
         metrics,
     });
-    if let Fsync::Interval(every) = shared.config.fsync {
-        let weak = Arc::downgrade(&shared);
-        std::thread::Builder::new()
+    let weak = Arc::downgrade(&shared);
+    let syncer = match shared.config.fsync {
+        Fsync::Interval(every) => std::thread::Builder::new()
             .name("journal-sync".into())
-            .spawn(move || writer::background_sync(weak, every))
-            .map_err(|e| fail("cannot start the fsync thread", e))?;
-    }
+            .spawn(move || writer::background_sync(weak, every)),
+        Fsync::Batch => std::thread::Builder::new()
+            .name("journal-commit".into())
+            .spawn(move || writer::committer(weak)),
+    };
+    syncer.map_err(|e| fail("cannot start the fsync thread", e))?;
     Ok((
         JournalWriter {
             shared: Arc::clone(&shared),

@@ -216,3 +216,42 @@ fn block_waits_for_the_reader_to_free_room() {
         0
     );
 }
+
+#[test]
+fn with_fsync_batch_readers_see_what_the_committer_synced_and_wait_durable_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(Metrics::default());
+    let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), m).unwrap();
+    let mut last = Position::default();
+    for i in 0..50 {
+        let end = w.append(chunk(i, 300)).unwrap();
+        assert!(end > last, "positions grow");
+        last = end;
+    }
+    w.wait_durable(last).unwrap();
+    {
+        let st = w.shared.lock();
+        assert!(st.committed >= last && st.written == last);
+    }
+    // Durable means visible: no waiting needed to read all fifty.
+    let mut got = Vec::new();
+    while let Next::Chunk(c, _) = r.next(Duration::ZERO) {
+        got.push(number(&c));
+    }
+    assert_eq!(got, (0..50).collect::<Vec<_>>());
+    // Appends without a wait, then the last writer goes: the reader still gets
+    // every entry before Closed.
+    for i in 50..60 {
+        w.append(chunk(i, 300)).unwrap();
+    }
+    drop(w);
+    let mut rest = Vec::new();
+    loop {
+        match r.next(Duration::from_secs(5)) {
+            Next::Chunk(c, _) => rest.push(number(&c)),
+            Next::Closed => break,
+            Next::Idle => panic!("idle with entries unread: {rest:?}"),
+        }
+    }
+    assert_eq!(rest, (50..60).collect::<Vec<_>>());
+}

@@ -24,6 +24,7 @@ impl Drop for JournalWriter {
         st.writers -= 1;
         if st.writers == 0 {
             self.shared.sync(&mut st);
+            st.committed = st.committed.max(st.written);
         }
         drop(st);
         self.shared.changed.notify_all();
@@ -31,9 +32,11 @@ impl Drop for JournalWriter {
 }
 
 impl JournalWriter {
-    /// Appends a chunk; returns once it is durable under the fsync policy, waiting
-    /// first for room when the journal is full and `when_full = "block"`.
-    pub fn append(&self, chunk: Chunk) -> Result<(), Closed> {
+    /// Appends a chunk, waiting first for room when the journal is full and
+    /// `when_full = "block"`; returns the position after it. With `fsync =
+    /// "batch"` the entry reaches readers once the committer has synced it; wait
+    /// for that with [`JournalWriter::wait_durable`] before acknowledging it.
+    pub fn append(&self, chunk: Chunk) -> Result<Position, Closed> {
         let sh = &*self.shared;
         let size = (HEADER + chunk.data.len()) as u64;
         let mut st = sh.lock();
@@ -70,47 +73,83 @@ impl JournalWriter {
             return Err(Closed);
         }
         st.dirty_since.get_or_insert_with(Instant::now);
-        let mut written = None;
-        if let Some(seg) = st.segments.back_mut() {
-            seg.bytes += size;
-            seg.records += u64::from(chunk.records);
-            written = Some(Position {
-                segment: seg.id,
-                offset: seg.bytes,
-            });
-        }
-        // With fsync = "batch" readers see the entry only once it is on disk; the fsync
-        // runs without the lock, so concurrent appends share one (group commit).
-        // With an interval, the syncer thread makes appends durable in the background.
-        let to_sync = match sh.config.fsync {
-            Fsync::Batch => Some(Arc::clone(&st.file)),
-            Fsync::Interval(_) => {
-                if let Some(p) = written {
-                    st.committed = st.committed.max(p);
+        let written = match st.segments.back_mut() {
+            Some(seg) => {
+                seg.bytes += size;
+                seg.records += u64::from(chunk.records);
+                Position {
+                    segment: seg.id,
+                    offset: seg.bytes,
                 }
-                None
             }
+            None => st.written,
         };
-        if written.is_some_and(|p| p.offset >= sh.segment_bytes) {
+        st.written = st.written.max(written);
+        // With an interval, readers see the entry at once and the syncer thread makes
+        // it durable in the background; with fsync = "batch", the committer moves
+        // `committed` once the entry is on disk.
+        if let Fsync::Interval(_) = sh.config.fsync {
+            st.committed = st.committed.max(written);
+        }
+        if written.offset >= sh.segment_bytes {
+            // rotate() syncs the finished segment first.
             if let Err(e) = sh.rotate(&mut st) {
                 tracing::error!(dir = %sh.config.dir.display(), error = %e, "cannot start a new journal segment");
                 st.failed = true;
             }
         }
-        if let (Some(file), Some(p)) = (to_sync, written) {
-            drop(st);
-            if let Err(e) = file.sync_data() {
-                tracing::error!(dir = %sh.config.dir.display(), error = %e, "journal fsync failed; records from now on are refused");
-                sh.lock().failed = true;
-                return Err(Closed);
-            }
-            st = sh.lock();
-            st.committed = st.committed.max(p);
-        }
         Metrics::add(&sh.metrics.records_journaled, u64::from(chunk.records));
         drop(st);
         sh.changed.notify_all();
+        Ok(written)
+    }
+
+    /// Returns once everything up to `upto` is durable under the fsync policy (at
+    /// once with an interval); `Closed` if the journal failed first.
+    pub fn wait_durable(&self, upto: Position) -> Result<(), Closed> {
+        let sh = &*self.shared;
+        if sh.config.fsync != Fsync::Batch {
+            return Ok(());
+        }
+        let mut st = sh.lock();
+        while st.committed < upto {
+            if st.failed {
+                return Err(Closed);
+            }
+            st = sh
+                .changed
+                .wait_timeout(st, Duration::from_millis(100))
+                .map_or_else(|e| e.into_inner().0, |r| r.0);
+        }
         Ok(())
+    }
+}
+
+/// With `fsync = "batch"`: syncs what was written, outside the lock, and lets
+/// readers see it; appends made during one sync share the next (group commit).
+/// Runs until the journal is gone.
+pub(super) fn committer(shared: std::sync::Weak<Shared>) {
+    while let Some(sh) = shared.upgrade() {
+        let (file, upto) = {
+            let st = sh.lock();
+            if st.written <= st.committed || st.failed {
+                drop(sh.changed.wait_timeout(st, Duration::from_millis(100)));
+                continue;
+            }
+            (Arc::clone(&st.file), st.written)
+        };
+        let synced = file.sync_data();
+        let mut st = sh.lock();
+        match synced {
+            // A rotation meanwhile synced the old segment and moved past it.
+            Ok(()) => st.committed = st.committed.max(upto),
+            Err(e) => {
+                tracing::error!(dir = %sh.config.dir.display(), error = %e, "journal fsync failed; records from now on are refused");
+                st.failed = true;
+            }
+        }
+        drop(st);
+        sh.changed.notify_all();
     }
 }
 

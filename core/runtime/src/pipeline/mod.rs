@@ -42,7 +42,13 @@ impl Worker {
             records.clear();
             let ack = frames.ack.take();
             let journaled = self
-                .process(&frames, &mut records, &mut decode, &mut filter)
+                .process(
+                    &frames,
+                    &mut records,
+                    &mut decode,
+                    &mut filter,
+                    ack.is_some(),
+                )
                 .is_ok();
             if let Some(ack) = ack {
                 let _ = ack.send(journaled);
@@ -59,6 +65,7 @@ impl Worker {
         records: &mut RecordBatch,
         decode: &mut DecodeScratch,
         filter: &mut FilterScratch,
+        durable: bool,
     ) -> Result<(), crate::journal::Closed> {
         let m = &*self.metrics;
         let Some(decoder) = self.decoders.get_mut(frames.listener) else {
@@ -104,11 +111,17 @@ impl Worker {
             self.serializer.write_record(records, r, &mut chunk.data);
             chunk.records += 1;
         }
+        let mut end = None;
         for chunk in [syslog, security] {
             if chunk.records > 0 {
-                self.journal.append(chunk)?;
+                end = Some(self.journal.append(chunk)?);
             }
         }
-        Ok(())
+        // A batch the sender waits on (RELP) is answered once it is on disk; others
+        // go on while the committer syncs.
+        match end {
+            Some(end) if durable => self.journal.wait_durable(end),
+            _ => Ok(()),
+        }
     }
 }
