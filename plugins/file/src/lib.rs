@@ -2,14 +2,18 @@
 //!
 //! The embedded default output, and a useful one in production for a local copy.
 //! A write that fails (disk full, permissions) is answered with RETRY and the
-//! reason, so nothing is lost while the operator fixes it.
+//! reason, so nothing is lost while the operator fixes it. With `max_bytes` the
+//! file is rotated (`path.1` … `path.<keep>`) before a batch would take it past
+//! that size, so a host that is never connected to a workspace does not fill its
+//! disk; a file moved away by logrotate is noticed and `path` opened anew.
 
 #![forbid(unsafe_code)]
 
 use serde::Deserialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use syslane_plugin_sdk::{export_plugin, Host, Outcome, Output, Payload};
 
 #[derive(Deserialize)]
@@ -19,12 +23,37 @@ struct Config {
     /// `fsync` after every batch (default false: the data reaches the page cache).
     #[serde(default)]
     fsync: bool,
+    /// Rotate before the file would grow past this many bytes (default: never).
+    max_bytes: Option<u64>,
+    /// Rotated files kept beside it (default 5).
+    #[serde(default = "default_keep")]
+    keep: u32,
+}
+
+fn default_keep() -> u32 {
+    5
 }
 
 pub struct FileOutput {
     path: PathBuf,
     fsync: bool,
+    max_bytes: Option<u64>,
+    keep: u32,
     file: Option<File>,
+}
+
+/// `path` with `.n` appended.
+fn numbered(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+fn ignore_missing(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 impl FileOutput {
@@ -45,7 +74,73 @@ impl FileOutput {
             .ok_or_else(|| std::io::Error::other("file not open"))
     }
 
+    /// Forgets the open file when `path` no longer names it (moved or deleted by
+    /// logrotate or the operator).
+    fn notice_moved(&mut self) {
+        let Some(file) = &self.file else { return };
+        let same = match (file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(open), Ok(named)) => open.ino() == named.ino() && open.dev() == named.dev(),
+            _ => false,
+        };
+        if !same {
+            self.file = None;
+        }
+    }
+
+    /// `path` becomes `path.1`, `path.1` becomes `path.2`, …; the oldest beyond
+    /// `keep` is deleted.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file = None;
+        if self.keep == 0 {
+            return ignore_missing(std::fs::remove_file(&self.path));
+        }
+        ignore_missing(std::fs::remove_file(numbered(&self.path, self.keep)))?;
+        for n in (1..self.keep).rev() {
+            ignore_missing(std::fs::rename(
+                numbered(&self.path, n),
+                numbered(&self.path, n + 1),
+            ))?;
+        }
+        ignore_missing(std::fs::rename(&self.path, numbered(&self.path, 1)))
+    }
+
+    /// Writes a payload (JSON lines), rotating between whole lines whenever the
+    /// next would take the file past `max_bytes`; a line longer than that gets a
+    /// file of its own.
     fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.notice_moved();
+        let Some(max) = self.max_bytes else {
+            return self.append(data);
+        };
+        let mut rest = data;
+        while !rest.is_empty() {
+            let size = self.open()?.metadata()?.len();
+            let room = usize::try_from(max.saturating_sub(size)).unwrap_or(usize::MAX);
+            let mut take = if rest.len() <= room {
+                rest.len()
+            } else {
+                rest[..room]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1)
+            };
+            if take == 0 {
+                if size > 0 {
+                    self.rotate()?;
+                    continue;
+                }
+                take = rest
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+            }
+            self.append(&rest[..take])?;
+            rest = &rest[take..];
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
         let fsync = self.fsync;
         let file = self.open()?;
         let before = file.metadata()?.len();
@@ -69,9 +164,16 @@ impl Output for FileOutput {
         let c: Config =
             serde_json::from_str(config).map_err(|e| format!("file output config: {e}"))?;
         let path = host.resolve_path(&c.path);
+        if c.max_bytes == Some(0) {
+            return Err(
+                "file output: max_bytes must be at least 1 (leave it out to never rotate)".into(),
+            );
+        }
         let mut out = FileOutput {
             path,
             fsync: c.fsync,
+            max_bytes: c.max_bytes,
+            keep: c.keep,
             file: None,
         };
         if let Err(e) = out.open() {
