@@ -83,3 +83,80 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
         "the new filter applies"
     );
 }
+
+/// Reloads that change only the pipeline (here the filter) keep the sockets: one
+/// TCP connection streams through three SIGHUPs without being closed, and UDP
+/// datagrams sent meanwhile wait in the socket buffer instead of being lost.
+#[test]
+fn reloads_that_keep_the_listeners_keep_connections_open_and_lose_no_datagram() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("records.jsonl");
+    let config_path = dir.path().join("syslane.toml");
+    let plain = config_text(&build_dir(), port, "", &out);
+    let agent = Agent::start(dir.path(), &plain);
+    let filtered = config_text(
+        &build_dir(),
+        port,
+        "[[filter]]\nplugin = \"select\"\nmin_severity = \"debug\"\n",
+        &out,
+    );
+    let n = 3000;
+    let sender = std::thread::spawn(move || {
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..n {
+            writeln!(tcp, "<14>1 - h a - - - tcp-{i}").expect("the connection stays open");
+            udp.send_to(
+                format!("<14>1 - h a - - - udp-{i}").as_bytes(),
+                ("127.0.0.1", port),
+            )
+            .unwrap();
+            // About a thousand of each a second: three seconds of traffic.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(600));
+        let next = if round % 2 == 0 { &filtered } else { &plain };
+        std::fs::write(&config_path, next).unwrap();
+        hup(&agent);
+        assert!(
+            wait_until(Duration::from_secs(10), || agent
+                .logs()
+                .matches("configuration reloaded")
+                .count()
+                == round + 1),
+            "{}",
+            agent.logs()
+        );
+    }
+    sender.join().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || count_lines(&out) >= 2 * n),
+        "{} of {} arrived\n{}",
+        count_lines(&out),
+        2 * n,
+        agent.logs()
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert_eq!(logs.matches("kept open").count(), 3, "{logs}");
+    let mut seen = std::collections::HashMap::new();
+    for r in read_records(&out) {
+        *seen
+            .entry(r["SyslogMessage"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    for kind in ["tcp", "udp"] {
+        let missing: Vec<usize> = (0..n)
+            .filter(|i| seen.get(&format!("{kind}-{i}")) != Some(&1))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{kind}: {} missing or twice: {missing:?}",
+            missing.len()
+        );
+    }
+}

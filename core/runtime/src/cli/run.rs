@@ -8,14 +8,16 @@
 //!
 //! SIGHUP re-reads the configuration and checks all of it (plugins included)
 //! before touching anything: a bad one is refused with the reason and the running
-//! one stays. A good one replaces the running stages; the journal, on disk, carries
-//! every accepted record across. Listeners are reopened, so a UDP datagram that
-//! arrives in the few milliseconds between is not received.
+//! one stays. A good one replaces the pipeline (decoders, filters, journal,
+//! output); the journal, on disk, carries every accepted record across. When the
+//! listen addresses and listener settings are unchanged the sockets and their
+//! connections stay open, and senders wait during the swap; otherwise they are
+//! reopened, and UDP datagrams arriving in those milliseconds are not received.
 
 use super::components::Components;
 use crate::config::Config;
 use crate::journal;
-use crate::listen::{self, ListenContext, Router};
+use crate::listen::{self, FrameBatch, ListenContext, Router};
 use crate::metrics::Metrics;
 use crate::pipeline::serialize::Serializer;
 use crate::pipeline::Worker;
@@ -36,21 +38,20 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<(
         .map_err(|e| format!("cannot start thread {name}: {e}"))
 }
 
-/// One running set of stages built from one configuration.
-struct Generation {
-    stop: watch::Sender<bool>,
-    listeners: JoinSet<()>,
-    stats: tokio::task::JoinHandle<()>,
+/// The stages behind the listeners, built from one configuration: workers
+/// (decoders, filters), the journal and the shipper (output).
+struct Pipeline {
     workers: Vec<JoinHandle<()>>,
     shipper: JoinHandle<()>,
     deadline: Deadline,
 }
 
-impl Generation {
+impl Pipeline {
+    /// Starts the stages; returns them with the senders that feed the workers.
     fn start(
         config: &Config,
         metrics: &Arc<Metrics>,
-    ) -> Result<(Generation, ListenerStart), String> {
+    ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
         std::fs::create_dir_all(&config.state_dir).map_err(|e| {
             format!(
                 "{}: state_dir: cannot create {}: {e}; create it, writable by the agent's user",
@@ -101,49 +102,31 @@ impl Generation {
             workers.push(spawn(format!("worker-{i}"), move || worker.run(rx))?);
         }
         drop(journal_writer);
-        let (stop, stopped) = watch::channel(false);
-        let ctx = Arc::new(ListenContext {
-            router: Router::new(senders),
-            metrics: Arc::clone(metrics),
-            max_message_size: config.max_message_size,
-            idle_timeout: config.idle_timeout,
-            max_connections: config.max_connections,
-            udp_receive_buffer: config.udp_receive_buffer,
-            shutdown: stopped,
-        });
-        let generation = Generation {
-            stop,
-            listeners: JoinSet::new(),
-            stats: tokio::spawn(async {}),
-            workers,
-            shipper,
-            deadline,
-        };
-        Ok((generation, ListenerStart(ctx)))
+        Ok((
+            Pipeline {
+                workers,
+                shipper,
+                deadline,
+            },
+            senders,
+        ))
     }
 
-    /// Opens the sockets and the counters socket.
-    async fn listen(
-        &mut self,
-        config: &Config,
-        starter: ListenerStart,
-        metrics: &Arc<Metrics>,
-    ) -> Result<(), String> {
-        self.listeners = listen::start(config, starter.0).await?;
-        self.stats = super::stats::serve(
-            &config.state_dir,
-            Arc::clone(metrics),
-            self.stop.subscribe(),
-        )?;
-        Ok(())
-    }
-
-    /// Stops every stage; the shipper keeps delivering for at most `drain`.
-    async fn stop(mut self, drain: Duration) {
+    /// Lets the shipper deliver for at most `drain` more. Once it stops, the
+    /// journal no longer blocks workers when it is full, so their queues empty.
+    fn deadline(&self, drain: Duration) {
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + drain);
-        let _ = self.stop.send(true);
-        while self.listeners.join_next().await.is_some() {}
-        let _ = self.stats.await;
+    }
+
+    /// Stops within `drain`: see [`Pipeline::join`].
+    async fn stop(self, drain: Duration) {
+        self.deadline(drain);
+        self.join().await;
+    }
+
+    /// Waits for the workers to finish their queues (their senders must be gone)
+    /// and for the shipper to reach its deadline.
+    async fn join(self) {
         let (workers, shipper) = (self.workers, self.shipper);
         let _ = tokio::task::spawn_blocking(move || {
             for w in workers {
@@ -155,17 +138,143 @@ impl Generation {
     }
 }
 
-/// The listener context, handed from `start` (threads) to `listen` (sockets).
-struct ListenerStart(Arc<ListenContext>);
+/// The sockets, their connections and the counters socket.
+struct Listeners {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    stats: tokio::task::JoinHandle<()>,
+    ctx: Arc<ListenContext>,
+}
 
-/// Starts a generation and its sockets; a generation that fails half-way is stopped.
-async fn launch(config: &Config, metrics: &Arc<Metrics>) -> Result<Generation, String> {
-    let (mut generation, starter) = Generation::start(config, metrics)?;
-    if let Err(e) = generation.listen(config, starter, metrics).await {
-        generation.stop(Duration::ZERO).await;
-        return Err(e);
+impl Listeners {
+    /// Binds every listener in `config`, feeding `senders`.
+    async fn open(
+        config: &Config,
+        senders: Vec<crossbeam_channel::Sender<FrameBatch>>,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Listeners, String> {
+        let (stop, stopped) = watch::channel(false);
+        let ctx = Arc::new(ListenContext {
+            router: Router::new(senders),
+            metrics: Arc::clone(metrics),
+            max_message_size: config.max_message_size,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            udp_receive_buffer: config.udp_receive_buffer,
+            shutdown: stopped,
+        });
+        let opened = match listen::start(config, Arc::clone(&ctx)).await {
+            Ok(tasks) => {
+                super::stats::serve(&config.state_dir, Arc::clone(metrics), stop.subscribe())
+                    .map(|stats| (tasks, stats))
+            }
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok((tasks, stats)) => Ok(Listeners {
+                stop,
+                tasks,
+                stats,
+                ctx,
+            }),
+            Err(e) => {
+                let _ = stop.send(true);
+                ctx.router.close();
+                Err(e)
+            }
+        }
     }
-    Ok(generation)
+
+    /// Whether `new` can keep these sockets: the same addresses in the same order
+    /// (decoders are chosen by position) and the same listener settings.
+    fn fit(old: &Config, new: &Config) -> bool {
+        let addresses = |c: &Config| {
+            c.listen
+                .iter()
+                .map(|l| l.address.to_string())
+                .collect::<Vec<_>>()
+        };
+        addresses(old) == addresses(new)
+            && (
+                old.max_message_size,
+                old.idle_timeout,
+                old.max_connections,
+                old.udp_receive_buffer,
+            ) == (
+                new.max_message_size,
+                new.idle_timeout,
+                new.max_connections,
+                new.udp_receive_buffer,
+            )
+    }
+
+    /// Stops reading (connections drain what is in flight), then closes the workers' queues.
+    async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        let _ = (&mut self.stats).await;
+        self.ctx.router.close();
+    }
+}
+
+/// One running configuration.
+struct Generation {
+    listeners: Listeners,
+    pipeline: Pipeline,
+}
+
+impl Generation {
+    /// The deadline comes first: listeners may be waiting on workers that wait on
+    /// a full journal, which only the shipper's stop frees.
+    async fn stop(self, drain: Duration) {
+        self.pipeline.deadline(drain);
+        self.listeners.stop().await;
+        self.pipeline.join().await;
+    }
+}
+
+/// Starts a pipeline and its sockets; a pipeline whose sockets fail is stopped.
+async fn launch(config: &Config, metrics: &Arc<Metrics>) -> Result<Generation, String> {
+    let (pipeline, senders) = Pipeline::start(config, metrics)?;
+    match Listeners::open(config, senders, metrics).await {
+        Ok(listeners) => Ok(Generation {
+            listeners,
+            pipeline,
+        }),
+        Err(e) => {
+            pipeline.stop(Duration::ZERO).await;
+            Err(e)
+        }
+    }
+}
+
+/// Replaces the pipeline behind running listeners: senders wait meanwhile, so
+/// connections stay open and UDP datagrams wait in the socket buffers. Falls
+/// back to `old` when `new` cannot start (the inner error says why).
+async fn swap_pipeline(
+    generation: Generation,
+    old: &Config,
+    new: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(Generation, Result<(), String>), String> {
+    let Generation {
+        listeners,
+        pipeline,
+    } = generation;
+    listeners.ctx.router.replace(Vec::new());
+    pipeline.stop(Duration::ZERO).await;
+    let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics) {
+        Ok(started) => (Ok(()), started),
+        Err(e) => (Err(e), Pipeline::start(old, metrics)?),
+    };
+    listeners.ctx.router.replace(senders);
+    Ok((
+        Generation {
+            listeners,
+            pipeline,
+        },
+        outcome,
+    ))
 }
 
 /// Reads and checks a new configuration as `check-config` would.
@@ -307,21 +416,30 @@ pub fn run(path: &Path) -> Result<(), String> {
                 return Ok(());
             };
             let changed = changes(&config, &new).join(", ");
-            generation.stop(Duration::ZERO).await;
-            generation = match launch(&new, &metrics).await {
-                Ok(g) => {
-                    tracing::info!(changed = %if changed.is_empty() { "nothing".into() } else { changed }, "SIGHUP: configuration reloaded; the journal carried every accepted record across");
+            let changed = if changed.is_empty() { "nothing".to_string() } else { changed };
+            let keep_sockets = Listeners::fit(&config, &new);
+            let (next, outcome) = if keep_sockets {
+                swap_pipeline(generation, &config, &new, &metrics).await?
+            } else {
+                generation.stop(Duration::ZERO).await;
+                match launch(&new, &metrics).await {
+                    Ok(g) => (g, Ok(())),
+                    Err(e) => (launch(&config, &metrics).await?, Err(e)),
+                }
+            };
+            generation = next;
+            match outcome {
+                Ok(()) => {
+                    let sockets = if keep_sockets { "kept open" } else { "reopened" };
+                    tracing::info!(%changed, listeners = sockets, "SIGHUP: configuration reloaded; the journal carried every accepted record across");
                     config = new;
                     crate::service::ready(&listening(&config));
-                    g
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: the new configuration could not start; going back to the running one");
-                    let g = launch(&config, &metrics).await?;
                     crate::service::ready(&format!("{}; the last reload failed: {e}", listening(&config)));
-                    g
                 }
-            };
+            }
         }
     });
     drop(runtime);

@@ -16,8 +16,8 @@ use crate::config::{Config, ListenAddress};
 use crate::metrics::Metrics;
 use crossbeam_channel::{Sender, TrySendError};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -86,41 +86,86 @@ impl FrameBatch {
 #[derive(Debug)]
 pub struct Closed;
 
-/// Hands batches to the pipeline workers.
+/// Hands batches to the pipeline workers. A reload that keeps the listeners
+/// replaces the workers behind it: in between, senders wait (TCP is paused by
+/// back-pressure, UDP datagrams queue in the socket buffer), and no wait then
+/// counts towards a UDP give-up.
 pub struct Router {
-    workers: Vec<Sender<FrameBatch>>,
+    /// Empty while the pipeline is being replaced.
+    workers: RwLock<Vec<Sender<FrameBatch>>>,
     next: AtomicUsize,
+    closed: AtomicBool,
+}
+
+enum Attempt {
+    Sent,
+    Full(FrameBatch),
+    Paused(FrameBatch),
+    Gone,
 }
 
 impl Router {
     pub fn new(workers: Vec<Sender<FrameBatch>>) -> Router {
         Router {
-            workers,
+            workers: RwLock::new(workers),
             next: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 
-    /// A worker for a new connection (round robin).
+    /// A worker for a new connection (round robin; taken modulo the number of
+    /// workers at each send, so it stays valid across reloads).
     pub fn pick(&self) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len().max(1)
+        self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Sends to worker `index`, waiting while its queue is full (back-pressure).
-    /// With `give_up_after`, returns the batch when the wait is longer.
+    /// Puts new workers behind the router (an empty list pauses the senders); the
+    /// old workers' queues close, so they finish what they hold and stop.
+    pub fn replace(&self, workers: Vec<Sender<FrameBatch>>) {
+        *self.workers.write().unwrap_or_else(|e| e.into_inner()) = workers;
+    }
+
+    /// No more sends: the listeners stop and the workers' queues close.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.replace(Vec::new());
+    }
+
+    fn try_send(&self, index: usize, batch: FrameBatch) -> Attempt {
+        let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
+        if workers.is_empty() {
+            return match self.closed.load(Ordering::Relaxed) {
+                true => Attempt::Gone,
+                false => Attempt::Paused(batch),
+            };
+        }
+        match workers[index % workers.len()].try_send(batch) {
+            Ok(()) => Attempt::Sent,
+            Err(TrySendError::Full(b)) => Attempt::Full(b),
+            Err(TrySendError::Disconnected(_)) => Attempt::Gone,
+        }
+    }
+
+    /// Sends to worker `index`, waiting while its queue is full (back-pressure) or
+    /// the pipeline is being replaced. With `give_up_after`, returns the batch when
+    /// the queue stayed full longer.
     pub async fn send(
         &self,
         index: usize,
         mut batch: FrameBatch,
         give_up_after: Option<Duration>,
     ) -> Result<Option<FrameBatch>, Closed> {
-        let tx = self.workers.get(index).ok_or(Closed)?;
         let mut waited = Duration::ZERO;
         let mut pause = Duration::from_micros(200);
         loop {
-            match tx.try_send(batch) {
-                Ok(()) => return Ok(None),
-                Err(TrySendError::Disconnected(_)) => return Err(Closed),
-                Err(TrySendError::Full(b)) => {
+            match self.try_send(index, batch) {
+                Attempt::Sent => return Ok(None),
+                Attempt::Gone => return Err(Closed),
+                Attempt::Paused(b) => {
+                    batch = b;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Attempt::Full(b) => {
                     if give_up_after.is_some_and(|limit| waited >= limit) {
                         return Ok(Some(b));
                     }

@@ -64,7 +64,7 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
             continue;
         }
         let count = batch.frames.len() as u64;
-        worker = (worker + 1) % ctx.router.workers.len().max(1);
+        worker = worker.wrapping_add(1);
         match ctx.router.send(worker, batch, Some(UDP_PATIENCE)).await {
             Ok(None) => {}
             Ok(Some(_dropped)) => {
