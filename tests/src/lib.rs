@@ -131,6 +131,26 @@ pub fn config_text(plugin_dir: &Path, port: u16, filters: &str, output: &Path) -
     config_with(plugin_dir, &format!("{listen}{filters}"), output)
 }
 
+/// The counters of the agent started with `Agent::start(dir, …)` (`syslane stats`).
+pub fn stats_of(dir: &Path) -> String {
+    syslane(&[
+        "stats",
+        "--config",
+        dir.join("syslane.toml").to_str().unwrap(),
+    ])
+    .1
+}
+
+/// One counter of a `syslane stats` text; 0 when absent.
+pub fn counter(stats: &str, name: &str) -> u64 {
+    stats
+        .lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Collects a child's stderr lines into a shared string, on a thread of its own.
 fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
     let logs = Arc::new(Mutex::new(String::new()));

@@ -27,24 +27,6 @@ fn arrivals(records: &[Value], tag: &str) -> HashMap<usize, usize> {
     seen
 }
 
-fn stats_of(dir: &Path) -> String {
-    syslane(&[
-        "stats",
-        "--config",
-        dir.join("syslane.toml").to_str().unwrap(),
-    ])
-    .1
-}
-
-fn counter(stats: &str, name: &str) -> u64 {
-    stats
-        .lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// A temporary directory with the built-in plugins, an emulator, and a free port.
 fn setup(args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Emulator, u16) {
     let dir = tempfile::tempdir().unwrap();

@@ -30,6 +30,7 @@ counters! {
     bytes_received: "Bytes of frames read from listeners.",
     frames_truncated: "Frames cut at max_message_size.",
     udp_dropped: "UDP datagrams dropped because the pipeline was full.",
+    udp_receive_buffer_drops: "UDP datagrams the kernel dropped because the socket's receive buffer was full.",
     connections_accepted: "TCP connections accepted.",
     connections_open: "TCP connections open now.",
     records_decoded: "Records produced by decoders.",

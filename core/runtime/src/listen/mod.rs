@@ -198,6 +198,14 @@ pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<(
             ListenAddress::Udp(addr) => {
                 let socket = udp::bind(addr, ctx.udp_receive_buffer)
                     .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                match udp::inode(&socket) {
+                    Some(inode) => {
+                        tasks.spawn(udp::watch_drops(inode, addr, Arc::clone(&ctx)));
+                    }
+                    None => {
+                        tracing::warn!(address = %listen.address, "cannot find the UDP socket in /proc; datagrams the kernel drops will not be counted")
+                    }
+                }
                 tasks.spawn(udp::run(socket, index, Arc::clone(&ctx)));
             }
             ListenAddress::Tcp(addr) | ListenAddress::Relp(addr) => {
