@@ -105,6 +105,76 @@ fn the_rpm_holds_the_binary_plugins_config_unit_drop_ins_and_header() {
     );
 }
 
+/// The throwaway Debian root made with debootstrap.
+fn debian_root() -> PathBuf {
+    let root = PathBuf::from(
+        std::env::var("SYSLANE_TEST_ROOT").unwrap_or_else(|_| "/opt/syslane-ci/chroot".into()),
+    );
+    assert!(
+        root.join("usr/bin/dpkg").is_file(),
+        "{} is a Debian root made with debootstrap (.ci/run makes it)",
+        root.display()
+    );
+    root
+}
+
+/// `rpm` with `args` on the packages of `root` (its scriptlets run chrooted there).
+fn rpm_in(root: &Path, args: &[&str]) -> String {
+    text(&run(Command::new("rpm").arg("--root").arg(root).args(args)))
+}
+
+#[test]
+fn the_rpm_installs_upgrades_and_erases_in_a_throwaway_root() {
+    let rpm = only_file(packages(), "rpm");
+    // A copy of the Debian root, which the .deb test uses at the same time; rpm
+    // keeps its own database there. Dependencies are Debian's, hence --nodeps.
+    let copy = tempfile::tempdir().unwrap();
+    let root = copy.path().join("root");
+    run(Command::new("cp").arg("-a").arg(debian_root()).arg(&root));
+    std::fs::create_dir_all(root.join("etc/rsyslog.d")).unwrap();
+    let rpm = rpm.to_str().unwrap();
+    rpm_in(&root, &["--initdb"]);
+    let said = rpm_in(&root, &["-i", "--nodeps", rpm]);
+    assert!(
+        said.contains("installed /etc/rsyslog.d/95-syslane.conf"),
+        "{said}"
+    );
+    let version = ok_in_root(&root, &["/usr/bin/syslane", "--version"]);
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+    ok_in_root(&root, &["/usr/bin/syslane", "check-config"]);
+    ok_in_root(&root, &["getent", "passwd", "syslane"]);
+    let state = ok_in_root(&root, &["stat", "-c", "%U %a", "/var/lib/syslane"]);
+    assert_eq!(state.trim(), "syslane 750");
+    let drop_in = root.join("etc/rsyslog.d/95-syslane.conf");
+    assert_eq!(
+        std::fs::read_to_string(&drop_in).unwrap(),
+        std::fs::read_to_string(workspace_root().join("rsyslog.d/95-syslane.conf")).unwrap()
+    );
+    // An upgrade (the same package again) keeps the journal, the operator's
+    // configuration and drop-in.
+    std::fs::write(root.join("var/lib/syslane/journal-marker"), "kept").unwrap();
+    let config = root.join("etc/syslane/syslane.toml");
+    let mut edited = std::fs::read_to_string(&config).unwrap();
+    edited.push_str("# operator's edit\n");
+    std::fs::write(&config, &edited).unwrap();
+    let mut chosen = std::fs::read_to_string(&drop_in).unwrap();
+    chosen.push_str("# operator's choice\n");
+    std::fs::write(&drop_in, &chosen).unwrap();
+    rpm_in(&root, &["-U", "--replacepkgs", "--nodeps", rpm]);
+    assert!(root.join("var/lib/syslane/journal-marker").is_file());
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
+    assert_eq!(std::fs::read_to_string(&drop_in).unwrap(), chosen);
+    // Erasing takes the drop-in out; the journal stays (RPM has no purge).
+    let said = rpm_in(&root, &["-e", "syslane"]);
+    assert!(
+        said.contains("removed /etc/rsyslog.d/95-syslane.conf"),
+        "{said}"
+    );
+    assert!(!drop_in.exists());
+    assert!(!root.join("usr/bin/syslane").exists());
+    assert!(root.join("var/lib/syslane/journal-marker").is_file());
+}
+
 /// Runs `args` inside the root.
 fn in_root(root: &Path, args: &[&str]) -> Output {
     Command::new("chroot")
@@ -144,14 +214,7 @@ fn the_deb_passes_lintian_and_installs_upgrades_removes_and_purges_in_a_debootst
         installed_kib.trim()
     );
 
-    let root = PathBuf::from(
-        std::env::var("SYSLANE_TEST_ROOT").unwrap_or_else(|_| "/opt/syslane-ci/chroot".into()),
-    );
-    assert!(
-        root.join("usr/bin/dpkg").is_file(),
-        "{} is a Debian root made with debootstrap (.ci/run makes it)",
-        root.display()
-    );
+    let root = debian_root();
     // A run cut short before its purge leaves the package behind.
     let _ = in_root(&root, &["dpkg", "-P", "syslane"]);
     let staged = root.join("tmp/syslane.deb");
