@@ -118,6 +118,33 @@ fn debian_root() -> PathBuf {
     root
 }
 
+/// What either package leaves in `root`: a binary that runs and accepts the
+/// packaged configuration, every built-in plugin, the service user owning the
+/// state directory, and the shipped rsyslog drop-in (returned).
+fn assert_installed(root: &Path) -> PathBuf {
+    let version = ok_in_root(root, &["/usr/bin/syslane", "--version"]);
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+    let check = ok_in_root(root, &["/usr/bin/syslane", "check-config"]);
+    assert!(
+        check.to_lowercase().contains("ok") || check.contains("valid"),
+        "{check}"
+    );
+    for p in BUILT_IN {
+        let plugin = format!("usr/lib/syslane/plugins/libsyslane_plugin_{p}.so");
+        assert!(root.join(plugin).is_file(), "{p}");
+    }
+    ok_in_root(root, &["getent", "passwd", "syslane"]);
+    let state = ok_in_root(root, &["stat", "-c", "%U %a", "/var/lib/syslane"]);
+    assert_eq!(state.trim(), "syslane 750");
+    let drop_in = root.join("etc/rsyslog.d/95-syslane.conf");
+    assert_eq!(
+        std::fs::read_to_string(&drop_in).unwrap(),
+        std::fs::read_to_string(workspace_root().join("rsyslog.d/95-syslane.conf")).unwrap(),
+        "the package installs the shipped drop-in"
+    );
+    drop_in
+}
+
 /// `rpm` with `args` on the packages of `root` (its scriptlets run chrooted there).
 fn rpm_in(root: &Path, args: &[&str]) -> String {
     text(&run(Command::new("rpm").arg("--root").arg(root).args(args)))
@@ -139,17 +166,7 @@ fn the_rpm_installs_upgrades_and_erases_in_a_throwaway_root() {
         said.contains("installed /etc/rsyslog.d/95-syslane.conf"),
         "{said}"
     );
-    let version = ok_in_root(&root, &["/usr/bin/syslane", "--version"]);
-    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
-    ok_in_root(&root, &["/usr/bin/syslane", "check-config"]);
-    ok_in_root(&root, &["getent", "passwd", "syslane"]);
-    let state = ok_in_root(&root, &["stat", "-c", "%U %a", "/var/lib/syslane"]);
-    assert_eq!(state.trim(), "syslane 750");
-    let drop_in = root.join("etc/rsyslog.d/95-syslane.conf");
-    assert_eq!(
-        std::fs::read_to_string(&drop_in).unwrap(),
-        std::fs::read_to_string(workspace_root().join("rsyslog.d/95-syslane.conf")).unwrap()
-    );
+    let drop_in = assert_installed(&root);
     // An upgrade (the same package again) keeps the journal, the operator's
     // configuration and drop-in.
     std::fs::write(root.join("var/lib/syslane/journal-marker"), "kept").unwrap();
@@ -224,37 +241,7 @@ fn the_deb_passes_lintian_and_installs_upgrades_removes_and_purges_in_a_debootst
     std::fs::create_dir_all(root.join("etc/rsyslog.d")).unwrap();
 
     ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
-    let version = ok_in_root(&root, &["/usr/bin/syslane", "--version"]);
-    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
-    let check = ok_in_root(
-        &root,
-        &[
-            "/usr/bin/syslane",
-            "check-config",
-            "--config",
-            "/etc/syslane/syslane.toml",
-        ],
-    );
-    for p in BUILT_IN {
-        assert!(
-            root.join(format!("usr/lib/syslane/plugins/libsyslane_plugin_{p}.so"))
-                .is_file(),
-            "{p}"
-        );
-    }
-    assert!(
-        check.to_lowercase().contains("ok") || check.contains("valid"),
-        "{check}"
-    );
-    ok_in_root(&root, &["getent", "passwd", "syslane"]);
-    let state = ok_in_root(&root, &["stat", "-c", "%U %a", "/var/lib/syslane"]);
-    assert_eq!(state.trim(), "syslane 750");
-    let drop_in = root.join("etc/rsyslog.d/95-syslane.conf");
-    assert_eq!(
-        std::fs::read_to_string(&drop_in).unwrap(),
-        std::fs::read_to_string(workspace_root().join("rsyslog.d/95-syslane.conf")).unwrap(),
-        "postinst installs the shipped drop-in"
-    );
+    let drop_in = assert_installed(&root);
     assert!(root
         .join("usr/lib/systemd/system/syslane.service")
         .is_file());
