@@ -105,3 +105,35 @@ fn a_file_moved_away_by_logrotate_is_noticed_and_the_path_written_anew() {
     );
     assert_eq!(numbers_in(&out, "after"), (0..100).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_line_torn_by_a_crash_is_cut_before_anything_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("records.jsonl");
+    // What a kill -9 in the middle of a write leaves: whole lines, then part of one.
+    let whole = "{\"SyslogMessage\":\"kept-000001\"}\n";
+    std::fs::write(
+        &out,
+        format!("{whole}{{\"TimeGenerated\":\"2026-03-07T10:00:00Z\",\"Comp"),
+    )
+    .unwrap();
+    let agent = Agent::start(dir.path(), &config(dir.path(), port, ""));
+    send_tcp_lf(port, messages("new", 0..3));
+    assert!(
+        wait_until(Duration::from_secs(20), || count_lines(&out) >= 4),
+        "{}",
+        agent.logs()
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert!(
+        logs.contains("cut 45 bytes of a line left unfinished by a crash"),
+        "{logs}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with(whole), "{text}");
+    // read_records panics on a line that is not JSON.
+    assert_eq!(read_records(&out).len(), 4);
+    assert_eq!(numbers_in(&out, "new"), vec![0, 1, 2]);
+}

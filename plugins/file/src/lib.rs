@@ -12,9 +12,9 @@
 use serde::Deserialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use syslane_plugin_sdk::{export_plugin, Host, Outcome, Output, Payload};
+use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,11 +35,40 @@ fn default_keep() -> u32 {
 }
 
 pub struct FileOutput {
+    host: Host,
     path: PathBuf,
     fsync: bool,
     max_bytes: Option<u64>,
     keep: u32,
     file: Option<File>,
+}
+
+/// Cuts a last line that has no newline (a write interrupted by a crash) and
+/// returns how many bytes went.
+fn cut_torn_tail(file: &File) -> std::io::Result<u64> {
+    let len = file.metadata()?.len();
+    let mut last = [0u8];
+    if len == 0 || {
+        file.read_exact_at(&mut last, len - 1)?;
+        last[0] == b'\n'
+    } {
+        return Ok(0);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            let keep = start + i as u64 + 1;
+            file.set_len(keep)?;
+            return Ok(len - keep);
+        }
+        end = start;
+    }
+    file.set_len(0)?;
+    Ok(len)
 }
 
 /// `path` with `.n` appended.
@@ -62,12 +91,22 @@ impl FileOutput {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            self.file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
+            let file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&self.path)?;
+            let cut = cut_torn_tail(&file)?;
+            if cut > 0 {
+                self.host.log(
+                    Level::Warn,
+                    &format!(
+                        "{}: cut {cut} bytes of a line left unfinished by a crash; its batch was not acknowledged and is written again",
+                        self.path.display()
+                    ),
+                );
+            }
+            self.file = Some(file);
         }
         self.file
             .as_mut()
@@ -170,6 +209,7 @@ impl Output for FileOutput {
             );
         }
         let mut out = FileOutput {
+            host,
             path,
             fsync: c.fsync,
             max_bytes: c.max_bytes,
