@@ -27,18 +27,26 @@ pub enum Column {
     Long,
 }
 
-/// CEF extension keys (ArcSight's names) and the CommonSecurityLog column each
-/// fills. Keys are matched exactly, as CEF keys are case-sensitive.
+/// CEF extension keys (ArcSight's names) and the CommonSecurityLog columns each
+/// fills, with the table's types
+/// (<https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/commonsecuritylog>).
+/// Keys are matched exactly, as CEF keys are case-sensitive; a key may fill more
+/// than one column.
 pub const COLUMNS: &[(&str, &str, Column)] = &[
     ("act", "DeviceAction", Column::String),
     ("app", "ApplicationProtocol", Column::String),
     ("cat", "DeviceEventCategory", Column::String),
     ("cnt", "EventCount", Column::Int),
-    ("cn1", "DeviceCustomNumber1", Column::Long),
+    // The custom numbers go to the 64-bit FieldDeviceCustomNumber columns, and,
+    // when they fit, to the 32-bit legacy ones that are being replaced.
+    ("cn1", "FieldDeviceCustomNumber1", Column::Long),
+    ("cn1", "DeviceCustomNumber1", Column::Int),
     ("cn1Label", "DeviceCustomNumber1Label", Column::String),
-    ("cn2", "DeviceCustomNumber2", Column::Long),
+    ("cn2", "FieldDeviceCustomNumber2", Column::Long),
+    ("cn2", "DeviceCustomNumber2", Column::Int),
     ("cn2Label", "DeviceCustomNumber2Label", Column::String),
-    ("cn3", "DeviceCustomNumber3", Column::Long),
+    ("cn3", "FieldDeviceCustomNumber3", Column::Long),
+    ("cn3", "DeviceCustomNumber3", Column::Int),
     ("cn3Label", "DeviceCustomNumber3Label", Column::String),
     ("cs1", "DeviceCustomString1", Column::String),
     ("cs1Label", "DeviceCustomString1Label", Column::String),
@@ -136,10 +144,10 @@ pub const HEADER_COLUMNS: [&str; 6] = [
     "LogSeverity",
 ];
 
-fn column_of(key: &[u8]) -> Option<(&'static str, Column)> {
+fn columns_of(key: &[u8]) -> impl Iterator<Item = (&'static str, Column)> + '_ {
     COLUMNS
         .iter()
-        .find(|(k, _, _)| k.as_bytes() == key)
+        .filter(move |(k, _, _)| k.as_bytes() == key)
         .map(|(_, c, t)| (*c, *t))
 }
 
@@ -213,7 +221,6 @@ impl CefDecoder {
         let event_time_ns = header
             .timestamp
             .and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
-        let additional = additional_extensions(&cef);
         let mut fields: Vec<Field<'_>> = Vec::with_capacity(8 + cef.extensions.len());
         for (name, value) in HEADER_COLUMNS.iter().zip([
             &cef.device_vendor,
@@ -229,23 +236,7 @@ impl CefDecoder {
                 kind: ValueKind::String,
             });
         }
-        for (key, value) in &cef.extensions {
-            let Some((name, t)) = column_of(key) else {
-                continue;
-            };
-            if !fits(value, t) || fields.iter().any(|f| f.name == name) {
-                continue;
-            }
-            fields.push(Field {
-                name,
-                value: value.as_ref(),
-                kind: if t == Column::String {
-                    ValueKind::String
-                } else {
-                    ValueKind::Int
-                },
-            });
-        }
+        let additional = map_extensions(&cef, &mut fields);
         if !additional.is_empty() {
             fields.push(Field {
                 name: "AdditionalExtensions",
@@ -272,17 +263,31 @@ impl CefDecoder {
     }
 }
 
-/// The pairs no column takes (and integers that do not fit theirs), `key=value`
-/// joined by `;`, in the order sent.
-fn additional_extensions(cef: &Cef<'_>) -> Vec<u8> {
+/// Puts each extension into the columns its key maps to (the first occurrence of
+/// a key, and only integers that fit an integer column), and returns the pairs no
+/// column took as `key=value` joined by `;`, in the order sent.
+fn map_extensions<'a>(cef: &'a Cef<'a>, fields: &mut Vec<Field<'a>>) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut taken: Vec<&str> = Vec::new();
     for (key, value) in &cef.extensions {
-        if let Some((name, t)) = column_of(key) {
-            if fits(value, t) && !taken.contains(&name) {
-                taken.push(name);
-                continue;
+        // A repeated key fills nothing more: its columns come from one pair.
+        let repeated = columns_of(key).any(|(name, _)| fields.iter().any(|f| f.name == name));
+        let mut took = false;
+        for (name, t) in columns_of(key) {
+            if !repeated && fits(value, t) {
+                fields.push(Field {
+                    name,
+                    value: value.as_ref(),
+                    kind: if t == Column::String {
+                        ValueKind::String
+                    } else {
+                        ValueKind::Int
+                    },
+                });
+                took = true;
             }
+        }
+        if took {
+            continue;
         }
         if !out.is_empty() {
             out.push(b';');

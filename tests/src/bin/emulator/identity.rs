@@ -1,6 +1,7 @@
 //! The emulator's identity side: the Entra ID token endpoint (client secret or
-//! RS256 client assertion), the instance metadata identity endpoint, and the Azure
-//! Arc one with its challenge file.
+//! certificate client assertion), the instance metadata identity endpoint, and the
+//! Azure Arc one with its challenge file. A test can make all of them fail for a
+//! while (503), as during an outage of Entra ID or IMDS.
 
 use crate::server::{aad_error, body, header, now_secs, query, reply, Reply, Shared};
 use crate::setup::random_hex;
@@ -10,8 +11,12 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Verifies an RS256 client assertion against the registered certificate.
-fn verify_assertion(sh: &Shared, jwt: &str, tenant: &str) -> Result<(), String> {
+/// Verifies a client assertion against the registered certificate, as Entra ID
+/// documents it: PS256 with the certificate's SHA-256 thumbprint in `x5t#S256`,
+/// or the older RS256 with its SHA-1 thumbprint in `x5t` (still taken, "not
+/// recommended"). Returns the algorithm used.
+/// <https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>
+fn verify_assertion(sh: &Shared, jwt: &str, tenant: &str) -> Result<String, String> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let parts: Vec<&str> = jwt.split('.').collect();
@@ -25,16 +30,27 @@ fn verify_assertion(sh: &Shared, jwt: &str, tenant: &str) -> Result<(), String> 
     };
     let header: Value = serde_json::from_slice(&decode(h)?).map_err(|e| e.to_string())?;
     let claims: Value = serde_json::from_slice(&decode(p)?).map_err(|e| e.to_string())?;
-    if header["alg"] != "RS256" {
-        return Err(format!("alg {} is not RS256", header["alg"]));
+    let id = &sh.s.identity;
+    let alg = header["alg"].as_str().unwrap_or("").to_string();
+    let (algorithm, thumbprint_ok): (&dyn ring::signature::VerificationAlgorithm, bool) =
+        match alg.as_str() {
+            "PS256" => (
+                &ring::signature::RSA_PSS_2048_8192_SHA256,
+                header["x5t#S256"] == id.client_x5t_s256.as_str(),
+            ),
+            "RS256" => (
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                header["x5t"] == id.client_x5t.as_str(),
+            ),
+            other => return Err(format!("alg {other:?} is neither PS256 nor RS256")),
+        };
+    if !thumbprint_ok {
+        return Err(format!(
+            "the {} thumbprint does not match the registered certificate",
+            if alg == "PS256" { "x5t#S256" } else { "x5t" }
+        ));
     }
-    if header["x5t"] != sh.s.identity.client_x5t.as_str() {
-        return Err("x5t does not match the registered certificate".into());
-    }
-    let key = ring::signature::UnparsedPublicKey::new(
-        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        &sh.s.identity.client_public_key,
-    );
+    let key = ring::signature::UnparsedPublicKey::new(algorithm, &id.client_public_key);
     key.verify(format!("{h}.{p}").as_bytes(), &decode(sig)?)
         .map_err(|_| "the signature does not verify".to_string())?;
     let aud = format!("{}/{tenant}/oauth2/v2.0/token", sh.https_url);
@@ -51,7 +67,7 @@ fn verify_assertion(sh: &Shared, jwt: &str, tenant: &str) -> Result<(), String> 
     if exp <= now || nbf > now + 60 || claims["jti"].as_str().unwrap_or("").is_empty() {
         return Err("the assertion is expired, not yet valid, or has no jti".into());
     }
-    Ok(())
+    Ok(alg)
 }
 
 pub(crate) async fn token_endpoint(
@@ -76,6 +92,9 @@ pub(crate) async fn token_endpoint(
     } else {
         "client_secret"
     };
+    if let Some(r) = sh.token_outage(kind) {
+        return r;
+    }
     let check = || -> Result<(), (u16, &'static str, String)> {
         if tenant != id.tenant_id {
             return Err((
@@ -128,13 +147,15 @@ pub(crate) async fn token_endpoint(
             .get("client_assertion")
             .map(String::as_str)
             .unwrap_or("");
-        verify_assertion(&sh, jwt, &tenant).map_err(|e| {
+        let alg = verify_assertion(&sh, jwt, &tenant).map_err(|e| {
             (
                 401,
                 "invalid_client",
                 format!("AADSTS700027: Client assertion failed signature validation: {e}"),
             )
-        })
+        })?;
+        *sh.lock().assertion_algs.entry(alg).or_default() += 1;
+        Ok(())
     };
     match check() {
         Ok(()) => {
@@ -157,6 +178,9 @@ pub(crate) fn identity_token(
     kind: &str,
     version: &str,
 ) -> Reply {
+    if let Some(r) = sh.token_outage(kind) {
+        return r;
+    }
     if header(req, "metadata") != "true" {
         return reply(
             400,
@@ -186,6 +210,9 @@ pub(crate) fn identity_token(
 }
 
 pub(crate) fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
+    if let Some(r) = sh.token_outage("arc") {
+        return r;
+    }
     let auth = header(req, "authorization");
     if let Some(secret) = auth.strip_prefix("Basic ") {
         let file = sh.lock().arc_challenges.remove(secret);

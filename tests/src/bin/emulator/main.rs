@@ -3,20 +3,29 @@
 //!
 //! It serves, on 127.0.0.1 only:
 //! - over HTTPS (a CA it generates, written to `DIR/ca.pem`): the Entra ID token
-//!   endpoint (`/{tenant}/oauth2/v2.0/token`: client secret or RS256 client
-//!   assertion) and the Logs Ingestion API
+//!   endpoint (`/{tenant}/oauth2/v2.0/token`: client secret or a PS256/RS256
+//!   client assertion) and the Logs Ingestion API
 //!   (`/dataCollectionRules/{dcr}/streams/{stream}?api-version=2023-01-01`), which
-//!   checks what the service checks: bearer token, content type, gzip, the size
-//!   limit, a JSON array, a known rule and stream, and column types against the
-//!   stream declarations of `plugins/azure/deploy/azuredeploy.json`;
+//!   checks what the service checks: bearer token, the role on the rule, content
+//!   type, gzip, the size limit, a JSON array, a known rule and stream, and column
+//!   types, then stores the rows the rule's transformation makes. The rule is
+//!   `plugins/azure/deploy/azuredeploy.json` deployed with `--parameter`s;
 //! - over HTTP: the instance metadata identity endpoint
 //!   (`/metadata/identity/oauth2/token`) and an Azure Arc one
-//!   (`/arc/metadata/identity/oauth2/token`, with its challenge file).
+//!   (`/arc/metadata/identity/oauth2/token`, with its challenge file);
+//! - a CONNECT proxy that speaks TLS (an `https://` proxy) and asks for Basic
+//!   credentials (`DIR/proxy.conf` holds its URL with them).
 //!
-//! Tests schedule faults and read back what was stored under `/_emulator/`.
-//! Everything a client needs (ports, ids, file names) is in `DIR/emulator.json`.
+//! Tests schedule faults and states (a role not yet applied, a token outage) and
+//! read back what was stored under `/_emulator/`. Everything a client needs
+//! (ports, ids, file names) is in `DIR/emulator.json`; `DIR/output.toml` is the
+//! agent's `[output]` for it.
 
+mod control;
+mod faults;
 mod identity;
+mod ingest;
+mod proxy;
 mod schema;
 mod server;
 mod setup;
@@ -37,10 +46,20 @@ struct Args {
     /// ARM template whose data collection rule declares the streams (default: the one built in).
     #[arg(long)]
     template: Option<PathBuf>,
+    /// A template parameter, NAME=VALUE, as `az deployment group create --parameters`
+    /// takes it (e.g. securityStream=true); repeat for more.
+    #[arg(long = "parameter", value_name = "NAME=VALUE")]
+    parameters: Vec<String>,
+    /// Answer ingestion with 403 for this long after the start, as while a new role
+    /// assignment has not applied yet.
+    #[arg(long, default_value_t = 0)]
+    role_applies_after_secs: u64,
     #[arg(long, default_value_t = 0)]
     https_port: u16,
     #[arg(long, default_value_t = 0)]
     http_port: u16,
+    #[arg(long, default_value_t = 0)]
+    proxy_port: u16,
     /// Lifetime of the tokens it issues.
     #[arg(long, default_value_t = 3600)]
     token_lifetime_secs: u64,
@@ -56,7 +75,12 @@ fn main() -> std::process::ExitCode {
             Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
             None => schema::DEFAULT_TEMPLATE.to_string(),
         };
-        let streams = schema::from_template(&template)?;
+        let mut params =
+            syslane_tests::emulator::rule::parameters(args.parameters.iter().map(String::as_str))?;
+        if !params.contains_key("workspaceName") {
+            params.insert("workspaceName".into(), "emulated-workspace".into());
+        }
+        let streams = schema::from_template(&template, &params)?;
         let identity = setup::generate(&args.dir)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -69,6 +93,8 @@ fn main() -> std::process::ExitCode {
             streams,
             https_port: args.https_port,
             http_port: args.http_port,
+            proxy_port: args.proxy_port,
+            role_applies_after: std::time::Duration::from_secs(args.role_applies_after_secs),
             token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
             max_request_bytes: args.max_request_bytes,
         }))

@@ -1,40 +1,49 @@
-//! Stream declarations, read from the same ARM template that deploys the data
-//! collection rule, so the emulator checks exactly what Azure will be told.
+//! The data collection rule the emulator serves: deployed from the same ARM
+//! template users deploy (with the same parameters), so the emulator checks
+//! exactly the stream declarations and applies exactly the transformations Azure
+//! will be given.
 
-use serde_json::Value;
-use std::collections::HashMap;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use syslane_tests::emulator::kql::Transform;
+use syslane_tests::emulator::rule::{deploy_rule, Columns};
 
-pub type Streams = HashMap<String, HashMap<String, String>>;
+pub use syslane_tests::emulator::rule::DEFAULT_TEMPLATE;
 
-pub const DEFAULT_TEMPLATE: &str =
-    include_str!("../../../../plugins/azure/deploy/azuredeploy.json");
+/// One stream the rule declares, with the transformation that reads it.
+pub struct Stream {
+    pub columns: Columns,
+    pub transform: Transform,
+    pub output: String,
+}
 
-pub fn from_template(text: &str) -> Result<Streams, String> {
-    let t: Value = serde_json::from_str(text).map_err(|e| format!("template: {e}"))?;
-    let resources = t["resources"].as_array().ok_or("template: no resources")?;
-    let dcr = resources
-        .iter()
-        .find(|r| r["type"] == "Microsoft.Insights/dataCollectionRules")
-        .ok_or("template: no Microsoft.Insights/dataCollectionRules resource")?;
-    let declarations = dcr["properties"]["streamDeclarations"]
-        .as_object()
-        .ok_or("template: the rule has no streamDeclarations")?;
+pub type Streams = BTreeMap<String, Stream>;
+
+pub fn from_template(text: &str, params: &Map<String, Value>) -> Result<Streams, String> {
+    let rule = deploy_rule(text, params, "local")?;
     let mut streams = Streams::new();
-    for (name, d) in declarations {
-        let mut columns = HashMap::new();
-        for c in d["columns"].as_array().into_iter().flatten() {
-            if let (Some(n), Some(t)) = (c["name"].as_str(), c["type"].as_str()) {
-                columns.insert(n.to_string(), t.to_string());
-            }
-        }
-        streams.insert(name.clone(), columns);
+    for (name, columns) in rule.streams.clone() {
+        let flow = rule
+            .flow(&name)
+            .ok_or_else(|| format!("template: no data flow reads stream {name}"))?;
+        streams.insert(
+            name,
+            Stream {
+                columns,
+                transform: flow.transform.clone(),
+                output: flow.output.clone(),
+            },
+        );
     }
     Ok(streams)
 }
 
-/// Checks one record against a stream's columns. Unknown columns are returned (the
-/// service drops them); a wrong type is an error.
-pub fn check(record: &Value, columns: &HashMap<String, String>) -> Result<Vec<String>, String> {
+/// Checks one record against a stream's columns. Undeclared columns are returned
+/// (the service drops them); a wrong type is an error, as the service's 400. An
+/// integer outside a 32-bit `int` column's range is refused too: the service's
+/// handling is not documented, and the agent must never send one.
+/// Column types: <https://learn.microsoft.com/en-us/azure/azure-monitor/data-collection/data-collection-rule-structure#input-streams>
+pub fn check(record: &Value, columns: &Columns) -> Result<Vec<String>, String> {
     let object = record
         .as_object()
         .ok_or("every element of the array must be a JSON object")?;
@@ -47,7 +56,8 @@ pub fn check(record: &Value, columns: &HashMap<String, String>) -> Result<Vec<St
         let ok = match (kind.as_str(), value) {
             (_, Value::Null) => true,
             ("string", Value::String(_)) => true,
-            ("int" | "long", Value::Number(n)) => n.is_i64() || n.is_u64(),
+            ("int", Value::Number(n)) => n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()),
+            ("long", Value::Number(n)) => n.is_i64(),
             ("real", Value::Number(_)) => true,
             ("boolean", Value::Bool(_)) => true,
             ("datetime", Value::String(s)) => s.parse::<jiff::Timestamp>().is_ok(),

@@ -1,8 +1,11 @@
 //! The emulator's HTTP(S) endpoints and its state.
 
+use crate::control::control;
+use crate::faults::Fault;
 use crate::identity::{arc_endpoint, identity_token, token_endpoint};
-use crate::schema::{self, Streams};
-use crate::setup::{random_hex, Identity};
+use crate::ingest::ingest;
+use crate::schema::Streams;
+use crate::setup::{random_hex, write_private, Identity};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -11,7 +14,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,52 +25,12 @@ pub struct Settings {
     pub streams: Streams,
     pub https_port: u16,
     pub http_port: u16,
+    pub proxy_port: u16,
     pub token_lifetime: Duration,
     pub max_request_bytes: usize,
-}
-
-/// One scheduled fault, applied to the next ingestion request.
-#[derive(Debug, Clone)]
-enum Fault {
-    Status {
-        status: u16,
-        retry_after: Option<u64>,
-    },
-    /// Holds the request without answering, then drops the connection.
-    Hang(Duration),
-    /// Stores the records, then answers late.
-    Slow(Duration),
-    /// Drops the connection without an answer, storing nothing.
-    Reset,
-    /// Forgets every issued token (the request then gets 401).
-    RevokeTokens,
-    /// Lets this many requests through untouched before the next fault.
-    Pass(u64),
-}
-
-fn parse_fault(v: &Value) -> Result<Fault, String> {
-    if let Some(s) = v.get("status").and_then(Value::as_u64) {
-        return Ok(Fault::Status {
-            status: s as u16,
-            retry_after: v.get("retry_after").and_then(Value::as_u64),
-        });
-    }
-    if let Some(s) = v.get("hang_secs").and_then(Value::as_f64) {
-        return Ok(Fault::Hang(Duration::from_secs_f64(s)));
-    }
-    if let Some(s) = v.get("slow_secs").and_then(Value::as_f64) {
-        return Ok(Fault::Slow(Duration::from_secs_f64(s)));
-    }
-    if v.get("reset").is_some() {
-        return Ok(Fault::Reset);
-    }
-    if let Some(n) = v.get("pass").and_then(Value::as_u64) {
-        return Ok(Fault::Pass(n.max(1)));
-    }
-    if v.get("revoke_tokens").is_some() {
-        return Ok(Fault::RevokeTokens);
-    }
-    Err(format!("unknown fault {v}"))
+    /// Ingestion answers 403 for this long after the start, as while a new role
+    /// assignment has not applied yet.
+    pub role_applies_after: Duration,
 }
 
 #[derive(Default)]
@@ -78,7 +40,19 @@ pub(crate) struct State {
     pub(crate) token_requests: BTreeMap<String, u64>,
     pub(crate) token_failures: BTreeMap<String, u64>,
     pub(crate) arc_challenges: HashMap<String, PathBuf>,
-    faults: VecDeque<Fault>,
+    pub(crate) faults: VecDeque<Fault>,
+    /// Until then, ingestion answers 403: the role assignment has not applied.
+    pub(crate) forbidden_until: Option<Instant>,
+    /// Until then, every token endpoint answers 503.
+    pub(crate) token_outage_until: Option<Instant>,
+    /// Until then, ingestion refuses every token with 401 (as a token for another
+    /// tenant or cloud would be).
+    pub(crate) reject_tokens_until: Option<Instant>,
+    /// Client assertions by signature algorithm.
+    pub(crate) assertion_algs: BTreeMap<String, u64>,
+    /// Tunnels the proxy opened, by target; and CONNECTs it refused, by status.
+    pub(crate) proxy_tunnels: BTreeMap<String, u64>,
+    pub(crate) proxy_refused: BTreeMap<u16, u64>,
     pub(crate) records: BTreeMap<String, Vec<Value>>,
     pub(crate) statuses: BTreeMap<u16, u64>,
     pub(crate) faults_applied: u64,
@@ -106,7 +80,7 @@ pub(crate) fn reply(status: u16, body: Value) -> Reply {
     Ok(r)
 }
 
-fn service_error(status: u16, code: &str, message: &str) -> Reply {
+pub(crate) fn service_error(status: u16, code: &str, message: &str) -> Reply {
     reply(status, json!({"error": {"code": code, "message": message}}))
 }
 
@@ -134,6 +108,24 @@ impl Shared {
 
     pub(crate) fn refuse_token(&self, kind: &str) {
         *self.lock().token_failures.entry(kind.into()).or_default() += 1;
+    }
+
+    /// Whether a deadline set by a test is still ahead.
+    pub(crate) fn until(deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|d| Instant::now() < d)
+    }
+
+    /// The token endpoints' answer while a token outage lasts.
+    pub(crate) fn token_outage(&self, kind: &str) -> Option<Reply> {
+        if !Shared::until(self.lock().token_outage_until) {
+            return None;
+        }
+        self.refuse_token(kind);
+        Some(aad_error(
+            503,
+            "temporarily_unavailable",
+            "AADSTS90033: A transient error has occurred. Please try again.",
+        ))
     }
 }
 
@@ -163,258 +155,6 @@ pub(crate) fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, &'static str> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| "gzip")?;
-    if out.len() > limit {
-        return Err("size");
-    }
-    Ok(out)
-}
-
-async fn ingest(sh: Arc<Shared>, req: Request<Incoming>, dcr: String, stream: String) -> Reply {
-    let fault = {
-        let mut st = sh.lock();
-        match st.faults.pop_front() {
-            Some(Fault::Pass(n)) => {
-                if n > 1 {
-                    st.faults.push_front(Fault::Pass(n - 1));
-                }
-                None
-            }
-            other => other,
-        }
-    };
-    let mut slow = None;
-    if let Some(f) = &fault {
-        sh.lock().faults_applied += 1;
-        match f {
-            Fault::Status {
-                status,
-                retry_after,
-            } => {
-                let mut r = service_error(*status, "Injected", "fault injected by the test")?;
-                if let Some(s) = retry_after {
-                    if let Ok(v) = hyper::header::HeaderValue::from_str(&s.to_string()) {
-                        r.headers_mut().insert("retry-after", v);
-                    }
-                }
-                *sh.lock().statuses.entry(*status).or_default() += 1;
-                return Ok(r);
-            }
-            Fault::Hang(d) => {
-                tokio::time::sleep(*d).await;
-                return Err(std::io::Error::other("hung request dropped"));
-            }
-            Fault::Reset => return Err(std::io::Error::other("connection reset by the test")),
-            Fault::Slow(d) => slow = Some(*d),
-            Fault::RevokeTokens => sh.lock().tokens.clear(),
-            Fault::Pass(_) => {}
-        }
-    }
-    let started = Instant::now();
-    let q = query(&req);
-    let mut log = json!({
-        "method": req.method().as_str(),
-        "path": req.uri().path(),
-        "query": q,
-        "content_type": header(&req, "content-type"),
-        "content_encoding": header(&req, "content-encoding"),
-        "user_agent": header(&req, "user-agent"),
-    });
-    if slow.is_some() {
-        log["fault"] = json!("slow");
-    }
-    let result = ingest_checked(&sh, req, &dcr, &stream, q, &mut log).await;
-    let status = match &result {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
-    };
-    log["status"] = json!(status);
-    log["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
-    {
-        let mut st = sh.lock();
-        *st.statuses.entry(status).or_default() += 1;
-        st.requests.push_back(log);
-        if st.requests.len() > 2000 {
-            st.requests.pop_front();
-        }
-    }
-    if let Some(d) = slow {
-        tokio::time::sleep(d).await;
-    }
-    result
-}
-
-async fn ingest_checked(
-    sh: &Shared,
-    req: Request<Incoming>,
-    dcr: &str,
-    stream: &str,
-    q: HashMap<String, String>,
-    log: &mut Value,
-) -> Reply {
-    let auth = header(&req, "authorization");
-    let valid = auth.strip_prefix("Bearer ").is_some_and(|t| {
-        sh.lock()
-            .tokens
-            .get(t)
-            .is_some_and(|exp| Instant::now() < *exp)
-    });
-    log["authorization"] = json!(if auth.starts_with("Bearer ") {
-        if valid {
-            "Bearer <valid token>"
-        } else {
-            "Bearer <invalid token>"
-        }
-    } else {
-        "<missing>"
-    });
-    if !valid {
-        return service_error(
-            401,
-            "InvalidToken",
-            "The provided access token is missing, expired or invalid.",
-        );
-    }
-    if q.get("api-version").map(String::as_str) != Some("2023-01-01") {
-        return service_error(400, "InvalidApiVersion", "api-version must be 2023-01-01");
-    }
-    if dcr != sh.s.identity.dcr_immutable_id {
-        return service_error(
-            404,
-            "NotFound",
-            &format!("Data collection rule with immutable Id '{dcr}' not found."),
-        );
-    }
-    let Some(columns) = sh.s.streams.get(stream) else {
-        return service_error(
-            404,
-            "InvalidStream",
-            &format!("Stream '{stream}' is not declared in the data collection rule."),
-        );
-    };
-    if !header(&req, "content-type").starts_with("application/json") {
-        return service_error(
-            415,
-            "UnsupportedMediaType",
-            "Content-Type must be application/json",
-        );
-    }
-    let gzip = header(&req, "content-encoding") == "gzip";
-    let limit = sh.s.max_request_bytes;
-    let Ok(raw) = body(req, limit).await else {
-        return service_error(
-            413,
-            "ContentLengthLimitExceeded",
-            "The request body is larger than 1 MB.",
-        );
-    };
-    log["body_bytes"] = json!(raw.len());
-    log["gzip_magic"] = json!(raw.starts_with(&[0x1f, 0x8b]));
-    let plain = if gzip {
-        match gunzip(&raw, limit) {
-            Ok(p) => p,
-            Err("size") => {
-                return service_error(
-                    413,
-                    "ContentLengthLimitExceeded",
-                    "The uncompressed body is larger than 1 MB.",
-                )
-            }
-            Err(_) => {
-                return service_error(400, "InvalidContentEncoding", "The body is not valid gzip.")
-            }
-        }
-    } else {
-        raw.to_vec()
-    };
-    log["uncompressed_bytes"] = json!(plain.len());
-    let Ok(Value::Array(records)) = serde_json::from_slice::<Value>(&plain) else {
-        return service_error(
-            400,
-            "InvalidContentFormat",
-            "The body must be a JSON array of objects.",
-        );
-    };
-    log["records"] = json!(records.len());
-    let mut dropped = Vec::new();
-    for r in &records {
-        match schema::check(r, columns) {
-            Ok(unknown) => dropped.extend(unknown),
-            Err(e) => return service_error(400, "InvalidContentFormat", &e),
-        }
-    }
-    let mut st = sh.lock();
-    for d in dropped {
-        *st.dropped_columns.entry(d).or_default() += 1;
-    }
-    st.bytes_compressed += raw.len() as u64;
-    st.bytes_uncompressed += plain.len() as u64;
-    st.records
-        .entry(stream.to_string())
-        .or_default()
-        .extend(records);
-    drop(st);
-    let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    Ok(r)
-}
-
-async fn control(sh: Arc<Shared>, req: Request<Incoming>, what: &str) -> Reply {
-    match (req.method().as_str(), what) {
-        ("GET", "records") => {
-            let stream = query(&req).get("stream").cloned().unwrap_or_default();
-            let records = sh.lock().records.get(&stream).cloned().unwrap_or_default();
-            reply(200, Value::Array(records))
-        }
-        ("GET", "stats") => {
-            let st = sh.lock();
-            let counts: BTreeMap<&String, usize> =
-                st.records.iter().map(|(k, v)| (k, v.len())).collect();
-            reply(
-                200,
-                json!({
-                    "records": counts,
-                    "statuses": st.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
-                    "faults_applied": st.faults_applied,
-                    "faults_pending": st.faults.len(),
-                    "token_requests": st.token_requests,
-                    "token_failures": st.token_failures,
-                    "dropped_columns": st.dropped_columns,
-                    "bytes_compressed": st.bytes_compressed,
-                    "bytes_uncompressed": st.bytes_uncompressed,
-                }),
-            )
-        }
-        ("GET", "requests") => reply(
-            200,
-            Value::Array(sh.lock().requests.iter().cloned().collect()),
-        ),
-        ("GET", "tokens") => reply(200, json!(sh.lock().issued)),
-        ("POST", "faults") => {
-            let Ok(raw) = body(req, 1 << 20).await else {
-                return service_error(400, "Bad", "body");
-            };
-            let list: Vec<Value> = serde_json::from_slice(&raw).unwrap_or_default();
-            let mut faults = Vec::new();
-            for v in &list {
-                match parse_fault(v) {
-                    Ok(f) => faults.push(f),
-                    Err(e) => return service_error(400, "BadFault", &e),
-                }
-            }
-            let n = faults.len();
-            sh.lock().faults.extend(faults);
-            reply(200, json!({"scheduled": n}))
-        }
-        _ => service_error(404, "NotFound", "unknown control path"),
-    }
 }
 
 async fn route(sh: Arc<Shared>, req: Request<Incoming>, tls: bool) -> Reply {
@@ -452,6 +192,10 @@ pub async fn serve(s: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot bind 127.0.0.1:{}: {e}", s.http_port))?;
     let https_port = https.local_addr().map_err(|e| e.to_string())?.port();
     let http_port = http.local_addr().map_err(|e| e.to_string())?.port();
+    let proxy = TcpListener::bind(("127.0.0.1", s.proxy_port))
+        .await
+        .map_err(|e| format!("cannot bind 127.0.0.1:{}: {e}", s.proxy_port))?;
+    let proxy_port = proxy.local_addr().map_err(|e| e.to_string())?.port();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
@@ -480,17 +224,42 @@ pub async fn serve(s: Settings) -> Result<(), String> {
         "private_key_file": s.dir.join("client-key.pem"),
         "dcr_immutable_id": s.identity.dcr_immutable_id,
         "streams": s.streams.keys().collect::<Vec<_>>(),
+        "outputs": s.streams.iter().map(|(k, v)| (k.clone(), v.output.clone())).collect::<BTreeMap<_, _>>(),
+        "proxy_port": proxy_port,
+        "proxy_user": s.identity.proxy_user,
+        "proxy_file": s.dir.join("proxy.conf"),
+        "output_file": s.dir.join("output.toml"),
     });
+    write_private(
+        &s.dir.join("proxy.conf"),
+        format!(
+            "https://{}:{}@127.0.0.1:{proxy_port}\n",
+            s.identity.proxy_user, s.identity.proxy_password
+        )
+        .as_bytes(),
+    )?;
+    std::fs::write(s.dir.join("output.toml"), output_toml(&s, &https_url))
+        .map_err(|e| e.to_string())?;
     let tmp = s.dir.join("emulator.json.tmp");
     std::fs::write(&tmp, format!("{info:#}\n")).map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, s.dir.join("emulator.json")).map_err(|e| e.to_string())?;
     eprintln!("syslane-emulator: workspace at {https_url}, identity endpoints at http://127.0.0.1:{http_port}; details in {}", s.dir.join("emulator.json").display());
 
+    let forbidden_until =
+        (!s.role_applies_after.is_zero()).then(|| Instant::now() + s.role_applies_after);
     let shared = Arc::new(Shared {
         s,
         https_url,
-        state: Mutex::new(State::default()),
+        state: Mutex::new(State {
+            forbidden_until,
+            ..State::default()
+        }),
     });
+    tokio::spawn(crate::proxy::run(
+        proxy,
+        acceptor.clone(),
+        Arc::clone(&shared),
+    ));
     let plain = Arc::clone(&shared);
     tokio::spawn(async move {
         loop {
@@ -525,4 +294,19 @@ pub async fn serve(s: Settings) -> Result<(), String> {
                 .await;
         });
     }
+}
+
+/// The `[output]` and `[output.auth]` tables that point the agent at this emulator
+/// (the README's dry run shows the same keys).
+fn output_toml(s: &Settings, https_url: &str) -> String {
+    let dir = s.dir.display();
+    let security = if s.streams.contains_key("Custom-SyslaneSecurity") {
+        "security_stream = \"Custom-SyslaneSecurity\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "[output]\nplugin = \"azure\"\nendpoint = \"{https_url}\"\ndcr_immutable_id = \"{}\"\nstream = \"Custom-SyslaneSyslog\"\n{security}heartbeat_stream = \"Custom-SyslaneHeartbeat\"\nca_file = \"{dir}/ca.pem\"\n\n[output.auth]\nmethod = \"client_secret\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"{dir}/client-secret\"\nauthority_host = \"{https_url}\"\n",
+        s.identity.dcr_immutable_id, s.identity.tenant_id, s.identity.client_id
+    )
 }

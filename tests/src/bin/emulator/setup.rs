@@ -1,6 +1,7 @@
 //! What the emulator generates at start: a CA and a server certificate for
 //! 127.0.0.1, an app registration (client id, secret, RSA certificate), a tenant,
-//! a data collection rule id, and the directory for Arc challenge files.
+//! a data collection rule id, the proxy's credentials, and the directory for Arc
+//! challenge files.
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
 use rsa::pkcs1::EncodeRsaPublicKey;
@@ -14,11 +15,16 @@ pub struct Identity {
     pub client_secret: String,
     /// PKCS#1 DER of the registered certificate's public key.
     pub client_public_key: Vec<u8>,
-    /// base64url SHA-1 of the registered certificate.
+    /// base64url SHA-256 of the registered certificate (`x5t#S256`, with PS256).
+    pub client_x5t_s256: String,
+    /// base64url SHA-1 of the registered certificate (`x5t`, with RS256, which
+    /// Entra ID still takes but no longer recommends).
     pub client_x5t: String,
     pub dcr_immutable_id: String,
     pub server_cert_der: Vec<u8>,
     pub server_key_der: Vec<u8>,
+    pub proxy_user: String,
+    pub proxy_password: String,
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -39,7 +45,7 @@ fn guid() -> String {
     )
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
+pub fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
     std::fs::write(path, data).map_err(|e| format!("{}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("{}: {e}", path.display()))
@@ -92,11 +98,14 @@ pub fn generate(dir: &Path) -> Result<Identity, String> {
         .push(DnType::CommonName, "syslane agent");
     let client_cert = client.self_signed(&client_key).map_err(err)?;
     std::fs::write(dir.join("client-cert.pem"), client_cert.pem()).map_err(err)?;
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, client_cert.der());
-    let client_x5t = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        digest.as_ref(),
-    );
+    let thumbprint = |alg| {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ring::digest::digest(alg, client_cert.der()).as_ref(),
+        )
+    };
+    let client_x5t = thumbprint(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    let client_x5t_s256 = thumbprint(&ring::digest::SHA256);
 
     let arc = dir.join("arc-tokens");
     std::fs::create_dir_all(&arc).map_err(err)?;
@@ -108,8 +117,11 @@ pub fn generate(dir: &Path) -> Result<Identity, String> {
         client_secret,
         client_public_key,
         client_x5t,
+        client_x5t_s256,
         dcr_immutable_id: format!("dcr-{}", random_hex(16)),
         server_cert_der: server_cert.der().to_vec(),
         server_key_der: server_key.serialize_der(),
+        proxy_user: "syslane".into(),
+        proxy_password: random_hex(12),
     })
 }

@@ -1,6 +1,10 @@
 //! Driving `syslane-emulator` from tests: start it, configure the agent's azure
 //! output for it, schedule faults, read back what it stored.
 
+pub mod arm;
+pub mod kql;
+pub mod rule;
+
 use crate::{build_dir, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
