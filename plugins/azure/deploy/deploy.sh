@@ -1,30 +1,110 @@
 #!/usr/bin/env bash
-# Creates the Azure side of syslane in the resource group of a Log Analytics
-# workspace: a data collection endpoint, a data collection rule with syslane's
-# streams (Syslog, CommonSecurityLog, SyslaneHeartbeat_CL), and, given the object
-# id of the agent's identity, its "Monitoring Metrics Publisher" role on the rule.
-# Prints the [output] section for /etc/syslane/syslane.toml.
+# Creates the Azure side of syslane for a Log Analytics workspace, in the
+# workspace's resource group and region: a data collection rule with syslane's
+# streams (Syslog, SyslaneHeartbeat_CL, and CommonSecurityLog when the workspace
+# has Microsoft Sentinel), the rule's logs ingestion endpoint, and, given the
+# object id of the agent's identity, its Monitoring Metrics Publisher role on the
+# rule. Prints the [output] section for /etc/syslane/syslane.toml.
 #
-#   deploy.sh RESOURCE_GROUP WORKSPACE_NAME [AGENT_PRINCIPAL_OBJECT_ID]
+#   deploy.sh [OPTIONS] RESOURCE_GROUP WORKSPACE_NAME [AGENT_PRINCIPAL_OBJECT_ID]
 #
-# Needs the Azure CLI (`az login` first).
+#   --security-stream auto|on|off   CEF records into CommonSecurityLog (needs
+#                                   Microsoft Sentinel); auto, the default, turns
+#                                   it on when the workspace has that table
+#   --syslog-extra-columns          keep MsgId, ProcId, StructuredData, RawMessage,
+#                                   ParseFailed, Truncated in Syslog _CF columns
+#   --private-link                  also create a data collection endpoint and
+#                                   print its endpoint (for Azure Monitor private link)
+#   --principal-type TYPE           ServicePrincipal (default: app registrations
+#                                   and managed identities), User or Group
+#
+# Needs the Azure CLI, logged in (`az login`) as someone who may create the rule
+# (Contributor on the resource group) and assign roles (Owner, User Access
+# Administrator or Role Based Access Control Administrator).
 set -euo pipefail
-if [ $# -lt 2 ]; then
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+
+usage() {
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
-fi
+}
+fail() {
+    echo "deploy.sh: $*" >&2
+    exit 1
+}
+
+security=auto
+extras=false
+private_link=false
+principal_type=ServicePrincipal
+while [ $# -gt 0 ]; do
+    case $1 in
+        --security-stream)
+            [ $# -ge 2 ] || usage
+            case $2 in auto | on | off) security=$2 ;; *) usage ;; esac
+            shift 2
+            ;;
+        --syslog-extra-columns) extras=true; shift ;;
+        --private-link) private_link=true; shift ;;
+        --principal-type)
+            [ $# -ge 2 ] || usage
+            principal_type=$2
+            shift 2
+            ;;
+        -h | --help) usage ;;
+        --) shift; break ;;
+        -*) usage ;;
+        *) break ;;
+    esac
+done
+[ $# -ge 2 ] && [ $# -le 3 ] || usage
 group=$1
 workspace=$2
 principal=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
+command -v az >/dev/null 2>&1 || fail "the Azure CLI (az) is not installed: https://learn.microsoft.com/cli/azure/install-azure-cli"
 
-read -r endpoint dcr < <(az deployment group create \
+# The rule must be in the workspace's region.
+location=$(az monitor log-analytics workspace show \
+    --resource-group "$group" --workspace-name "$workspace" \
+    --query location --output tsv) ||
+    fail "could not read workspace $workspace in resource group $group (the Azure CLI's message is above)"
+location=${location//[$'\t\r\n ']/}
+[ -n "$location" ] || fail "the Azure CLI returned no location for workspace $workspace"
+
+# CommonSecurityLog exists only where Microsoft Sentinel is enabled; a rule that
+# sends to it elsewhere is refused whole.
+if [ "$security" = auto ]; then
+    tables=$(az monitor log-analytics workspace table list \
+        --resource-group "$group" --workspace-name "$workspace" \
+        --query "[?name=='CommonSecurityLog'].name" --output tsv) ||
+        fail "could not list the tables of workspace $workspace (the Azure CLI's message is above); or say --security-stream on|off"
+    if printf '%s\n' "$tables" | grep -qx 'CommonSecurityLog'; then
+        security=on
+    else
+        security=off
+    fi
+fi
+[ "$security" = on ] && security_param=true || security_param=false
+
+out=$(az deployment group create \
     --resource-group "$group" \
     --name syslane \
     --template-file "$here/azuredeploy.json" \
-    --parameters workspaceName="$workspace" agentPrincipalId="$principal" \
+    --parameters workspaceName="$workspace" location="$location" \
+    securityStream="$security_param" syslogExtraColumns="$extras" \
+    dataCollectionEndpoint="$private_link" \
+    agentPrincipalId="$principal" agentPrincipalType="$principal_type" \
     --query '[properties.outputs.endpoint.value, properties.outputs.dcrImmutableId.value]' \
-    --output tsv | tr '\n' ' ')
+    --output tsv) ||
+    fail "the deployment failed (the Azure CLI's message is above)"
+# tsv puts one value on each line (or tab-separated): read both either way.
+read -r endpoint dcr extra <<<"$(printf '%s' "$out" | tr '\t\r\n' '   ')"
+case $endpoint in
+    https://*) ;;
+    *) fail "the deployment returned no logs ingestion endpoint (got ${endpoint:-nothing})" ;;
+esac
+[ -n "$dcr" ] && [ -z "${extra:-}" ] ||
+    fail "the deployment returned no data collection rule id (got: $out)"
 
 cat <<TOML
 # Add to /etc/syslane/syslane.toml (and fill in [output.auth]):
@@ -33,9 +113,15 @@ plugin = "azure"
 endpoint = "$endpoint"
 dcr_immutable_id = "$dcr"
 stream = "Custom-SyslaneSyslog"
-security_stream = "Custom-SyslaneSecurity"
-heartbeat_stream = "Custom-SyslaneHeartbeat"
 TOML
+if [ "$security" = on ]; then
+    echo 'security_stream = "Custom-SyslaneSecurity"'
+fi
+echo 'heartbeat_stream = "Custom-SyslaneHeartbeat"'
+
+echo "# Rule and endpoint created in $location; CommonSecurityLog stream: $security." >&2
 if [ -z "$principal" ]; then
     echo "# No principal given: assign 'Monitoring Metrics Publisher' on the rule to the agent's identity yourself." >&2
+else
+    echo "# A new role assignment can take up to 30 minutes to apply; until then the agent retries (HTTP 403)." >&2
 fi
