@@ -1,6 +1,7 @@
-//! The azure output through a real proxy (tinyproxy from Debian, started here on
-//! loopback with basic auth), and no secret in any log line, error or check output
-//! of succeeding and failing runs.
+//! The azure output through real proxies: tinyproxy from Debian (plain HTTP, Basic
+//! auth) and the emulator's TLS-speaking proxy (an `https://` proxy), from
+//! `proxy_file` or from `HTTPS_PROXY` with `NO_PROXY`; and no secret in any log
+//! line, error or check output of succeeding and failing runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -65,6 +66,14 @@ impl Drop for Tinyproxy {
     }
 }
 
+/// A proxy setting in a file only the agent may read, as `proxy_file` wants it.
+fn proxy_file(run: &Path, setting: &str) -> std::path::PathBuf {
+    let path = run.join("proxy.conf");
+    std::fs::write(&path, format!("# the proxy\n{setting}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
 /// A directory of its own and a free port for one agent run.
 fn scenario(dir: &Path, name: &str) -> (std::path::PathBuf, u16) {
     let run = dir.join(name);
@@ -94,9 +103,13 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
 
     // 1. Through the proxy, with the right password: everything arrives, tunnelled.
     let (run, port) = scenario(dir.path(), "good");
+    let file = proxy_file(
+        &run,
+        &format!("http://syslane:{PROXY_PASSWORD_ENCODED}@127.0.0.1:{proxy_port}"),
+    );
     let output = emu.output_toml(
         "client_secret",
-        &format!("proxy = \"https://syslane:{PROXY_PASSWORD_ENCODED}@127.0.0.1:{proxy_port}\""),
+        &format!("proxy_file = \"{}\"", file.display()),
     );
     let config = azure_config(&plugins, port, &output);
     std::fs::write(run.join("syslane.toml"), &config).unwrap();
@@ -130,17 +143,49 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
 
     // 2. A wrong proxy password: nothing gets through, the reason is logged.
     let (run, port) = scenario(dir.path(), "bad-proxy");
+    let file = proxy_file(
+        &run,
+        &format!("http://syslane:wrong-{PROXY_PASSWORD_ENCODED}@127.0.0.1:{proxy_port}"),
+    );
     let output = emu.output_toml(
         "client_secret",
-        &format!(
-            "proxy = \"http://syslane:wrong-{PROXY_PASSWORD_ENCODED}@127.0.0.1:{proxy_port}\""
-        ),
+        &format!("proxy_file = \"{}\"", file.display()),
     );
     let agent = Agent::start_logging(&run, &azure_config(&plugins, port, &output), "trace");
     send_tcp_lf(port, ["<14>Nov 25 10:00:00 h app: blocked".to_string()]);
-    agent.expect_log("the proxy refused", 20);
+    agent.expect_log("proxy authentication failed", 20);
+    assert!(!agent.logs().contains("401/401"), "{}", agent.logs());
     outputs.push(("agent with a wrong proxy password".into(), agent.logs()));
     agent.stop();
+
+    // 2b. https:// to a proxy that speaks plain HTTP: the fix is in the message.
+    let (run, port) = scenario(dir.path(), "tls-to-plain");
+    let file = proxy_file(
+        &run,
+        &format!("https://syslane:{PROXY_PASSWORD_ENCODED}@127.0.0.1:{proxy_port}"),
+    );
+    std::fs::write(
+        run.join("syslane.toml"),
+        azure_config(
+            &plugins,
+            port,
+            &emu.output_toml(
+                "client_secret",
+                &format!("proxy_file = \"{}\"", file.display()),
+            ),
+        ),
+    )
+    .unwrap();
+    let check = syslane(&[
+        "check-config",
+        "--config",
+        run.join("syslane.toml").to_str().unwrap(),
+    ]);
+    assert!(!check.0 && check.2.contains("write http://"), "{}", check.2);
+    outputs.push((
+        "check-config with https:// to a plain proxy".into(),
+        check.2,
+    ));
 
     // 3. A wrong client secret: Entra's answer is shown, the secret is not.
     let (run, port) = scenario(dir.path(), "bad-secret");
@@ -200,6 +245,165 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     let tokens = emu.tokens();
     assert!(tokens.len() >= 3, "{tokens:?}");
     secrets.extend(tokens);
+    for (context, text) in &outputs {
+        assert!(!text.is_empty(), "{context} produced output to search");
+        assert_no_secret(text, &secrets, context);
+    }
+}
+
+/// `check-config` with extra environment variables (and no inherited proxy ones).
+fn check_with_env(config: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(agent_binary());
+    cmd.args(["check-config", "--config", config.to_str().unwrap()]);
+    for var in [
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.envs(env.iter().copied()).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn through_an_https_proxy_from_proxy_file_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_builtins(dir.path());
+    let emu = Emulator::start(dir.path(), &[]);
+    let target = format!("127.0.0.1:{}", emu.s("https_port"));
+    let setting = std::fs::read_to_string(emu.s("proxy_file"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let password = setting
+        .split_once("syslane:")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(p, _)| p.to_string())
+        .unwrap();
+    let tunnels = || emu.stat(&["proxy_tunnels", target.as_str()]);
+    let mut outputs: Vec<(String, String)> = Vec::new();
+
+    // 1. proxy_file names an https:// proxy: TLS to the proxy, then the tunnel.
+    let (run, port) = scenario(dir.path(), "https-proxy");
+    let output = emu.output_toml(
+        "client_certificate",
+        &format!("proxy_file = \"{}\"", emu.s("proxy_file")),
+    );
+    let agent = Agent::start_logging(&run, &azure_config(&plugins, port, &output), "trace");
+    send_tcp_lf(
+        port,
+        (0..100).map(|i| format!("<14>Nov 25 10:00:00 h app: tls proxy {i}")),
+    );
+    assert!(
+        emu.wait_for(SYSLOG_STREAM, 100, Duration::from_secs(30)),
+        "{}\n{}",
+        emu.stats(),
+        agent.logs()
+    );
+    assert!(
+        tunnels() >= 1,
+        "token and records went through the proxy: {}",
+        emu.stats()
+    );
+    outputs.push(("agent through the https proxy".into(), agent.logs()));
+    agent.stop();
+
+    // 2. A wrong password, inside TLS: the proxy's 407 is named for what it is.
+    let (run, port) = scenario(dir.path(), "https-proxy-wrong");
+    let file = proxy_file(&run, &setting.replace(&password, "not-the-password"));
+    let config = run.join("syslane.toml");
+    std::fs::write(
+        &config,
+        azure_config(
+            &plugins,
+            port,
+            &emu.output_toml(
+                "client_secret",
+                &format!("proxy_file = \"{}\"", file.display()),
+            ),
+        ),
+    )
+    .unwrap();
+    let (ok, out) = check_with_env(&config, &[]);
+    assert!(!ok && out.contains("proxy authentication failed"), "{out}");
+    assert!(emu.stat(&["proxy_refused", "407"]) >= 1, "{}", emu.stats());
+    outputs.push(("check-config with a wrong https proxy password".into(), out));
+
+    // 3. No proxy in the configuration: HTTPS_PROXY is used; NO_PROXY exempts.
+    let (run, port) = scenario(dir.path(), "env");
+    let config = run.join("syslane.toml");
+    std::fs::write(
+        &config,
+        azure_config(&plugins, port, &emu.output_toml("client_secret", "")),
+    )
+    .unwrap();
+    let before = tunnels();
+    let (ok, out) = check_with_env(&config, &[("HTTPS_PROXY", &setting)]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("the endpoint is reached through the https:// proxy")
+            && out.contains("(HTTPS_PROXY)"),
+        "{out}"
+    );
+    assert!(tunnels() > before, "{}", emu.stats());
+    outputs.push(("check-config with HTTPS_PROXY".into(), out));
+    let before = tunnels();
+    let (ok, out) = check_with_env(
+        &config,
+        &[
+            ("https_proxy", &setting),
+            ("NO_PROXY", "localhost,127.0.0.1"),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("the endpoint is reached directly"), "{out}");
+    assert_eq!(
+        tunnels(),
+        before,
+        "NO_PROXY sent it direct: {}",
+        emu.stats()
+    );
+
+    // 4. A password written inline in the configuration is refused, not shown.
+    let (run, port) = scenario(dir.path(), "inline");
+    let config = run.join("syslane.toml");
+    std::fs::write(
+        &config,
+        azure_config(
+            &plugins,
+            port,
+            &emu.output_toml("client_secret", &format!("proxy = \"{setting}\"")),
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = syslane(&[
+        "check-config",
+        "--offline",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("proxy_file") && err.contains("0600"),
+        "{err}"
+    );
+    outputs.push(("check-config with an inline proxy password".into(), err));
+
+    let mut secrets = vec![
+        password,
+        std::fs::read_to_string(emu.s("client_secret_file")).unwrap(),
+    ];
+    secrets.extend(emu.tokens());
     for (context, text) in &outputs {
         assert!(!text.is_empty(), "{context} produced output to search");
         assert_no_secret(text, &secrets, context);

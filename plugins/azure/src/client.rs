@@ -1,6 +1,6 @@
 //! The HTTPS client: rustls with TLS 1.2 as the floor, the system's roots plus an
-//! optional CA file, an optional CONNECT proxy, and timeouts. Certificate checks
-//! cannot be turned off.
+//! optional CA file, an optional CONNECT proxy (spoken to over TLS when it is an
+//! `https://` one), and timeouts. Certificate checks cannot be turned off.
 
 use crate::proxy::ProxySetting;
 use std::sync::Arc;
@@ -46,6 +46,48 @@ pub fn roots(ca_file: Option<&std::path::Path>) -> Result<Vec<Certificate<'stati
     Ok(roots)
 }
 
+/// An agent and the proxy it goes through, for messages.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub agent: ureq::Agent,
+    proxy: Option<(String, bool)>,
+}
+
+impl Client {
+    pub fn new(
+        roots: &[Certificate<'static>],
+        proxy: Option<&ProxySetting>,
+        timeout: Duration,
+    ) -> Result<Client, String> {
+        Ok(Client {
+            agent: agent(roots, proxy, timeout)?,
+            proxy: proxy.map(|p| (format!("{}:{}", p.host, p.port), p.tls)),
+        })
+    }
+
+    /// A transport error, with what to check about the proxy when one is in the way.
+    pub fn describe(&self, e: &ureq::Error) -> String {
+        let text = describe(e);
+        match &self.proxy {
+            Some((at, true))
+                if ["TLS failed", "connection failed", "timed out"]
+                    .iter()
+                    .any(|p| text.starts_with(p)) =>
+            {
+                format!(
+                "{text} (through the https:// proxy {at}: the agent speaks TLS to it; if it takes plain HTTP, write http://, the tunnel to Azure is TLS either way)"
+            )
+            }
+            Some((at, _))
+                if text.starts_with("connection failed") || text.starts_with("timed out") =>
+            {
+                format!("{text} (through the proxy {at})")
+            }
+            _ => text,
+        }
+    }
+}
+
 /// Builds an agent. `proxy` applies to HTTPS destinations; local identity
 /// endpoints (IMDS, Arc) are reached directly.
 pub fn agent(
@@ -60,9 +102,12 @@ pub fn agent(
     let proxy = match proxy {
         None => None,
         Some(p) => {
-            let mut b = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
-                .host(&p.host)
-                .port(p.port);
+            let protocol = if p.tls {
+                ureq::ProxyProtocol::Https
+            } else {
+                ureq::ProxyProtocol::Http
+            };
+            let mut b = ureq::Proxy::builder(protocol).host(&p.host).port(p.port);
             if let (Some(user), Some(password)) = (&p.user, &p.password) {
                 b = b.username(user).password(password.expose());
             }
@@ -93,7 +138,7 @@ pub fn describe(e: &ureq::Error) -> String {
         }
         ureq::Error::Io(io) => format!("connection failed: {io}"),
         ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::ConnectProxyFailed(why) => format!("the proxy refused to connect: {why}"),
+        ureq::Error::ConnectProxyFailed(why) => proxy_refusal(why),
         ureq::Error::Tls(why) => format!("TLS failed: {why}"),
         ureq::Error::Rustls(why) => format!("TLS failed: {why}"),
         other => {
@@ -110,6 +155,25 @@ pub fn describe(e: &ureq::Error) -> String {
     }
 }
 
+/// What a proxy's refusal of CONNECT means. ureq says `proxy server responded
+/// 407/407`; a proxy that does not take the credentials answers 407 (RFC 9110
+/// 15.5.8), some (tinyproxy) 401.
+fn proxy_refusal(why: &str) -> String {
+    let status = why
+        .strip_prefix("proxy server responded ")
+        .and_then(|s| s.split('/').next())
+        .and_then(|s| s.trim().parse::<u16>().ok());
+    match status {
+        Some(code @ (401 | 407)) => format!(
+            "proxy authentication failed (the proxy answered HTTP {code}): check the user name and password in proxy_file or HTTPS_PROXY (percent-encode @ : / % in them), and that the proxy takes Basic authentication"
+        ),
+        Some(code) => format!(
+            "the proxy refused the tunnel (HTTP {code}): check that it allows CONNECT to port 443 of the endpoint and of the authority host"
+        ),
+        None => format!("the proxy did not open the tunnel: {why}"),
+    }
+}
+
 /// The body of an error response, bounded, as one line.
 pub fn error_text(response: &mut ureq::http::Response<ureq::Body>) -> String {
     let text = response
@@ -120,4 +184,24 @@ pub fn error_text(response: &mut ureq::http::Response<ureq::Body>) -> String {
         .unwrap_or_default();
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     text.chars().take(1000).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_refusals_say_what_failed() {
+        for code in ["407/407", "401/401"] {
+            let m = proxy_refusal(&format!("proxy server responded {code}"));
+            assert!(
+                m.starts_with("proxy authentication failed") && m.contains("proxy_file"),
+                "{m}"
+            );
+        }
+        let m = proxy_refusal("proxy server responded 403/403");
+        assert!(m.contains("refused the tunnel (HTTP 403)"), "{m}");
+        let m = proxy_refusal("proxy server did not respond");
+        assert!(m.contains("did not open the tunnel"), "{m}");
+    }
 }

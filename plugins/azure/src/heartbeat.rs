@@ -84,6 +84,13 @@ pub fn run(
         match ingestor.post(&stream, &body, 0) {
             Answer::Accepted => {}
             Answer::TooLarge => {}
+            Answer::Forbidden(why) => {
+                ingestor.forbidden.note();
+                host.log(
+                    Level::Warn,
+                    &format!("heartbeat to {stream} not delivered: HTTP 403: {why}; the identity lacks the Monitoring Metrics Publisher role on the rule, or a new assignment has not applied yet (up to 30 minutes)"),
+                );
+            }
             Answer::Refused(why) | Answer::Retry { reason: why, .. } => {
                 host.log(
                     Level::Warn,

@@ -2,11 +2,12 @@
 //! limit, gzip, the bearer token, and what each answer means.
 
 use crate::auth::Credentials;
-use crate::client;
+use crate::client::{self, Client};
 use flate2::write::GzEncoder;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub const API_VERSION: &str = "2023-01-01";
 
@@ -16,7 +17,10 @@ pub enum Answer {
     Accepted,
     /// 413: the body must be split.
     TooLarge,
-    /// Refused for good (400, 403, 404, other 4xx): dead-letter with this reason.
+    /// 403: the identity has no Monitoring Metrics Publisher role on the rule, or
+    /// its new assignment has not applied yet (up to 30 minutes). The service's text.
+    Forbidden(String),
+    /// Refused for good (400, 404, other 4xx): dead-letter with this reason.
     Refused(String),
     /// Try again later (429, 5xx, timeouts, connection errors, token trouble).
     Retry {
@@ -33,13 +37,42 @@ pub struct Counters {
     pub bytes_sent: AtomicU64,
 }
 
+/// Since when the endpoint has answered 403 (reset by any accepted request).
+#[derive(Debug, Default)]
+pub struct Forbidden {
+    since: Mutex<Option<Instant>>,
+    /// How long the last 403 period lasted, once it is over (for one log line).
+    ended: Mutex<Option<Duration>>,
+}
+
+impl Forbidden {
+    /// Notes a 403; returns how long 403s have been answered.
+    pub fn note(&self) -> Duration {
+        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
+        since.get_or_insert_with(Instant::now).elapsed()
+    }
+
+    fn clear(&self) {
+        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(start) = since.take() {
+            *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(start.elapsed());
+        }
+    }
+
+    /// The length of a 403 period that has just ended, once.
+    pub fn take_ended(&self) -> Option<Duration> {
+        self.ended.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 #[derive(Debug)]
 pub struct Ingestor {
-    pub agent: ureq::Agent,
+    pub client: Client,
     pub credentials: Credentials,
     /// `{endpoint}/dataCollectionRules/{dcr}/streams/`
     pub base: String,
     pub counters: Counters,
+    pub forbidden: Forbidden,
 }
 
 /// The records of a payload (JSON lines) as a JSON array.
@@ -129,6 +162,7 @@ impl Ingestor {
             };
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let result = self
+                .client
                 .agent
                 .post(&url)
                 .query("api-version", API_VERSION)
@@ -143,7 +177,7 @@ impl Ingestor {
                         after: None,
                         reason: format!(
                             "request to the ingestion endpoint failed: {}",
-                            client::describe(&e)
+                            self.client.describe(&e)
                         ),
                     }
                 }
@@ -151,6 +185,7 @@ impl Ingestor {
             let status = response.status().as_u16();
             match status {
                 200..=299 => {
+                    self.forbidden.clear();
                     self.counters.records_sent.fetch_add(records, Ordering::Relaxed);
                     self.counters
                         .bytes_sent
@@ -165,11 +200,12 @@ impl Ingestor {
                     return Answer::Retry {
                         after: None,
                         reason: format!(
-                            "HTTP 401 with a fresh token: {}; check that the identity has the Monitoring Metrics Publisher role on the data collection rule",
+                            "HTTP 401 with a fresh token: {}; the endpoint did not accept the token: check tenant_id, and that authority_host and scope are those of the endpoint's cloud, and that the client secret or certificate is current and not revoked (a missing role is HTTP 403, not 401)",
                             client::error_text(&mut response)
                         ),
                     }
                 }
+                403 => return Answer::Forbidden(client::error_text(&mut response)),
                 413 => return Answer::TooLarge,
                 408 | 429 | 500..=599 => {
                     let after = retry_after(&response);

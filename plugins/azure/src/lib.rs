@@ -1,13 +1,16 @@
 //! The `azure` output: delivers batches to one Log Analytics workspace through the
-//! Azure Monitor Logs Ingestion API (data collection endpoint, data collection rule
-//! and stream), authenticated with Microsoft Entra ID.
+//! Azure Monitor Logs Ingestion API (a data collection rule's stream, at the rule's
+//! logs ingestion endpoint or a data collection endpoint), authenticated with
+//! Microsoft Entra ID.
 //!
 //! A batch from the journal is split into requests within the API's 1 MB limit and
 //! sent gzip-compressed, a few at a time. The answer decides the batch's fate:
 //! accepted requests are remembered, so a retry of the batch sends only what is
 //! still missing; 429/503 wait as long as `Retry-After` says; other 5xx, timeouts and
-//! connection errors go back to the agent's backoff; 413 splits the request; 400,
-//! 403 and 404 are final, and those records go to the agent's dead-letter file with
+//! connection errors go back to the agent's backoff; 413 splits the request; 403
+//! (no role on the rule yet: a new assignment takes up to 30 minutes) is retried
+//! every minute and dead-lettered only once it has lasted an hour; 400, 404 and
+//! other 4xx are final, and those records go to the agent's dead-letter file with
 //! the service's answer. Secrets are read from 0600 files and never printed.
 
 #![forbid(unsafe_code)]
@@ -16,17 +19,20 @@ mod arc;
 mod assertion;
 mod auth;
 mod client;
+mod config;
+mod deliver;
 mod heartbeat;
 mod ingest;
+mod network;
 mod proxy;
 mod secret;
 
-use auth::{AuthConfig, Credentials};
+use auth::Credentials;
+use client::Client;
+use deliver::{deliver, Fate, ForbiddenPolicy, Progress};
 use ingest::{Answer, Ingestor};
-use secret::Secret;
-use serde::Deserialize;
+use network::ProxyPlan;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -34,87 +40,21 @@ use std::time::Duration;
 use syslane_abi::{SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
 use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload};
 
+pub use network::{no_proxy_matches, url_host};
 pub use proxy::{parse as parse_proxy, ProxySetting};
-
-/// The API takes at most 1 MB per call, compressed or not.
-const API_LIMIT: usize = 1_000_000;
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    endpoint: String,
-    dcr_immutable_id: String,
-    stream: String,
-    security_stream: Option<String>,
-    heartbeat_stream: Option<String>,
-    #[serde(default = "default_heartbeat")]
-    heartbeat_interval_secs: u64,
-    ca_file: Option<PathBuf>,
-    proxy: Option<Secret>,
-    proxy_file: Option<PathBuf>,
-    #[serde(default = "default_timeout")]
-    timeout_secs: u64,
-    #[serde(default = "default_concurrency")]
-    max_concurrent_requests: usize,
-    #[serde(default = "default_request_bytes")]
-    max_request_bytes: usize,
-    auth: AuthConfig,
-}
-
-fn default_heartbeat() -> u64 {
-    60
-}
-fn default_timeout() -> u64 {
-    30
-}
-fn default_concurrency() -> usize {
-    4
-}
-fn default_request_bytes() -> usize {
-    API_LIMIT
-}
-
-fn check_name(value: &str, key: &str) -> Result<(), String> {
-    if value.is_empty()
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "{key} {value:?} must be letters, digits, '-' or '_' (as shown in the Azure portal)"
-        ));
-    }
-    Ok(())
-}
-
-/// What became of one range of a batch's records in this attempt.
-enum Fate {
-    Accepted,
-    Refused(String),
-    Retry(Option<Duration>, String),
-}
-
-/// What was already settled of the batch being offered. A batch is known by its
-/// id and a digest of its bytes: `dead-letter replay` may offer different payloads
-/// under one id. `parts` are ranges of the batch's lines (in order) with whether
-/// each is settled; a 413 splits a part for good, so a retry resends only what was
-/// not accepted, in pieces the service already took.
-#[derive(Default)]
-struct Progress {
-    batch_id: u64,
-    digest: u64,
-    lines: usize,
-    parts: Vec<(Range<usize>, bool)>,
-    oversized_settled: bool,
-}
 
 pub struct AzureOutput {
     host: Host,
     ingestor: Arc<Ingestor>,
+    /// Each configured stream with the key that names it.
+    streams: Vec<(&'static str, String)>,
     stream: String,
     security_stream: Option<String>,
     concurrency: usize,
     max_request_bytes: usize,
+    forbidden: ForbiddenPolicy,
+    /// Which proxy the endpoint and the authority are reached through, for check-config.
+    proxy_note: String,
     progress: Progress,
     heartbeat: Option<(Sender<()>, std::thread::JoinHandle<()>)>,
 }
@@ -128,88 +68,62 @@ impl AzureOutput {
         }
     }
 
-    /// Sends the lines in `range`; a 413 halves it and sends both halves. Each
-    /// range that got an answer is reported with its fate.
-    fn deliver(
-        ingestor: &Ingestor,
-        stream: &str,
-        lines: &[&[u8]],
-        range: Range<usize>,
-        fates: &mut Vec<(Range<usize>, Fate)>,
-    ) {
-        let group = &lines[range.clone()];
-        let body = ingest::json_array(group);
-        match ingestor.post(stream, &body, group.len() as u64) {
-            Answer::Accepted => fates.push((range, Fate::Accepted)),
-            Answer::TooLarge if group.len() > 1 => {
-                let mid = range.start + group.len() / 2;
-                AzureOutput::deliver(ingestor, stream, lines, range.start..mid, fates);
-                AzureOutput::deliver(ingestor, stream, lines, mid..range.end, fates);
-            }
-            Answer::TooLarge => fates.push((
-                range,
-                Fate::Refused(format!(
-                    "the Logs Ingestion API answered HTTP 413 to a single record of {} bytes",
-                    body.len()
-                )),
-            )),
-            Answer::Refused(reason) => fates.push((range, Fate::Refused(reason))),
-            Answer::Retry { after, reason } => fates.push((range, Fate::Retry(after, reason))),
+    /// Logs the start and the end of a period of 403 answers, once each.
+    fn note_forbidden(&self) {
+        if let Some(lasted) = self.ingestor.forbidden.take_ended() {
+            self.host.log(
+                Level::Info,
+                &format!(
+                    "azure: the endpoint accepts records again after {} s of HTTP 403: the Monitoring Metrics Publisher role on {} has applied",
+                    lasted.as_secs(),
+                    self.forbidden.rule
+                ),
+            );
         }
     }
 }
 
 impl Output for AzureOutput {
     fn create(host: Host, config: &str) -> Result<Self, String> {
-        let c: Config = serde_json::from_str(config).map_err(|e| e.to_string())?;
-        let endpoint = c.endpoint.trim_end_matches('/');
-        if !endpoint.starts_with("https://") {
-            return Err(format!(
-                "endpoint {endpoint:?} must start with https:// (the data collection endpoint's logs ingestion URI)"
-            ));
-        }
-        check_name(&c.dcr_immutable_id, "dcr_immutable_id")?;
-        check_name(&c.stream, "stream")?;
-        for (s, key) in [
-            (&c.security_stream, "security_stream"),
-            (&c.heartbeat_stream, "heartbeat_stream"),
-        ] {
-            if let Some(s) = s {
-                check_name(s, key)?;
-            }
-        }
-        if c.max_concurrent_requests == 0 || c.max_concurrent_requests > 64 {
-            return Err("max_concurrent_requests must be from 1 to 64".into());
-        }
-        if !(1024..=API_LIMIT).contains(&c.max_request_bytes) {
-            return Err(format!(
-                "max_request_bytes must be from 1024 to {API_LIMIT} (the API's limit)"
-            ));
-        }
-        if c.timeout_secs == 0 || c.heartbeat_interval_secs == 0 {
-            return Err("timeout_secs and heartbeat_interval_secs must be at least 1".into());
-        }
-        let proxy = match (&c.proxy, &c.proxy_file) {
-            (Some(_), Some(_)) => return Err("set proxy or proxy_file, not both".into()),
-            (Some(p), None) => Some(proxy::parse(p.expose())?),
-            (None, Some(f)) => Some(proxy::read_file(&host.resolve_path(f))?),
-            (None, None) => None,
-        };
+        let c = config::parse(config)?;
+        let endpoint = c.endpoint.trim_end_matches('/').to_string();
+        let proxy_file = c.proxy_file.as_ref().map(|f| host.resolve_path(f));
+        let plan = ProxyPlan::new(c.proxy.as_ref(), proxy_file.as_deref(), &|name| {
+            std::env::var(name).ok()
+        })?;
         let roots = client::roots(c.ca_file.as_ref().map(|p| host.resolve_path(p)).as_deref())?;
         let timeout = Duration::from_secs(c.timeout_secs);
-        let agent = client::agent(&roots, proxy.as_ref(), timeout)?;
+        let endpoint_proxy = plan.for_url(&endpoint);
+        let authority_proxy = plan.for_url(&c.auth.authority_host);
+        let describe = |p: Option<&ProxySetting>| match p {
+            Some(p) => format!(
+                "through the {} proxy {}:{} ({})",
+                if p.tls { "https://" } else { "http://" },
+                p.host,
+                p.port,
+                plan.source
+            ),
+            None => "directly".to_string(),
+        };
+        let proxy_note = format!(
+            "the endpoint is reached {}, the authority host {}; identity endpoints on this host directly",
+            describe(endpoint_proxy),
+            describe(authority_proxy)
+        );
+        let endpoint_client = Client::new(&roots, endpoint_proxy, timeout)?;
+        let token_client = Client::new(&roots, authority_proxy, timeout)?;
         let local_agent = client::agent(&roots, None, timeout)?;
-        let credentials = Credentials::new(&c.auth, agent.clone(), local_agent, |p| {
-            host.resolve_path(p)
-        })?;
+        let credentials =
+            Credentials::new(&c.auth, token_client, local_agent, |p| host.resolve_path(p))?;
         let ingestor = Arc::new(Ingestor {
-            agent,
+            client: endpoint_client,
             credentials,
             base: format!(
                 "{endpoint}/dataCollectionRules/{}/streams/",
                 c.dcr_immutable_id
             ),
             counters: Default::default(),
+            forbidden: Default::default(),
         });
         let heartbeat = match &c.heartbeat_stream {
             None => None,
@@ -228,10 +142,21 @@ impl Output for AzureOutput {
         Ok(AzureOutput {
             host,
             ingestor,
+            streams: c
+                .streams()
+                .into_iter()
+                .map(|(k, s)| (k, s.to_string()))
+                .collect(),
+            forbidden: ForbiddenPolicy {
+                retry: c.forbidden_retry(),
+                window: c.forbidden_window(),
+                rule: c.dcr_immutable_id.clone(),
+            },
             stream: c.stream,
             security_stream: c.security_stream,
             concurrency: c.max_concurrent_requests,
             max_request_bytes: c.max_request_bytes,
+            proxy_note,
             progress: Progress::default(),
             heartbeat,
         })
@@ -284,17 +209,19 @@ impl Output for AzureOutput {
         let fates: Mutex<Vec<(Range<usize>, Fate)>> = Mutex::new(Vec::new());
         let workers = self.concurrency.min(pending.len());
         let ingestor = &*self.ingestor;
+        let policy = &self.forbidden;
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(range) = pending.get(k) else { break };
                     let mut mine = Vec::new();
-                    AzureOutput::deliver(ingestor, &stream, &lines, range.clone(), &mut mine);
+                    deliver(ingestor, policy, &stream, &lines, range.clone(), &mut mine);
                     fates.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
                 });
             }
         });
+        self.note_forbidden();
         // The parts answered this time replace the pending ones they came from
         // (a 413 turned one into several).
         let mut parts: Vec<(Range<usize>, bool)> = self
@@ -387,8 +314,9 @@ impl Output for AzureOutput {
         self.host.log(
             Level::Info,
             &format!(
-                "azure: settings and credential files are valid (auth {})",
-                ingestor.credentials.method_name()
+                "azure: settings and credential files are valid (auth {}); {}",
+                ingestor.credentials.method_name(),
+                self.proxy_note
             ),
         );
         if !online {
@@ -405,23 +333,34 @@ impl Output for AzureOutput {
                 ingestor.credentials.expires_in().unwrap_or(0)
             ),
         );
-        // An empty array delivers nothing but proves the endpoint, the rule, the
-        // stream and the role assignment.
-        match ingestor.post(&self.stream, b"[]", 0) {
-            Answer::Accepted => {
-                self.host.log(
+        // An empty JSON array stores nothing but takes the request through the
+        // token, the rule, the stream and the role. The documentation describes the
+        // body as an array of records and does not say whether an empty one is
+        // taken (README, "check-config's probe").
+        for (key, stream) in &self.streams {
+            match ingestor.post(stream, b"[]", 0) {
+                Answer::Accepted => self.host.log(
                     Level::Info,
-                    &format!("azure: the endpoint accepted a request for stream {}", self.stream),
-                );
-                Ok(())
+                    &format!("azure: the endpoint accepted a request for {key} {stream}"),
+                ),
+                Answer::Forbidden(why) => return Err(format!(
+                    "the endpoint answered HTTP 403 for {key} {stream}: {why}; the identity needs the Monitoring Metrics Publisher role on data collection rule {}; a role assigned in the last 30 minutes may not have applied yet (the agent retries 403s for {} s before it dead-letters records)",
+                    self.forbidden.rule,
+                    self.forbidden.window.as_secs()
+                )),
+                Answer::Refused(why) if why.contains("HTTP 404") => return Err(format!(
+                    "{key} {stream:?}: {why}; check dcr_immutable_id and that the rule declares this stream (deploy.sh prints both; a security stream exists only when the rule was deployed with it, which needs Microsoft Sentinel on the workspace)"
+                )),
+                Answer::Refused(why) => return Err(format!("{key} {stream}: the endpoint refused the probe: {why}")),
+                Answer::Retry { reason, .. } => {
+                    return Err(format!("{key} {stream}: the endpoint did not answer: {reason}"))
+                }
+                Answer::TooLarge => {
+                    return Err(format!("{key} {stream}: the endpoint answered 413 to an empty request"))
+                }
             }
-            Answer::Refused(why) => Err(format!(
-                "the endpoint refused stream {}: {why}; check dcr_immutable_id, stream, and the Monitoring Metrics Publisher role",
-                self.stream
-            )),
-            Answer::Retry { reason, .. } => Err(format!("the endpoint did not answer: {reason}")),
-            Answer::TooLarge => Err("the endpoint answered 413 to an empty request".into()),
         }
+        Ok(())
     }
 }
 
@@ -440,5 +379,5 @@ export_plugin!(
     output,
     AzureOutput,
     "azure",
-    "Azure Monitor Logs Ingestion API (DCE, DCR, stream) with Entra ID auth"
+    "Azure Monitor Logs Ingestion API (data collection rule, stream) with Entra ID auth"
 );

@@ -1,16 +1,20 @@
 //! The proxy setting in the Log Analytics agent's format:
 //! `[protocol://][user:password@]proxyhost[:port]`.
 //!
-//! The agent accepted `http` and `https` as the protocol; both mean that the agent
-//! asks the proxy to CONNECT (tunnel) to the workspace, and the TLS session runs
-//! end to end inside the tunnel. The hop to the proxy itself is plain TCP, as it
-//! was with the Log Analytics agent and its gateway. User and password may be
+//! Either way the agent asks the proxy to CONNECT (tunnel) to the workspace, and
+//! the TLS session to Azure runs end to end inside the tunnel. With `http://` (or
+//! no protocol) the hop to the proxy is plain TCP, so a proxy password crosses the
+//! network readable; with `https://` the agent speaks TLS to the proxy itself
+//! (checking its certificate like any other), and the CONNECT request and its
+//! credentials travel inside that TLS session. User and password may be
 //! percent-encoded (`p%40ss` for `p@ss`); both are decoded once.
 
 use crate::secret::Secret;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxySetting {
+    /// `https://`: TLS to the proxy.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     pub user: Option<String>,
@@ -20,6 +24,7 @@ pub struct ProxySetting {
 impl std::fmt::Debug for ProxySetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxySetting")
+            .field("tls", &self.tls)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("user", &self.user)
@@ -41,16 +46,17 @@ pub fn parse(text: &str) -> Result<ProxySetting, String> {
     if text.is_empty() {
         return Err("proxy: the setting is empty".into());
     }
-    let rest = match text.split_once("://") {
+    let (tls, rest) = match text.split_once("://") {
         Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-            "http" | "https" => rest,
+            "http" => (false, rest),
+            "https" => (true, rest),
             other => {
                 return Err(format!(
-                    "proxy: protocol {other:?} is not supported; use http:// or https:// (both tunnel with CONNECT)"
+                    "proxy: protocol {other:?} is not supported; use http:// or https:// (https:// speaks TLS to the proxy; both tunnel with CONNECT)"
                 ))
             }
         },
-        None => text,
+        None => (false, text),
     };
     let rest = rest.trim_end_matches('/');
     let (credentials, address) = match rest.rsplit_once('@') {
@@ -89,6 +95,7 @@ pub fn parse(text: &str) -> Result<ProxySetting, String> {
         return Err("proxy: port 0 is not valid".into());
     }
     Ok(ProxySetting {
+        tls,
         host: host.to_string(),
         port,
         user,
@@ -116,6 +123,7 @@ mod tests {
     #[test]
     fn the_agents_forms_parse() {
         let p = parse("https://user:p%40ss%3Aw%2Frd@proxy.example:3128").unwrap();
+        assert!(p.tls);
         assert_eq!(p.host, "proxy.example");
         assert_eq!(p.port, 3128);
         assert_eq!(p.user.as_deref(), Some("user"));
@@ -126,7 +134,7 @@ mod tests {
             ("proxy.example", 8888, None)
         );
         let p = parse("http://10.0.0.4").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("10.0.0.4", 8080));
+        assert_eq!((p.tls, p.host.as_str(), p.port), (false, "10.0.0.4", 8080));
         let p = parse("http://u:pw@[::1]:3128/").unwrap();
         assert_eq!((p.host.as_str(), p.port), ("::1", 3128));
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const SYSLOG_STREAM: &str = "Custom-SyslaneSyslog";
+pub const SECURITY_STREAM: &str = "Custom-SyslaneSecurity";
 pub const HEARTBEAT_STREAM: &str = "Custom-SyslaneHeartbeat";
 
 pub struct Emulator {
@@ -117,6 +118,29 @@ impl Emulator {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Sets deadlines from now: `forbidden_secs` (ingestion answers 403),
+    /// `token_outage_secs` (token endpoints answer 503), `reject_tokens_secs`
+    /// (ingestion answers 401); 0 ends one.
+    pub fn set_state(&self, state: Value) {
+        let url = format!("{}/_emulator/state", self.s("endpoint"));
+        let r = self
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(state.to_string().as_bytes())
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    /// A counter from `/_emulator/stats`, such as `["statuses"]["403"]`; 0 when absent.
+    pub fn stat(&self, path: &[&str]) -> u64 {
+        let mut v = self.stats();
+        for p in path {
+            v = v[*p].clone();
+        }
+        v.as_u64().unwrap_or(0)
     }
 
     /// Appends faults for the next ingestion requests, in order.

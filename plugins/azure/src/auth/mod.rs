@@ -1,9 +1,12 @@
 //! Microsoft Entra ID tokens for the Logs Ingestion API, cached and refreshed
-//! before they expire.
+//! before they expire. A refresh that fails is tried again after a growing pause
+//! (1 s doubling to 30 s), not on every request, as the IMDS guidance asks
+//! (<https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#retry-guidance>);
+//! meanwhile the old token serves while it is valid.
 //!
 //! Four ways to get one:
 //! - `client_secret`: an app registration's secret, read from a 0600 file;
-//! - `client_certificate`: a JWT client assertion signed (RS256) with the app's
+//! - `client_certificate`: a JWT client assertion signed (PS256) with the app's
 //!   certificate key, so no secret travels;
 //! - `managed_identity`: the Azure VM's identity from the instance metadata
 //!   service (IMDS);
@@ -12,7 +15,7 @@
 
 use crate::arc::arc_secret;
 use crate::assertion::{client_assertion, load_key, load_thumbprint};
-use crate::client;
+use crate::client::{self, Client};
 use crate::secret::{read_secret_file, Secret};
 use ring::signature::RsaKeyPair;
 use serde::Deserialize;
@@ -102,6 +105,22 @@ struct Token {
     value: Secret,
     refresh_at: Instant,
     expires_at: Instant,
+    /// Until when a failed refresh may still hand this token out.
+    usable_until: Instant,
+}
+
+/// The cached token, and the failures since the last success.
+#[derive(Default)]
+struct Cache {
+    token: Option<Token>,
+    failures: u32,
+    next_attempt: Option<Instant>,
+    last_error: String,
+}
+
+/// The pause after `failures` failed attempts in a row: 1 s, doubling, at most 30 s.
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
 
 /// A token source with its cache. Shared by the request threads.
@@ -109,10 +128,10 @@ pub struct Credentials {
     source: Source,
     scope: String,
     resource: String,
-    agent: ureq::Agent,
+    client: Client,
     /// Local identity endpoints are reached without the proxy.
     local_agent: ureq::Agent,
-    cache: Mutex<Option<Token>>,
+    cache: Mutex<Cache>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -163,7 +182,7 @@ impl Credentials {
     /// Reads files and checks the settings; no network.
     pub fn new(
         c: &AuthConfig,
-        agent: ureq::Agent,
+        client: Client,
         local_agent: ureq::Agent,
         resolve: impl Fn(&Path) -> PathBuf,
     ) -> Result<Credentials, String> {
@@ -216,9 +235,9 @@ impl Credentials {
             source,
             scope: c.scope.clone(),
             resource: format!("{resource}/"),
-            agent,
+            client,
             local_agent,
-            cache: Mutex::new(None),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -231,27 +250,52 @@ impl Credentials {
         }
     }
 
-    /// A valid token: the cached one unless it is due for refresh.
+    /// A valid token: the cached one unless it is due for refresh. After a failed
+    /// attempt the next one waits its turn; until then the old token serves while
+    /// it is valid, and callers without one are told how long to wait.
     pub fn token(&self) -> Result<Secret, AuthError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = cache.as_ref() {
-            if Instant::now() < t.refresh_at {
+        let now = Instant::now();
+        if let Some(t) = cache.token.as_ref() {
+            if now < t.refresh_at {
                 return Ok(t.value.clone());
             }
+        }
+        let usable = |c: &Cache| {
+            c.token
+                .as_ref()
+                .filter(|t| now < t.usable_until)
+                .map(|t| t.value.clone())
+        };
+        if let Some(next) = cache.next_attempt.filter(|n| now < *n) {
+            return usable(&cache).ok_or_else(|| AuthError {
+                message: format!(
+                    "{} (the next attempt is in {} s)",
+                    cache.last_error,
+                    next.duration_since(now).as_secs() + 1
+                ),
+                retry_after: Some(next.duration_since(now)),
+            });
         }
         match self.fetch() {
             Ok(t) => {
                 let value = t.value.clone();
-                *cache = Some(t);
+                *cache = Cache {
+                    token: Some(t),
+                    ..Cache::default()
+                };
                 Ok(value)
             }
-            // While the old token is still valid, a failed refresh is not fatal.
-            Err(e) => match cache.as_ref() {
-                Some(t) if Instant::now() + Duration::from_secs(30) < t.expires_at => {
-                    Ok(t.value.clone())
-                }
-                _ => Err(e),
-            },
+            Err(e) => {
+                cache.failures = cache.failures.saturating_add(1);
+                let wait = backoff(cache.failures).max(e.retry_after.unwrap_or_default());
+                cache.next_attempt = Some(now + wait);
+                cache.last_error = e.message.clone();
+                usable(&cache).ok_or(AuthError {
+                    message: e.message,
+                    retry_after: Some(wait),
+                })
+            }
         }
     }
 
@@ -259,15 +303,15 @@ impl Credentials {
     /// a new one. Several threads may report the same token; only one refetch follows.
     pub fn invalidate(&self, rejected: &Secret) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.as_ref().is_some_and(|t| &t.value == rejected) {
-            *cache = None;
+        if cache.token.as_ref().is_some_and(|t| &t.value == rejected) {
+            cache.token = None;
         }
     }
 
     /// Seconds until the cached token expires, for check-config.
     pub fn expires_in(&self) -> Option<u64> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.as_ref().map(|t| {
+        cache.token.as_ref().map(|t| {
             t.expires_at
                 .saturating_duration_since(Instant::now())
                 .as_secs()
@@ -280,7 +324,7 @@ impl Credentials {
                 token_url,
                 client_id,
                 secret,
-            } => self.agent.post(token_url).send_form([
+            } => self.client.agent.post(token_url).send_form([
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id.as_str()),
                 ("client_secret", secret.expose()),
@@ -293,7 +337,7 @@ impl Credentials {
                 thumbprint,
             } => {
                 let assertion = client_assertion(key, thumbprint, client_id, token_url)?;
-                self.agent.post(token_url).send_form([
+                self.client.agent.post(token_url).send_form([
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id.as_str()),
                     (
@@ -324,22 +368,39 @@ impl Credentials {
                 token_dir,
             } => self.arc_request(endpoint, token_dir),
         };
+        let remote = matches!(
+            self.source,
+            Source::Secret { .. } | Source::Certificate { .. }
+        );
         let mut response = response.map_err(|e| AuthError {
             message: format!(
                 "{} token request failed: {}",
                 self.method_name(),
-                client::describe(&e)
+                if remote {
+                    self.client.describe(&e)
+                } else {
+                    client::describe(&e)
+                }
             ),
             retry_after: None,
         })?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let text = client::error_text(&mut response);
-            return fail(format!(
-                "{} token request answered HTTP {status}: {}",
-                self.method_name(),
-                token_error(&text)
-            ));
+            return Err(AuthError {
+                message: format!(
+                    "{} token request answered HTTP {status}: {}",
+                    self.method_name(),
+                    token_error(&text)
+                ),
+                retry_after,
+            });
         }
         let text = response
             .body_mut()
@@ -366,12 +427,14 @@ impl Credentials {
         .max(1);
         let now = Instant::now();
         let lifetime = Duration::from_secs(lifetime);
-        // Refresh five minutes early, or at half-life for short-lived tokens.
+        // Refresh five minutes early, or at half-life for short-lived tokens; a
+        // failing refresh may hand the old one out until shortly before it expires.
         let margin = (lifetime / 2).min(Duration::from_secs(300));
         Ok(Token {
             value: Secret::new(value.to_string()),
             refresh_at: now + lifetime - margin,
             expires_at: now + lifetime,
+            usable_until: now + lifetime - (lifetime / 10).min(Duration::from_secs(30)),
         })
     }
 
@@ -426,17 +489,4 @@ fn token_error(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_errors_keep_the_code_and_first_line() {
-        let t = token_error(
-            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x"}"#,
-        );
-        assert_eq!(
-            t,
-            "invalid_client: AADSTS7000215: Invalid client secret provided."
-        );
-    }
-}
+mod tests;
