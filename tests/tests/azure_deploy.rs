@@ -360,3 +360,25 @@ fn empty_answers_are_refused() {
         run.stderr
     );
 }
+
+#[test]
+fn misplaced_options_and_a_principal_that_is_not_an_object_id_are_refused_before_any_call() {
+    let (_keep, dir) = tempdir();
+    // An option after the names used to become the principal's object id.
+    let run = deploy(&dir, &["rg", "ws", "--private-link"], &[]);
+    assert!(!run.ok, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("options go before") && run.stderr.contains("--private-link"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.calls.is_empty(), "az was called: {:?}", run.calls);
+    let run = deploy(&dir, &["rg", "ws", "my-vm"], &[]);
+    assert!(!run.ok, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("must be an object id") && run.stderr.contains("'my-vm'"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.calls.is_empty(), "az was called: {:?}", run.calls);
+}

@@ -60,6 +60,14 @@ done
 group=$1
 workspace=$2
 principal=${3:-}
+# Options come before the names: one written after them would otherwise be
+# taken for a name or for the principal's object id.
+for arg in "$@"; do
+    case $arg in -*) fail "options go before RESOURCE_GROUP and WORKSPACE_NAME (found $arg after them)" ;; esac
+done
+guid='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+[ -z "$principal" ] || [[ $principal =~ $guid ]] ||
+    fail "AGENT_PRINCIPAL_OBJECT_ID must be an object id (a GUID such as 00000000-0000-0000-0000-000000000000), not '$principal'"
 here=$(cd "$(dirname "$0")" && pwd)
 command -v az >/dev/null 2>&1 || fail "the Azure CLI (az) is not installed: https://learn.microsoft.com/cli/azure/install-azure-cli"
 
@@ -97,13 +105,16 @@ out=$(az deployment group create \
     --query '[properties.outputs.endpoint.value, properties.outputs.dcrImmutableId.value]' \
     --output tsv) ||
     fail "the deployment failed (the Azure CLI's message is above)"
-# tsv puts one value on each line (or tab-separated): read both either way.
-read -r endpoint dcr extra <<<"$(printf '%s' "$out" | tr '\t\r\n' '   ')"
+# tsv puts one value on each line (or tab-separated): read both either way,
+# keeping an empty first value in its place.
+mapfile -t values < <(printf '%s\n' "$out" | tr -d '\r' | tr '\t' '\n')
+endpoint=${values[0]:-}
+dcr=${values[1]:-}
 case $endpoint in
     https://*) ;;
-    *) fail "the deployment returned no logs ingestion endpoint (got ${endpoint:-nothing})" ;;
+    *) fail "the deployment returned no logs ingestion endpoint (got '${endpoint}'; the whole answer: $out)" ;;
 esac
-[ -n "$dcr" ] && [ -z "${extra:-}" ] ||
+[ -n "$dcr" ] && [ "${#values[@]}" -eq 2 ] ||
     fail "the deployment returned no data collection rule id (got: $out)"
 
 cat <<TOML
@@ -120,6 +131,9 @@ fi
 echo 'heartbeat_stream = "Custom-SyslaneHeartbeat"'
 
 echo "# Rule and endpoint created in $location; CommonSecurityLog stream: $security." >&2
+if [ "$private_link" = true ]; then
+    echo "# Private link: add the data collection endpoint to your Azure Monitor Private Link Scope (AMPLS) before the agent sends through it." >&2
+fi
 if [ -z "$principal" ]; then
     echo "# No principal given: assign 'Monitoring Metrics Publisher' on the rule to the agent's identity yourself." >&2
 else
