@@ -43,7 +43,9 @@ fn only_file(dir: &Path, ext: &str) -> PathBuf {
     files[0].clone()
 }
 
-const BUILT_IN: [&str; 5] = ["syslog", "cef", "select", "file", "azure"];
+const BUILT_IN: [&str; 7] = [
+    "syslog", "cef", "select", "redact", "enrich", "file", "azure",
+];
 
 /// The folder with both packages, built once for every test of this file.
 fn packages() -> &'static Path {
