@@ -19,6 +19,12 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, String> {
             Some(at) if inner.line() > 0 => message[..at].to_string(),
             _ => message,
         };
+        // An unknown key's path ends with that key, which the message names.
+        let path = if message.starts_with("unknown field `") {
+            path.rsplit_once('.').map_or("", |(parent, _)| parent).to_string()
+        } else {
+            path
+        };
         if path == "." || path.is_empty() {
             message
         } else {
