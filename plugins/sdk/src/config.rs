@@ -21,7 +21,9 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, String> {
         };
         // An unknown key's path ends with that key, which the message names.
         let path = if message.starts_with("unknown field `") {
-            path.rsplit_once('.').map_or("", |(parent, _)| parent).to_string()
+            path.rsplit_once('.')
+                .map_or("", |(parent, _)| parent)
+                .to_string()
         } else {
             path
         };
