@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
+/// A sample's labels, as (name, value).
+type Labels = Vec<(String, String)>;
+
 /// One reading of the Prometheus text: samples by name, with their labels.
 #[derive(Debug, Default)]
 pub struct Sample {
-    samples: BTreeMap<String, Vec<(Vec<(String, String)>, f64)>>,
+    samples: BTreeMap<String, Vec<(Labels, f64)>>,
 }
 
 /// `key="value",…` with the format's escapes (`\\`, `\"`, `\n`).
-fn labels(text: &str) -> Vec<(String, String)> {
+fn labels(text: &str) -> Labels {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
@@ -77,7 +80,7 @@ impl Sample {
             .find_map(|(k, v)| (k == key).then_some(v.as_str()))
     }
 
-    fn labelled(&self, name: &str) -> &[(Vec<(String, String)>, f64)] {
+    fn labelled(&self, name: &str) -> &[(Labels, f64)] {
         self.samples.get(name).map_or(&[], Vec::as_slice)
     }
 }
