@@ -7,7 +7,7 @@
 //! to its plugin as a JSON object.
 
 use crate::journal::{Fsync, WhenFull};
-use serde::Deserialize;
+use raw::{RawConfig, RawListen, RawPlugin};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +17,7 @@ mod address;
 mod drop_in;
 pub mod embedded;
 pub mod explain;
+mod raw;
 mod source;
 
 pub use address::{parse_socket_address, ListenAddress, UnixSocket};
@@ -46,91 +47,6 @@ impl std::fmt::Display for ConfigError {
         }
         write!(f, ": {}", escape(&self.message))
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    state_dir: PathBuf,
-    plugin_dir: PathBuf,
-    hostname: Option<String>,
-    workers: Option<usize>,
-    #[serde(default = "defaults::max_message_size")]
-    max_message_size: usize,
-    #[serde(default = "defaults::max_connections")]
-    max_connections: usize,
-    #[serde(default = "defaults::idle_timeout_secs")]
-    idle_timeout_secs: u64,
-    #[serde(default = "defaults::shutdown_timeout_secs")]
-    shutdown_timeout_secs: u64,
-    #[serde(default = "defaults::batch_max_bytes")]
-    batch_max_bytes: usize,
-    #[serde(default = "defaults::queue_batches")]
-    queue_batches: usize,
-    #[serde(default = "defaults::udp_receive_buffer")]
-    udp_receive_buffer: usize,
-    #[serde(default = "defaults::journal_max_bytes")]
-    journal_max_bytes: u64,
-    #[serde(default = "defaults::when_full")]
-    when_full: String,
-    #[serde(default = "defaults::fsync")]
-    fsync: String,
-    metrics_address: Option<String>,
-    #[serde(default)]
-    listen: Vec<RawListen>,
-    #[serde(default)]
-    filter: Vec<RawPlugin>,
-    output: Option<RawPlugin>,
-}
-
-mod defaults {
-    pub fn max_message_size() -> usize {
-        64 * 1024
-    }
-    pub fn max_connections() -> usize {
-        1024
-    }
-    pub fn idle_timeout_secs() -> u64 {
-        300
-    }
-    pub fn shutdown_timeout_secs() -> u64 {
-        30
-    }
-    pub fn batch_max_bytes() -> usize {
-        1024 * 1024
-    }
-    pub fn queue_batches() -> usize {
-        64
-    }
-    pub fn udp_receive_buffer() -> usize {
-        8 * 1024 * 1024
-    }
-    pub fn journal_max_bytes() -> u64 {
-        1 << 30
-    }
-    pub fn when_full() -> String {
-        "block".into()
-    }
-    pub fn fsync() -> String {
-        "batch".into()
-    }
-}
-
-#[derive(Deserialize)]
-struct RawListen {
-    address: Option<String>,
-    input: Option<String>,
-    socket_mode: Option<toml::Value>,
-    socket_group: Option<String>,
-    #[serde(flatten)]
-    options: toml::Table,
-}
-
-#[derive(Deserialize)]
-struct RawPlugin {
-    plugin: Option<String>,
-    #[serde(flatten)]
-    options: toml::Table,
 }
 
 /// One `[[listen]]`: where to listen and which decoder plugin reads it.
