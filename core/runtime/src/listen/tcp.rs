@@ -159,7 +159,14 @@ pub(super) async fn connection<S: AsyncRead + Unpin>(
         match read {
             Err(_) => {
                 if !draining {
-                    tracing::info!(%peer, timeout_secs = wait.as_secs(), "closing idle connection");
+                    if transport == SL_TRANSPORT_TCP {
+                        tracing::info!(%peer, timeout_secs = wait.as_secs(), "closing idle TCP connection");
+                    } else {
+                        tracing::info!(
+                            timeout_secs = wait.as_secs(),
+                            "closing idle unix stream connection"
+                        );
+                    }
                 }
                 break;
             }
