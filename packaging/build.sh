@@ -10,7 +10,8 @@ out=${1:-target/packages}
 mkdir -p "$out"
 
 for f in syslane libsyslane_plugin_syslog.so libsyslane_plugin_cef.so \
-    libsyslane_plugin_select.so libsyslane_plugin_file.so libsyslane_plugin_azure.so; do
+    libsyslane_plugin_select.so libsyslane_plugin_redact.so libsyslane_plugin_enrich.so \
+    libsyslane_plugin_file.so libsyslane_plugin_azure.so; do
     [ -f "target/release/$f" ] || {
         echo "target/release/$f is missing: run cargo build --release --workspace first" >&2
         exit 1
@@ -24,7 +25,8 @@ stage=target/package-stage
 rm -rf "$stage"
 mkdir -p "$stage"
 for f in syslane libsyslane_plugin_syslog.so libsyslane_plugin_cef.so \
-    libsyslane_plugin_select.so libsyslane_plugin_file.so libsyslane_plugin_azure.so; do
+    libsyslane_plugin_select.so libsyslane_plugin_redact.so libsyslane_plugin_enrich.so \
+    libsyslane_plugin_file.so libsyslane_plugin_azure.so; do
     strip --strip-unneeded -o "$stage/$f" "target/release/$f"
 done
 cargo generate-rpm -p core/runtime -o "$out"

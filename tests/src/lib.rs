@@ -10,6 +10,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod emulator;
+pub mod tools;
+
+pub use tools::{find_program, tool};
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -131,10 +134,11 @@ pub fn config_text(plugin_dir: &Path, port: u16, filters: &str, output: &Path) -
     config_with(plugin_dir, &format!("{listen}{filters}"), output)
 }
 
-/// The counters of the agent started with `Agent::start(dir, …)` (`syslane stats`).
+/// The counters of the agent started with `Agent::start(dir, …)` (`syslane stats --prometheus`).
 pub fn stats_of(dir: &Path) -> String {
     syslane(&[
         "stats",
+        "--prometheus",
         "--config",
         dir.join("syslane.toml").to_str().unwrap(),
     ])
@@ -354,7 +358,7 @@ pub fn build_c_example(dir: &Path, file_name: &str, extra: &[&str]) -> PathBuf {
 pub fn build_c_plugin(dir: &Path, file_name: &str, source: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join(file_name);
     let root = workspace_root();
-    let status = Command::new("cc")
+    let status = Command::new(tool("cc"))
         .args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"])
         .arg("-I")
         .arg(root.join("include"))
@@ -393,10 +397,7 @@ impl Rsyslog {
     /// Starts `rsyslogd -n` with `config` written to `dir/rsyslog.conf`; the work
     /// directory and pid file live in `dir` too.
     pub fn start(dir: &Path, config: &str) -> Rsyslog {
-        let rsyslogd = ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("rsyslogd is installed (Debian packages rsyslog and rsyslog-relp; .ci/run installs them)");
+        let rsyslogd = tool("rsyslogd");
         let work = dir.join("rsyslog-work");
         std::fs::create_dir_all(&work).unwrap();
         let conf = dir.join("rsyslog.conf");
@@ -405,7 +406,7 @@ impl Rsyslog {
             format!("global(workDirectory=\"{}\")\n{config}", work.display()),
         )
         .unwrap();
-        let check = Command::new(rsyslogd)
+        let check = Command::new(&rsyslogd)
             .args(["-N1", "-f"])
             .arg(&conf)
             .output()
@@ -451,15 +452,6 @@ impl Drop for Rsyslog {
     }
 }
 
-/// Finds a program on PATH or in the sbin directories.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].iter().map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// A real syslog-ng in the foreground (`-F`) with its own configuration, persist
 /// file, pid file and control socket in `dir`, stopped when dropped.
 pub struct SyslogNg {
@@ -469,11 +461,9 @@ pub struct SyslogNg {
 
 impl SyslogNg {
     /// The `syslog-ng` program: Debian's syslog-ng-core conflicts with rsyslog, so
-    /// .ci/run unpacks it beside rsyslog and puts a `syslog-ng` wrapper on PATH.
+    /// scripts/test unpacks it beside rsyslog and puts a `syslog-ng` wrapper on PATH.
     pub fn program() -> PathBuf {
-        find_program("syslog-ng").expect(
-            "syslog-ng is on PATH (.ci/run unpacks Debian's syslog-ng-core and installs a wrapper)",
-        )
+        tool("syslog-ng")
     }
 
     /// `@version` for the installed syslog-ng (major.minor).

@@ -107,7 +107,13 @@ fn stats_reads_the_counters_of_a_running_agent() {
     let mut text = String::new();
     assert!(
         wait_until(std::time::Duration::from_secs(5), || {
-            text = syslane(&["stats", "--config", config.to_str().unwrap()]).1;
+            text = syslane(&[
+                "stats",
+                "--prometheus",
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .1;
             text.contains("syslane_records_sent_total 25\n")
         }),
         "{text}"
@@ -116,6 +122,49 @@ fn stats_reads_the_counters_of_a_running_agent() {
         text.contains("# TYPE syslane_frames_received_total counter")
             && text.contains("syslane_connections_accepted_total 1\n"),
         "{text}"
+    );
+    // The summary: rates between two readings, the journal, the output.
+    let sender = std::thread::spawn(move || {
+        for round in 0..10 {
+            send_tcp_lf(
+                port,
+                (0..50).map(|i| format!("<13>1 - h a - - - rate-{round}-{i}")),
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (ok, summary, err) = syslane(&[
+        "stats",
+        "--interval",
+        "0.8",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    sender.join().unwrap();
+    assert!(ok, "{err}");
+    let rate = |title: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(title))
+            .unwrap_or_else(|| panic!("no {title} line:\n{summary}"));
+        line.split_whitespace()
+            .find_map(|w| w.strip_suffix("/s"))
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no rate in {line}"))
+    };
+    assert!(
+        summary.starts_with(&format!(
+            "syslane {}: rates over the last 0.",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{summary}"
+    );
+    assert!(rate("received") > 50.0 && rate("sent") > 0.0, "{summary}");
+    assert!(
+        summary.contains("journal ")
+            && summary.contains("of 1.0 GiB")
+            && summary.contains("output         no error since the agent started"),
+        "{summary}"
     );
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");

@@ -249,7 +249,12 @@ fn a_thousand_concurrent_connections_and_churn_within_bounded_memory() {
     assert!(
         wait_until(Duration::from_secs(10), || {
             let out = std::process::Command::new(agent_binary())
-                .args(["stats", "--config", config.to_str().unwrap()])
+                .args([
+                    "stats",
+                    "--prometheus",
+                    "--config",
+                    config.to_str().unwrap(),
+                ])
                 .output()
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).contains("syslane_connections_open 0\n")

@@ -45,6 +45,7 @@ fn setup(settings: &str) -> (Setup, Agent) {
 fn stat(s: &Setup, name: &str) -> u64 {
     let (_, text, _) = syslane(&[
         "stats",
+        "--prometheus",
         "--config",
         s.dir.path().join("syslane.toml").to_str().unwrap(),
     ]);

@@ -1,6 +1,6 @@
 //! The packages, built by packaging/build.sh as an operator would: the .deb
 //! (cargo-deb) passes lintian with no errors and installs, runs, upgrades, removes
-//! and purges in a throwaway Debian root made with debootstrap (.ci/run makes it);
+//! and purges in a throwaway Debian root made with debootstrap (scripts/test makes it; SYSLANE_TEST_ROOT names another);
 //! the .rpm (cargo-generate-rpm) holds the expected files. Sizes are printed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use syslane_tests::*;
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("could not run {cmd:?}: {e}; scripts/test installs what the tests need")
+    });
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}{}",
@@ -43,7 +43,9 @@ fn only_file(dir: &Path, ext: &str) -> PathBuf {
     files[0].clone()
 }
 
-const BUILT_IN: [&str; 5] = ["syslog", "cef", "select", "file", "azure"];
+const BUILT_IN: [&str; 7] = [
+    "syslog", "cef", "select", "redact", "enrich", "file", "azure",
+];
 
 /// The folder with both packages, built once for every test of this file.
 fn packages() -> &'static Path {
@@ -60,7 +62,7 @@ fn packages() -> &'static Path {
 #[test]
 fn the_rpm_holds_the_binary_plugins_config_unit_drop_ins_and_header() {
     let rpm = only_file(packages(), "rpm");
-    let list = text(&run(Command::new("rpm").arg("-qlp").arg(&rpm)));
+    let list = text(&run(Command::new(tool("rpm")).arg("-qlp").arg(&rpm)));
     let mut expected = vec![
         "/usr/bin/syslane".to_string(),
         "/etc/syslane/syslane.toml".into(),
@@ -80,12 +82,12 @@ fn the_rpm_holds_the_binary_plugins_config_unit_drop_ins_and_header() {
         !list.contains("plugin_example"),
         "fixtures are not shipped:\n{list}"
     );
-    let config = text(&run(Command::new("rpm").arg("-qcp").arg(&rpm)));
+    let config = text(&run(Command::new(tool("rpm")).arg("-qcp").arg(&rpm)));
     assert!(
         config.contains("/etc/syslane/syslane.toml"),
         "a config file: {config}"
     );
-    let scripts = text(&run(Command::new("rpm")
+    let scripts = text(&run(Command::new(tool("rpm"))
         .arg("-qp")
         .arg("--scripts")
         .arg(&rpm)));
@@ -112,7 +114,7 @@ fn debian_root() -> PathBuf {
     );
     assert!(
         root.join("usr/bin/dpkg").is_file(),
-        "{} is a Debian root made with debootstrap (.ci/run makes it)",
+        "{} is a Debian root made with debootstrap (scripts/test makes it; SYSLANE_TEST_ROOT names another)",
         root.display()
     );
     root
@@ -147,7 +149,10 @@ fn assert_installed(root: &Path) -> PathBuf {
 
 /// `rpm` with `args` on the packages of `root` (its scriptlets run chrooted there).
 fn rpm_in(root: &Path, args: &[&str]) -> String {
-    text(&run(Command::new("rpm").arg("--root").arg(root).args(args)))
+    text(&run(Command::new(tool("rpm"))
+        .arg("--root")
+        .arg(root)
+        .args(args)))
 }
 
 #[test]
@@ -213,7 +218,7 @@ fn the_deb_passes_lintian_and_installs_upgrades_removes_and_purges_in_a_debootst
     let deb = only_file(packages(), "deb");
 
     // lintian: no errors (warnings are printed).
-    let lint = Command::new("lintian")
+    let lint = Command::new(tool("lintian"))
         .args(["--fail-on", "error", "--tag-display-limit", "0"])
         .arg(&deb)
         .output()
@@ -221,7 +226,7 @@ fn the_deb_passes_lintian_and_installs_upgrades_removes_and_purges_in_a_debootst
     let said = text(&lint);
     assert!(lint.status.success(), "lintian errors:\n{said}");
     let warnings = said.lines().filter(|l| l.starts_with("W:")).count();
-    let installed_kib = text(&run(Command::new("dpkg-deb")
+    let installed_kib = text(&run(Command::new(tool("dpkg-deb"))
         .args(["-f"])
         .arg(&deb)
         .arg("Installed-Size")));

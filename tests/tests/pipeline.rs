@@ -83,7 +83,7 @@ fn thirty_thousand_messages_over_udp_and_tcp_arrive_with_their_fields() {
 
     // util-linux logger, over each transport.
     let logger = |args: &[&str]| {
-        let status = Command::new("logger")
+        let status = Command::new(tool("logger"))
             .args(["-n", "127.0.0.1", "-P", &port.to_string()])
             .args(args)
             .status()

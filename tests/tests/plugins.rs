@@ -61,7 +61,7 @@ fn c_example_reports_its_config_error_to_the_operator() {
     let (ok, text) = check_config(&config);
     assert!(!ok);
     assert!(
-        text.contains("filter[0] (example-drop)") && text.contains("set contains"),
+        text.contains("[[filter]] 1 (example-drop)") && text.contains("set contains"),
         "{text}"
     );
 }
@@ -171,14 +171,15 @@ fn plugin_mistakes_are_explained() {
     std::fs::write(&config, format!("{base}[[filter]]\nplugin = \"nosuch\"\n")).unwrap();
     let (ok, text) = check_config(&config);
     assert!(
-        !ok && text.contains("filter[0] (nosuch)") && text.contains("libsyslane_plugin_nosuch.so"),
+        !ok && text.contains("[[filter]] 1 (nosuch)")
+            && text.contains("libsyslane_plugin_nosuch.so"),
         "{text}"
     );
 
     std::fs::write(&config, format!("{base}[[filter]]\nplugin = \"file\"\n")).unwrap();
     let (ok, text) = check_config(&config);
     assert!(
-        !ok && text.contains("is a output plugin, but it is configured as filter"),
+        !ok && text.contains("is an output plugin, but the configuration uses it as a filter"),
         "{text}"
     );
 
@@ -189,7 +190,7 @@ fn plugin_mistakes_are_explained() {
     .unwrap();
     let (ok, text) = check_config(&config);
     assert!(
-        !ok && text.contains("filter[0] (select)") && text.contains("`loud` is not a severity"),
+        !ok && text.contains("[[filter]] 1 (select)") && text.contains("`loud` is not a severity"),
         "{text}"
     );
 }

@@ -47,7 +47,7 @@ fn shipped(path: &str, ports: &Ports, spool: &Path) -> String {
 }
 
 fn hostname() -> String {
-    let out = Command::new("hostname").output().unwrap();
+    let out = Command::new(tool("hostname")).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -71,7 +71,7 @@ const CASES: &[(&str, &str, bool)] = &[
 fn feed_with_logger(port: u16, rounds: usize) {
     for round in 0..rounds {
         for (i, (facility, severity, _)) in CASES.iter().enumerate() {
-            let status = Command::new("logger")
+            let status = Command::new(tool("logger"))
                 .args([
                     "-T",
                     "-n",

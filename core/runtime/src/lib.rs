@@ -17,6 +17,7 @@ pub mod config;
 pub mod journal;
 pub mod listen;
 pub mod metrics;
+pub mod metrics_http;
 pub mod pipeline;
 pub mod plugin_host;
 pub mod service;

@@ -200,8 +200,7 @@ impl FileOutput {
 
 impl Output for FileOutput {
     fn create(host: Host, config: &str) -> Result<Self, String> {
-        let c: Config =
-            serde_json::from_str(config).map_err(|e| format!("file output config: {e}"))?;
+        let c: Config = syslane_plugin_sdk::parse_config(config)?;
         let path = host.resolve_path(&c.path);
         if c.max_bytes == Some(0) {
             return Err(

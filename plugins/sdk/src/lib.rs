@@ -20,9 +20,12 @@
 //! export_plugin!(filter, DropDebug, "drop-debug", "Drops debug messages");
 //! ```
 
+mod config;
 mod ffi;
 mod host;
 mod record;
+
+pub use config::parse_config;
 
 pub use host::{Host, Level};
 pub use record::{Edits, Field, Frame, Payload, Record, RecordView, ValueKind};

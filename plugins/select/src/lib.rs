@@ -66,8 +66,7 @@ fn regex(pattern: Option<String>, key: &str) -> Result<Option<Regex>, String> {
 
 impl Select {
     pub fn from_config(text: &str) -> Result<Select, String> {
-        let c: Config =
-            serde_json::from_str(text).map_err(|e| format!("select filter config: {e}"))?;
+        let c: Config = syslane_plugin_sdk::parse_config(text)?;
         let default = match &c.min_severity {
             Some(name) => severity(name, "min_severity")?,
             None => 7,

@@ -63,8 +63,7 @@ fn trim_message<'a>(frame: &[u8], m: &'a [u8]) -> &'a [u8] {
 impl SyslogDecoder {
     /// Builds a decoder from its JSON config.
     pub fn from_config(config: &str) -> Result<SyslogDecoder, String> {
-        let config: Config =
-            serde_json::from_str(config).map_err(|e| format!("syslog decoder config: {e}"))?;
+        let config: Config = syslane_plugin_sdk::parse_config(config)?;
         let clock = Clock::new(config.timezone.as_deref().unwrap_or("local"))?;
         Ok(SyslogDecoder {
             clock,

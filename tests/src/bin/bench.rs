@@ -4,7 +4,7 @@
 //! and the agent's peak resident memory.
 //!
 //!   cargo build --release --workspace
-//!   target/release/syslane-bench [--messages 1000000] [--connections 1,8] [--workers N]
+//!   target/release/syslane-bench [--messages 1000000] [--connections 1,8] [--workers N] [--filter select,redact]
 //!
 //! With `--azure 1,4` it ships instead to the workspace emulator over HTTPS with
 //! gzip (the azure output with 1, then 4 concurrent requests) and reports records
@@ -16,6 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -24,54 +25,85 @@ use syslane_tests::{
     build_dir, config_text, free_port, octet_stream, peak_rss_kib, workspace_root, Agent, Rsyslog,
 };
 
+/// What runs between the decoder and the journal in the pipeline benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FilterMode {
+    /// No filter.
+    None,
+    /// select with min_severity = "debug" (keeps everything; the default).
+    Select,
+    /// redact with every preset (password, secret, token, bearer, card_number).
+    Redact,
+    /// enrich adding two static fields.
+    Enrich,
+}
+
+impl FilterMode {
+    fn tables(self) -> &'static str {
+        match self {
+            FilterMode::None => "",
+            FilterMode::Select => "[[filter]]\nplugin = \"select\"\nmin_severity = \"debug\"\n",
+            FilterMode::Redact => "[[filter]]\nplugin = \"redact\"\npresets = [\"password\", \"secret\", \"token\", \"bearer\", \"card_number\"]\n",
+            FilterMode::Enrich => "[[filter]]\nplugin = \"enrich\"\nfields = { Environment = \"bench\", Team = \"platform\" }\n",
+        }
+    }
+}
+
+/// End-to-end benchmarks of the real agent over loopback. Without a mode option
+/// it measures the pipeline: TCP octet-counted RFC 5424 -> syslog -> filter ->
+/// journal -> file output, once per --connections and --filter value, printing
+/// records per second and the agent's peak RSS. Build first with
+/// `cargo build --release --workspace`.
+#[derive(Parser, Debug)]
+#[command(name = "syslane-bench", version)]
 struct Args {
+    /// Messages sent in each run.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     messages: usize,
+    /// Concurrent TCP connections; one run per value.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', default_values_t = [1, 8])]
     connections: Vec<usize>,
+    /// The agent's pipeline workers (default: its own choice, from the cores).
+    #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// The journal's fsync policy: "batch" (the default) or an interval such as 200ms.
+    #[arg(long, value_name = "POLICY")]
     fsync: Option<String>,
+    /// Filters compared in the pipeline run; one run per value (e.g. select,redact).
+    #[arg(long, value_enum, value_name = "FILTER,...", value_delimiter = ',', default_values_t = [FilterMode::Select])]
+    filter: Vec<FilterMode>,
+    /// Mode: fill the journal to this many MiB with the output failing, kill -9 the
+    /// agent and time the restart and the delivery of the backlog.
+    #[arg(long, value_name = "MIB", group = "mode")]
     recovery_mib: Option<u64>,
+    /// Mode: ship to the workspace emulator over HTTPS with gzip, one run per
+    /// number of concurrent requests (e.g. 1,4); prints records and requests per
+    /// second and gzip bytes per record.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', group = "mode")]
     azure: Option<Vec<usize>>,
+    /// Mode: a real rsyslogd running the shipped drop-in in front of the agent
+    /// (rsyslog -> syslane -> file).
+    #[arg(long, group = "mode")]
     rsyslog: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        messages: 1_000_000,
-        connections: vec![1, 8],
-        workers: None,
-        fsync: None,
-        recovery_mib: None,
-        azure: None,
-        rsyslog: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--rsyslog" {
-            a.rsyslog = true;
-            continue;
-        }
-        let value = it.next().unwrap_or_default();
-        match flag.as_str() {
-            "--messages" => a.messages = value.parse().expect("--messages N"),
-            "--connections" => {
-                a.connections = value
-                    .split(',')
-                    .map(|c| c.parse().expect("--connections 1,8"))
-                    .collect()
-            }
-            "--workers" => a.workers = Some(value.parse().expect("--workers N")),
-            "--fsync" => a.fsync = Some(value),
-            "--recovery-mib" => a.recovery_mib = Some(value.parse().expect("--recovery-mib N")),
-            "--azure" => {
-                a.azure = Some(
-                    value
-                        .split(',')
-                        .map(|c| c.parse().expect("--azure 1,4 (concurrent requests)"))
-                        .collect(),
-                )
-            }
-            other => panic!("unknown flag {other}; use --messages N --connections 1,8 --workers N --fsync batch|200ms"),
-        }
+    let a = Args::parse();
+    if a.messages == 0 || a.connections.contains(&0) || a.workers == Some(0) {
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                "--messages, --connections and --workers must be at least 1",
+            )
+            .exit();
+    }
+    if a.connections.iter().any(|c| *c > a.messages) {
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                "--connections cannot exceed --messages",
+            )
+            .exit();
     }
     a
 }
@@ -103,16 +135,17 @@ fn count_new_lines(path: &Path, offset: &mut u64, buf: &mut Vec<u8>) -> usize {
     buf.iter().filter(|b| **b == b'\n').count()
 }
 
-fn run(messages: usize, connections: usize, workers: Option<usize>, fsync: Option<&str>) {
+fn run(
+    messages: usize,
+    connections: usize,
+    workers: Option<usize>,
+    fsync: Option<&str>,
+    filter: FilterMode,
+) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let out = dir.path().join("records.jsonl");
-    let mut config = config_text(
-        &build_dir(),
-        port,
-        "[[filter]]\nplugin = \"select\"\nmin_severity = \"debug\"\n",
-        &out,
-    );
+    let mut config = config_text(&build_dir(), port, filter.tables(), &out);
     if let Some(w) = workers {
         config = format!("workers = {w}\n{config}");
     }
@@ -156,7 +189,7 @@ fn run(messages: usize, connections: usize, workers: Option<usize>, fsync: Optio
     assert!(status.success());
     assert_eq!(seen, total, "not every record arrived");
     println!(
-        "fsync={:<6} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
+        "filter={filter:?} fsync={:<6} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
         fsync.unwrap_or("batch"),
         total as f64 / elapsed,
         bytes as f64 / elapsed / 1e6,
@@ -344,8 +377,10 @@ fn main() {
         recovery(mib);
         return;
     }
-    println!("syslane end-to-end benchmark: TCP octet-counted RFC 5424 -> syslog -> select -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("syslane end-to-end benchmark: TCP octet-counted RFC 5424 -> syslog -> filter -> journal -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     for &c in &a.connections {
-        run(a.messages, c, a.workers, a.fsync.as_deref());
+        for &f in &a.filter {
+            run(a.messages, c, a.workers, a.fsync.as_deref(), f);
+        }
     }
 }

@@ -15,12 +15,7 @@ pub fn check_config(path: &Path, offline: bool) -> Result<String, String> {
     components.filters(&config)?;
     let mut output = components.output(&config, None)?;
     let checked = output.check(!offline).map_err(|e| {
-        format!(
-            "{}: {} ({}): {e}",
-            config.file.display(),
-            config.output.key,
-            config.output.plugin
-        )
+        config.section_error(config.output.section, &config.output.plugin, &e.to_string())
     })?;
     let mut summary = format!("{}: OK\n", config.file.display());
     for l in &config.listen {

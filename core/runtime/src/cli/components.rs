@@ -1,8 +1,10 @@
 //! Loading the configured plugins and creating their instances, shared by `run`
 //! and `check-config` so both refuse exactly the same things.
 
-use crate::config::{Config, PluginRef};
-use crate::plugin_host::{DeadLetterSink, HostInfo, LoadedPlugin, PluginHost, PluginInstance};
+use crate::config::{Config, PluginRef, Section};
+use crate::plugin_host::{
+    DeadLetterSink, HostInfo, LoadedPlugin, PluginError, PluginHost, PluginInstance,
+};
 use crate::system;
 use std::sync::Arc;
 use syslane_abi::{SL_KIND_FILTER, SL_KIND_INPUT, SL_KIND_OUTPUT};
@@ -16,21 +18,24 @@ pub struct Components {
     pub output: &'static LoadedPlugin,
 }
 
-fn at(config: &Config, key: &str, plugin: &str, e: impl std::fmt::Display) -> String {
-    format!("{}: {key} ({plugin}): {e}", config.file.display())
+/// A plugin's error, placed in the section (and the file and line) it came from.
+fn at(config: &Config, section: Section, plugin: &str, e: PluginError) -> String {
+    match e {
+        PluginError::Create { message, .. } => config.plugin_error(section, plugin, &message),
+        other => config.section_error(section, plugin, &other.to_string()),
+    }
 }
 
 impl Components {
     pub fn load(config: &Config) -> Result<Components, String> {
         let host = PluginHost::new(&config.plugin_dir)
-            .map_err(|e| format!("{}: plugin_dir: {e}", config.file.display()))?;
+            .map_err(|e| config.key_error("plugin_dir", &e.to_string()))?;
         let decoders = config
             .listen
             .iter()
-            .enumerate()
-            .map(|(i, l)| {
+            .map(|l| {
                 host.load(&l.input, SL_KIND_INPUT)
-                    .map_err(|e| at(config, &format!("listen[{i}].input"), &l.input, e))
+                    .map_err(|e| at(config, l.section, &l.input, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let filters = config
@@ -38,13 +43,13 @@ impl Components {
             .iter()
             .map(|f| {
                 host.load(&f.plugin, SL_KIND_FILTER)
-                    .map_err(|e| at(config, &f.key, &f.plugin, e))
+                    .map_err(|e| at(config, f.section, &f.plugin, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let o = &config.output;
         let output = host
             .load(&o.plugin, SL_KIND_OUTPUT)
-            .map_err(|e| at(config, &o.key, &o.plugin, e))?;
+            .map_err(|e| at(config, o.section, &o.plugin, e))?;
         let host_name = config.hostname.clone().unwrap_or_else(system::host_name);
         let local_ip = system::host_ip(&host_name).to_string();
         let info = Arc::new(HostInfo {
@@ -68,7 +73,7 @@ impl Components {
         r: &PluginRef,
     ) -> Result<PluginInstance, String> {
         PluginInstance::create(plugin, &r.options_json, Arc::clone(&self.info))
-            .map_err(|e| at(config, &r.key, &r.plugin, e))
+            .map_err(|e| at(config, r.section, &r.plugin, e))
     }
 
     /// One decoder per listener, in listener order.
@@ -77,10 +82,9 @@ impl Components {
             .listen
             .iter()
             .zip(&self.decoders)
-            .enumerate()
-            .map(|(i, (l, p))| {
+            .map(|(l, p)| {
                 PluginInstance::create(p, &l.options_json, Arc::clone(&self.info))
-                    .map_err(|e| at(config, &format!("listen[{i}]"), &l.input, e))
+                    .map_err(|e| at(config, l.section, &l.input, e))
             })
             .collect()
     }
@@ -108,6 +112,6 @@ impl Components {
             Arc::clone(&self.info),
             dead_letters,
         )
-        .map_err(|e| at(config, &r.key, &r.plugin, e))
+        .map_err(|e| at(config, r.section, &r.plugin, e))
     }
 }

@@ -31,9 +31,38 @@ pub const DEFAULT_CONFIG: &str = "/etc/syslane/syslane.toml";
 
 #[derive(Args)]
 struct ConfigPath {
-    /// The configuration file; files in conf.d/*.toml beside it are merged on top, in name order.
-    #[arg(long = "config", short = 'c', value_name = "FILE", default_value = DEFAULT_CONFIG)]
-    path: PathBuf,
+    /// The configuration file; files in conf.d/*.toml beside it are merged on top,
+    /// in name order [default: /etc/syslane/syslane.toml]
+    #[arg(long = "config", short = 'c', value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Uses the configuration compiled into the agent (config/local.toml of the
+    /// source): syslog on 127.0.0.1:25224, CEF on 127.0.0.1:25226, records to
+    /// data/records.jsonl and state in data/state under the current directory.
+    #[arg(long, conflicts_with = "file")]
+    embedded_config: bool,
+}
+
+impl ConfigPath {
+    /// The file to read ([`crate::config::EMBEDDED`] for the compiled-in one). When
+    /// no --config was given and the packages' file is missing, says how to start.
+    fn path(&self) -> Result<PathBuf, String> {
+        if self.embedded_config {
+            return Ok(PathBuf::from(crate::config::EMBEDDED));
+        }
+        if let Some(file) = &self.file {
+            return Ok(file.clone());
+        }
+        let default = PathBuf::from(DEFAULT_CONFIG);
+        if default.exists() {
+            return Ok(default);
+        }
+        Err(format!(
+            "{DEFAULT_CONFIG} does not exist (the packages install it; it is read when --config is not given). \
+             Name a configuration with --config FILE; to try syslane from a source checkout, \
+             use --config config/local.toml, or --embedded-config for the same configuration \
+             compiled into the agent (no file needed; it writes under ./data)"
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -62,11 +91,19 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
-    /// Prints the counters of the agent running with this configuration
-    /// (Prometheus text format, read from state_dir/syslane.sock).
+    /// Summarises the agent running with this configuration: rates over an
+    /// interval, journal fill, listeners, the output's last error (read from
+    /// state_dir/syslane.sock).
     Stats {
         #[command(flatten)]
         config: ConfigPath,
+        /// Prints every counter and gauge in the Prometheus text format instead.
+        #[arg(long)]
+        prometheus: bool,
+        /// Seconds between the two readings the rates are taken from.
+        #[arg(long, value_name = "SECONDS", default_value_t = 2.0,
+              value_parser = stats::parse_interval)]
+        interval: f64,
     },
     /// Writes the rsyslog or syslog-ng drop-in that forwards the chosen facilities
     /// and severities to syslane (and CEF events to the CEF port), checks it with
@@ -105,27 +142,52 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let result = match cli.command {
-        Command::Run { config } => run::run(&config.path),
-        Command::CheckConfig { config, offline } => {
-            check::check_config(&config.path, offline).map(|summary| println!("{summary}"))
-        }
-        Command::Plugins { config } => {
-            check::list_plugins(&config.path).map(|table| print!("{table}"))
-        }
+        Command::Run { config } => config.path().and_then(|p| run::run(&p)),
+        Command::CheckConfig { config, offline } => config
+            .path()
+            .and_then(|p| check::check_config(&p, offline))
+            .map(|summary| println!("{summary}")),
+        Command::Plugins { config } => config
+            .path()
+            .and_then(|p| check::list_plugins(&p))
+            .map(|table| print!("{table}")),
         Command::DeadLetter {
             action: DeadLetterAction::List { config },
-        } => dead_letter::list(&config.path).map(|t| print!("{t}")),
+        } => config
+            .path()
+            .and_then(|p| dead_letter::list(&p))
+            .map(|t| print!("{t}")),
         Command::DeadLetter {
             action: DeadLetterAction::Replay { config },
-        } => dead_letter::replay(&config.path).map(|t| print!("{t}")),
-        Command::Stats { config } => stats::read(&config.path).map(|text| print!("{text}")),
+        } => config
+            .path()
+            .and_then(|p| dead_letter::replay(&p))
+            .map(|t| print!("{t}")),
+        Command::Stats {
+            config,
+            prometheus,
+            interval,
+        } => config
+            .path()
+            .and_then(|p| stats::show(&p, prometheus, interval))
+            .map(|text| print!("{text}")),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("syslane: {message}");
+            eprintln!("syslane: {}", printable(&message));
             ExitCode::FAILURE
         }
     }
+}
+
+/// A message with control characters other than line breaks escaped: values
+/// from files and the network never drive the terminal.
+fn printable(message: &str) -> String {
+    message
+        .split('\n')
+        .map(crate::config::escape)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

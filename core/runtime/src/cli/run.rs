@@ -53,10 +53,12 @@ impl Pipeline {
         metrics: &Arc<Metrics>,
     ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
         std::fs::create_dir_all(&config.state_dir).map_err(|e| {
-            format!(
-                "{}: state_dir: cannot create {}: {e}; create it, writable by the agent's user",
-                config.file.display(),
-                config.state_dir.display()
+            config.key_error(
+                "state_dir",
+                &format!(
+                    "cannot create {}: {e}; create it, writable by the agent's user",
+                    config.state_dir.display()
+                ),
             )
         })?;
         let components = Components::load(config)?;
@@ -138,11 +140,12 @@ impl Pipeline {
     }
 }
 
-/// The sockets, their connections and the counters socket.
+/// The sockets, their connections, the counters socket and `/metrics`.
 struct Listeners {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     stats: tokio::task::JoinHandle<()>,
+    metrics_http: Option<tokio::task::JoinHandle<()>>,
     ctx: Arc<ListenContext>,
 }
 
@@ -170,11 +173,20 @@ impl Listeners {
             }
             Err(e) => Err(e),
         };
+        let opened = match (opened, config.metrics_address) {
+            (Ok(o), Some(address)) => {
+                crate::metrics_http::serve(address, Arc::clone(metrics), stop.subscribe())
+                    .await
+                    .map(|(_, http)| (o, Some(http)))
+            }
+            (opened, _) => opened.map(|o| (o, None)),
+        };
         match opened {
-            Ok((tasks, stats)) => Ok(Listeners {
+            Ok(((tasks, stats), metrics_http)) => Ok(Listeners {
                 stop,
                 tasks,
                 stats,
+                metrics_http,
                 ctx,
             }),
             Err(e) => {
@@ -195,6 +207,12 @@ impl Listeners {
                 .collect::<Vec<_>>()
         };
         addresses(old) == addresses(new)
+            && old.metrics_address == new.metrics_address
+            && old
+                .listen
+                .iter()
+                .map(|l| &l.unix)
+                .eq(new.listen.iter().map(|l| &l.unix))
             && (
                 old.max_message_size,
                 old.idle_timeout,
@@ -213,6 +231,9 @@ impl Listeners {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         let _ = (&mut self.stats).await;
+        if let Some(http) = self.metrics_http.take() {
+            let _ = http.await;
+        }
         self.ctx.router.close();
     }
 }

@@ -17,7 +17,8 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         Err(e) => {
             return Err(ConfigError {
                 file: conf_d.display().to_string(),
-                key: "(directory)".into(),
+                line: None,
+                key: String::new(),
                 message: format!("cannot read the drop-in directory: {e}"),
             })
         }
@@ -52,39 +53,20 @@ pub fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Parses one file as a TOML table, with errors naming the file and line.
-pub fn parse_table(text: &str, file: &Path) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| {
-        let line = e.span().map_or("(syntax)".to_string(), |s| {
-            format!(
-                "line {}",
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            )
-        });
-        ConfigError {
-            file: file.display().to_string(),
-            key: line,
-            message: e.message().to_string(),
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn tables_merge_arrays_of_tables_append_values_replace() {
-        let mut base = parse_table(
-            "hostname = \"a\"\n[[filter]]\nplugin = \"select\"\n[output]\nplugin = \"file\"\npath = \"x\"\n",
-            Path::new("main"),
-        )
-        .unwrap();
-        let over = parse_table(
-            "hostname = \"b\"\n[[filter]]\nplugin = \"redact\"\n[output]\npath = \"y\"\n",
-            Path::new("drop-in"),
-        )
-        .unwrap();
+        let mut base: toml::Table =
+            "hostname = \"a\"\n[[filter]]\nplugin = \"select\"\n[output]\nplugin = \"file\"\npath = \"x\"\n"
+                .parse()
+                .unwrap();
+        let over: toml::Table =
+            "hostname = \"b\"\n[[filter]]\nplugin = \"redact\"\n[output]\npath = \"y\"\n"
+                .parse()
+                .unwrap();
         merge(&mut base, over);
         assert_eq!(base["hostname"].as_str(), Some("b"));
         let filters = base["filter"].as_array().unwrap();

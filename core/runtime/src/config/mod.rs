@@ -1,124 +1,51 @@
 //! The configuration file: TOML, unknown keys refused, relative paths resolved
-//! against the file's directory, every error naming the file, the key and the fix.
+//! against the file's directory, every error naming the file (the drop-in, when
+//! the part came from one), the line, the section, the key and the fix.
 //!
 //! Each `[[listen]]`, `[[filter]]` and `[output]` table passes its keys other than
-//! `address`/`input`/`plugin` to its plugin as a JSON object.
+//! `address`/`input`/`plugin` (and a unix socket's `socket_mode`/`socket_group`)
+//! to its plugin as a JSON object.
 
 use crate::journal::{Fsync, WhenFull};
-use serde::Deserialize;
+use raw::{RawConfig, RawListen, RawPlugin};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A configuration error, shown to the operator as `file: key: message`.
+mod address;
+mod drop_in;
+pub mod embedded;
+pub mod explain;
+mod raw;
+mod source;
+
+pub use address::{parse_socket_address, ListenAddress, UnixSocket};
+pub use embedded::EMBEDDED;
+pub use explain::{escape, Location, Section};
+use source::Sources;
+
+/// A configuration error, shown to the operator as `file: line N: key: message`.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {key}: {message}")]
 pub struct ConfigError {
     pub file: String,
+    pub line: Option<usize>,
+    /// What the error is about: a top-level key, or a section and a key in it
+    /// (`[[listen]] 2 address`); empty for the file as a whole.
     pub key: String,
     pub message: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    state_dir: PathBuf,
-    plugin_dir: PathBuf,
-    hostname: Option<String>,
-    workers: Option<usize>,
-    #[serde(default = "defaults::max_message_size")]
-    max_message_size: usize,
-    #[serde(default = "defaults::max_connections")]
-    max_connections: usize,
-    #[serde(default = "defaults::idle_timeout_secs")]
-    idle_timeout_secs: u64,
-    #[serde(default = "defaults::shutdown_timeout_secs")]
-    shutdown_timeout_secs: u64,
-    #[serde(default = "defaults::batch_max_bytes")]
-    batch_max_bytes: usize,
-    #[serde(default = "defaults::queue_batches")]
-    queue_batches: usize,
-    #[serde(default = "defaults::udp_receive_buffer")]
-    udp_receive_buffer: usize,
-    #[serde(default = "defaults::journal_max_bytes")]
-    journal_max_bytes: u64,
-    #[serde(default = "defaults::when_full")]
-    when_full: String,
-    #[serde(default = "defaults::fsync")]
-    fsync: String,
-    #[serde(default)]
-    listen: Vec<RawListen>,
-    #[serde(default)]
-    filter: Vec<RawPlugin>,
-    output: Option<RawPlugin>,
-}
-
-mod drop_in;
-
-mod defaults {
-    pub fn max_message_size() -> usize {
-        64 * 1024
-    }
-    pub fn max_connections() -> usize {
-        1024
-    }
-    pub fn idle_timeout_secs() -> u64 {
-        300
-    }
-    pub fn shutdown_timeout_secs() -> u64 {
-        30
-    }
-    pub fn batch_max_bytes() -> usize {
-        1024 * 1024
-    }
-    pub fn queue_batches() -> usize {
-        64
-    }
-    pub fn udp_receive_buffer() -> usize {
-        8 * 1024 * 1024
-    }
-    pub fn journal_max_bytes() -> u64 {
-        1 << 30
-    }
-    pub fn when_full() -> String {
-        "block".into()
-    }
-    pub fn fsync() -> String {
-        "batch".into()
-    }
-}
-
-#[derive(Deserialize)]
-struct RawListen {
-    address: Option<String>,
-    input: Option<String>,
-    #[serde(flatten)]
-    options: toml::Table,
-}
-
-#[derive(Deserialize)]
-struct RawPlugin {
-    plugin: Option<String>,
-    #[serde(flatten)]
-    options: toml::Table,
-}
-
-/// A listener's transport and socket address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenAddress {
-    Udp(SocketAddr),
-    Tcp(SocketAddr),
-    /// RELP (rsyslog's omrelp): each message is acknowledged once journaled.
-    Relp(SocketAddr),
-}
-
-impl std::fmt::Display for ListenAddress {
+impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ListenAddress::Udp(a) => write!(f, "udp://{a}"),
-            ListenAddress::Tcp(a) => write!(f, "tcp://{a}"),
-            ListenAddress::Relp(a) => write!(f, "relp://{a}"),
+        write!(f, "{}", escape(&self.file))?;
+        if let Some(line) = self.line {
+            write!(f, ": line {line}")?;
         }
+        if !self.key.is_empty() {
+            write!(f, ": {}", escape(&self.key))?;
+        }
+        write!(f, ": {}", escape(&self.message))
     }
 }
 
@@ -129,6 +56,9 @@ pub struct Listen {
     pub input: String,
     /// The decoder's config as a JSON object.
     pub options_json: String,
+    /// Mode and group of a `unix://` or `unixstream://` socket.
+    pub unix: UnixSocket,
+    pub section: Section,
 }
 
 /// One plugin reference with its JSON config.
@@ -136,8 +66,8 @@ pub struct Listen {
 pub struct PluginRef {
     pub plugin: String,
     pub options_json: String,
-    /// Where it came from, for messages: `filter[0]`, `output`.
-    pub key: String,
+    /// Where it came from, for messages: `[[filter]] 2`, `[output]`.
+    pub section: Section,
 }
 
 /// A validated configuration.
@@ -159,9 +89,13 @@ pub struct Config {
     pub journal_max_bytes: u64,
     pub when_full: WhenFull,
     pub fsync: Fsync,
+    /// `/metrics` over HTTP (Prometheus), off when `None`.
+    pub metrics_address: Option<SocketAddr>,
     pub listen: Vec<Listen>,
     pub filters: Vec<PluginRef>,
     pub output: PluginRef,
+    /// The files it was read from, to place messages about it.
+    sources: Arc<Sources>,
 }
 
 fn resolve(dir: &Path, p: &Path) -> PathBuf {
@@ -169,27 +103,6 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
         p.to_path_buf()
     } else {
         dir.join(p)
-    }
-}
-
-fn parse_address(text: &str) -> Result<ListenAddress, String> {
-    let (scheme, rest) = text.split_once("://").ok_or_else(|| {
-        format!("`{text}` has no scheme; write udp://, tcp:// or relp:// and an address, such as tcp://127.0.0.1:25224")
-    })?;
-    let addr: SocketAddr = rest.parse().map_err(|_| {
-        format!("`{rest}` is not an IP address and port (such as 127.0.0.1:25224 or [::1]:25224)")
-    })?;
-    match scheme {
-        "udp" => Ok(ListenAddress::Udp(addr)),
-        "tcp" => Ok(ListenAddress::Tcp(addr)),
-        "relp" => Ok(ListenAddress::Relp(addr)),
-        "unix" => Err(
-            "unix:// listeners are not available in this version; use tcp://, udp:// or relp://"
-                .to_string(),
-        ),
-        other => Err(format!(
-            "unknown scheme `{other}://`; use udp://, tcp:// or relp://"
-        )),
     }
 }
 
@@ -222,13 +135,51 @@ fn options_json(options: toml::Table) -> String {
     serde_json::to_string(&options).unwrap_or_else(|_| "{}".to_string())
 }
 
+/// The section and key a serde path points at (`listen[1].address`).
+fn path_parts(path: &serde_path_to_error::Path) -> (Option<Section>, Option<String>) {
+    use serde_path_to_error::Segment;
+    let mut section = None;
+    let mut key = None;
+    let mut segments = path.iter().peekable();
+    while let Some(segment) = segments.next() {
+        match segment {
+            Segment::Map { key: k } if section.is_none() && key.is_none() => {
+                let name = source::ARRAYS
+                    .iter()
+                    .chain(source::TABLES.iter())
+                    .find(|n| **n == k.as_str());
+                match (name, segments.peek()) {
+                    (Some(name), Some(Segment::Seq { index })) => {
+                        section = Some(Section {
+                            name,
+                            index: *index,
+                        });
+                        segments.next();
+                    }
+                    (Some(name), _) if source::TABLES.contains(name) => {
+                        section = Some(Section { name, index: 0 });
+                    }
+                    _ => key = Some(k.clone()),
+                }
+            }
+            Segment::Map { key: k } if key.is_none() => key = Some(k.clone()),
+            _ => {}
+        }
+    }
+    (section, key)
+}
+
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file and its `conf.d/` drop-ins;
+    /// [`EMBEDDED`] reads the configuration compiled into the agent.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let file = path.display().to_string();
+        if path == Path::new(EMBEDDED) {
+            return embedded::load();
+        }
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            key: "(file)".into(),
+            file: path.display().to_string(),
+            line: None,
+            key: String::new(),
             message: format!("cannot read the configuration file: {e}"),
         })?;
         let dir = path
@@ -242,56 +193,91 @@ impl Config {
             })
             .unwrap_or(Path::new("."));
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let drop_ins = drop_in::files(&dir)?;
-        if drop_ins.is_empty() {
-            return Config::parse(&text, path, &dir);
-        }
-        let mut merged = drop_in::parse_table(&text, path)?;
-        for f in &drop_ins {
-            let more = std::fs::read_to_string(f).map_err(|e| ConfigError {
+        let mut drop_ins = Vec::new();
+        for f in drop_in::files(&dir)? {
+            let more = std::fs::read_to_string(&f).map_err(|e| ConfigError {
                 file: f.display().to_string(),
-                key: "(file)".into(),
+                line: None,
+                key: String::new(),
                 message: format!("cannot read the drop-in file: {e}"),
             })?;
-            drop_in::merge(&mut merged, drop_in::parse_table(&more, f)?);
+            drop_ins.push((f, more));
         }
-        let text = toml::to_string(&merged).map_err(|e| ConfigError {
-            file,
-            key: "conf.d".into(),
-            message: format!("cannot merge the drop-in files: {e}"),
-        })?;
-        let shown = format!(
-            "{} (with {})",
-            path.display(),
-            drop_ins
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let mut config = Config::parse(&text, Path::new(&shown), &dir)?;
-        config.file = path.to_path_buf();
-        Ok(config)
+        let sources = Sources::new((path, &text), &drop_ins)?;
+        Config::from_sources(sources, path, &dir)
     }
 
     /// Validates configuration text; `dir` resolves relative paths.
     pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
-        let file = path.display().to_string();
-        let err = |key: &str, message: String| ConfigError {
-            file: file.clone(),
-            key: key.to_string(),
-            message,
+        Config::from_sources(Sources::new((path, text), &[])?, path, dir)
+    }
+
+    /// A message about `key` in `section`, placed in its file and line.
+    fn error_at(
+        &self,
+        section: Option<Section>,
+        key: Option<&str>,
+        message: String,
+    ) -> ConfigError {
+        error_in(&self.sources, section, key, message)
+    }
+
+    /// A plugin's own configuration error, placed: the file (the drop-in the
+    /// section came from), the line, the section, the plugin, the key, and the
+    /// valid keys in the operator's words.
+    pub fn plugin_error(&self, section: Section, plugin: &str, message: &str) -> String {
+        let host_keys: &[&str] = match section.name {
+            "listen" => &["address", "input"],
+            _ => &["plugin"],
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let key = e.span().map_or("(syntax)".to_string(), |s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!("line {line}")
-            });
-            err(&key, e.message().to_string())
-        })?;
+        let (message, key) = explain::serde_message(message, host_keys);
+        let place = self.error_at(Some(section), key.as_deref(), message);
+        let key = key.map(|k| format!(" {k}")).unwrap_or_default();
+        ConfigError {
+            key: format!("{section} ({plugin}){key}"),
+            ..place
+        }
+        .to_string()
+    }
+
+    /// A message about a section as a whole (`[output] (azure): ...`).
+    pub fn section_error(&self, section: Section, plugin: &str, message: &str) -> String {
+        ConfigError {
+            key: format!("{section} ({plugin})"),
+            ..self.error_at(Some(section), None, explain::escape(message))
+        }
+        .to_string()
+    }
+
+    /// A message about a top-level key.
+    pub fn key_error(&self, key: &str, message: &str) -> String {
+        self.error_at(None, Some(key), message.to_string())
+            .to_string()
+    }
+
+    fn from_sources(mut sources: Sources, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
+        let merged = std::mem::take(&mut sources.merged);
+        let sources = Arc::new(sources);
+        let err = |section: Option<Section>, key: &str, message: String| {
+            error_in(&sources, section, Some(key), message)
+        };
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+                let (section, key) = path_parts(e.path());
+                let (message, named) = explain::serde_message(e.inner().message(), &[]);
+                let key = named.or(key);
+                let message = match (&key, section) {
+                    (Some(k), None) if message.starts_with("missing key") => {
+                        format!("{message}; {}", explain::example(k).unwrap_or("add it"))
+                    }
+                    _ => message,
+                };
+                error_in(&sources, section, key.as_deref(), message)
+            })?;
+        let top = |key: &str, message: String| err(None, key, message);
 
         if raw.max_message_size < 480 || raw.max_message_size > 16 * 1024 * 1024 {
-            return Err(err(
+            return Err(top(
                 "max_message_size",
                 format!("{} is out of range; use 480 to 16777216 bytes (RFC 5424 receivers must accept at least 480)", raw.max_message_size),
             ));
@@ -302,33 +288,33 @@ impl Config {
                 .min(8)
         });
         if workers == 0 || workers > 64 {
-            return Err(err(
+            return Err(top(
                 "workers",
                 format!("{workers} is out of range; use 1 to 64"),
             ));
         }
         if raw.max_connections == 0 {
-            return Err(err("max_connections", "must be at least 1".into()));
+            return Err(top("max_connections", "must be at least 1".into()));
         }
         if raw.queue_batches == 0 {
-            return Err(err("queue_batches", "must be at least 1".into()));
+            return Err(top("queue_batches", "must be at least 1".into()));
         }
         if raw.batch_max_bytes < 1024 {
-            return Err(err("batch_max_bytes", "must be at least 1024".into()));
+            return Err(top("batch_max_bytes", "must be at least 1024".into()));
         }
         let when_full = match raw.when_full.as_str() {
             "block" => WhenFull::Block,
             "drop_oldest" => WhenFull::DropOldest,
             other => {
-                return Err(err(
+                return Err(top(
                     "when_full",
                     format!("`{other}` is not a choice; use \"block\" or \"drop_oldest\""),
                 ))
             }
         };
-        let fsync = parse_fsync(&raw.fsync).map_err(|m| err("fsync", m))?;
+        let fsync = parse_fsync(&raw.fsync).map_err(|m| top("fsync", m))?;
         if raw.journal_max_bytes < 1 << 20 {
-            return Err(err(
+            return Err(top(
                 "journal_max_bytes",
                 format!(
                     "{} is too small; use at least 1048576 (1 MiB)",
@@ -336,66 +322,150 @@ impl Config {
                 ),
             ));
         }
+        let metrics_address = raw
+            .metrics_address
+            .as_deref()
+            .map(parse_socket_address)
+            .transpose()
+            .map_err(|m| top("metrics_address", m))?;
         if raw.listen.is_empty() {
-            return Err(err("listen", "no [[listen]] table: add one, such as address = \"udp://127.0.0.1:25224\" with input = \"syslog\"".into()));
+            return Err(top("listen", "no [[listen]] table: add one, such as address = \"udp://127.0.0.1:25224\" with input = \"syslog\"".into()));
         }
         let mut listen = Vec::new();
-        for (i, l) in raw.listen.into_iter().enumerate() {
-            let key = format!("listen[{i}]");
-            let address = l.address.ok_or_else(|| {
-                err(
-                    &format!("{key}.address"),
-                    "missing; add address = \"udp://127.0.0.1:25224\"".into(),
-                )
+        for (index, l) in raw.listen.into_iter().enumerate() {
+            let section = Section {
+                name: "listen",
+                index,
+            };
+            let lerr = |key: &str, message: String| err(Some(section), key, message);
+            let RawListen {
+                address,
+                input,
+                socket_mode,
+                socket_group,
+                options,
+            } = l;
+            let required = ["address", "input"];
+            let address = address.ok_or_else(|| {
+                missing(&options, "address", &required, "add address = \"udp://127.0.0.1:25224\" (udp://, tcp://, relp://, unix:// or unixstream://)", &lerr)
             })?;
-            let address = parse_address(&address).map_err(|m| err(&format!("{key}.address"), m))?;
-            if listen.iter().any(|x: &Listen| x.address == address) {
-                return Err(err(
-                    &format!("{key}.address"),
-                    format!("{address} is configured twice"),
+            let address = address::parse(&address).map_err(|m| lerr("address", m))?;
+            if let Some(first) = listen.iter().find(|x: &&Listen| x.address == address) {
+                return Err(lerr(
+                    "address",
+                    format!("{address} is configured twice (also in {})", first.section),
                 ));
             }
-            let input = l.input.ok_or_else(|| {
-                err(
-                    &format!("{key}.input"),
-                    "missing; name the decoder plugin, such as input = \"syslog\"".into(),
+            let input = input.ok_or_else(|| {
+                missing(
+                    &options,
+                    "input",
+                    &required,
+                    "name the decoder plugin, such as input = \"syslog\"",
+                    &lerr,
                 )
             })?;
+            let is_unix = matches!(
+                address,
+                ListenAddress::Unix(_) | ListenAddress::UnixStream(_)
+            );
+            let mut unix = UnixSocket::default();
+            if let Some(mode) = socket_mode {
+                if !is_unix {
+                    return Err(lerr(
+                        "socket_mode",
+                        "applies only to unix:// and unixstream:// listeners; remove it".into(),
+                    ));
+                }
+                unix.mode = address::parse_mode(&mode).map_err(|m| lerr("socket_mode", m))?;
+            }
+            if let Some(group) = socket_group {
+                if !is_unix {
+                    return Err(lerr(
+                        "socket_group",
+                        "applies only to unix:// and unixstream:// listeners; remove it".into(),
+                    ));
+                }
+                unix.group = Some(group);
+            }
             listen.push(Listen {
                 address,
                 input,
-                options_json: options_json(l.options),
+                options_json: options_json(options),
+                unix,
+                section,
             });
         }
-        let plugin_ref = |p: RawPlugin, key: String| -> Result<PluginRef, ConfigError> {
-            let plugin = p.plugin.ok_or_else(|| {
-                err(
-                    &format!("{key}.plugin"),
-                    "missing; name the plugin, such as plugin = \"select\"".into(),
+        let plugin_ref = |p: RawPlugin, section: Section| -> Result<PluginRef, ConfigError> {
+            let RawPlugin { plugin, options } = p;
+            let plugin = plugin.ok_or_else(|| {
+                let example = if section.name == "output" {
+                    "name the output plugin, such as plugin = \"file\" or plugin = \"azure\""
+                } else {
+                    "name the filter plugin, such as plugin = \"select\""
+                };
+                missing(
+                    &options,
+                    "plugin",
+                    &["plugin"],
+                    example,
+                    &|key: &str, message: String| err(Some(section), key, message),
                 )
             })?;
             Ok(PluginRef {
                 plugin,
-                options_json: options_json(p.options),
-                key,
+                options_json: options_json(options),
+                section,
             })
         };
         let filters = raw
             .filter
             .into_iter()
             .enumerate()
-            .map(|(i, f)| plugin_ref(f, format!("filter[{i}]")))
+            .map(|(index, f)| {
+                plugin_ref(
+                    f,
+                    Section {
+                        name: "filter",
+                        index,
+                    },
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let output = raw
-            .output
-            .ok_or_else(|| err("output", "no [output] table: add one, such as plugin = \"file\" with path = \"records.jsonl\"".into()))?;
-        let output = plugin_ref(output, "output".into())?;
+        let output = raw.output.ok_or_else(|| {
+            top("output", "no [output] table: add one, such as plugin = \"file\" with path = \"records.jsonl\"".into())
+        })?;
+        let output = plugin_ref(
+            output,
+            Section {
+                name: "output",
+                index: 0,
+            },
+        )?;
 
+        let state_dir = resolve(dir, &raw.state_dir);
+        let plugin_dir = resolve(dir, &raw.plugin_dir);
+        for (key, p) in [("state_dir", &state_dir), ("plugin_dir", &plugin_dir)] {
+            if p.exists() && !p.is_dir() {
+                return Err(top(
+                    key,
+                    format!(
+                        "{} is not a directory; point {key} at a directory{}",
+                        p.display(),
+                        if key == "state_dir" {
+                            " (it is created when missing)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             file: path.to_path_buf(),
             config_dir: dir.to_path_buf(),
-            state_dir: resolve(dir, &raw.state_dir),
-            plugin_dir: resolve(dir, &raw.plugin_dir),
+            state_dir,
+            plugin_dir,
             hostname: raw.hostname,
             workers,
             max_message_size: raw.max_message_size,
@@ -408,10 +478,59 @@ impl Config {
             journal_max_bytes: raw.journal_max_bytes,
             when_full,
             fsync,
+            metrics_address,
             listen,
             filters,
             output,
+            sources,
         })
+    }
+}
+
+/// A message placed in the file and line of `key` in `section`.
+fn error_in(
+    sources: &Sources,
+    section: Option<Section>,
+    key: Option<&str>,
+    message: String,
+) -> ConfigError {
+    let at = sources.locate(section.map(|s| (s.name, s.index)), key);
+    let key = match (section, key) {
+        (Some(s), Some(k)) => format!("{s} {k}"),
+        (Some(s), None) => s.to_string(),
+        (None, Some(k)) => k.to_string(),
+        (None, None) => String::new(),
+    };
+    ConfigError {
+        file: at.file,
+        line: at.line,
+        key,
+        message,
+    }
+}
+
+/// A required key is missing: a near miss among the keys given is named as the
+/// unknown key it is; otherwise says what to add.
+fn missing(
+    options: &toml::Table,
+    key: &str,
+    valid: &[&str],
+    advice: &str,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> ConfigError {
+    let near = options
+        .keys()
+        .find(|given| explain::closest(given, [key]).is_some());
+    match near {
+        Some(given) => err(
+            given,
+            format!(
+                "unknown key `{}` (did you mean `{key}`?); every such section needs {}",
+                explain::escape(given),
+                valid.join(" and ")
+            ),
+        ),
+        None => err(key, format!("missing key `{key}`; {advice}")),
     }
 }
 

@@ -152,6 +152,13 @@ impl State {
 }
 
 impl Shared {
+    /// Sets the `journal_bytes` gauge (what is written and not yet acknowledged).
+    fn publish_size(&self, st: &State) {
+        self.metrics
+            .journal_bytes
+            .store(st.unacked_bytes(), std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -308,6 +315,9 @@ pub fn open(
         Position::default()
     };
     let segment_bytes = (config.max_bytes / 16).clamp(64 << 10, 64 << 20);
+    metrics
+        .journal_max_bytes
+        .store(config.max_bytes, std::sync::atomic::Ordering::Relaxed);
     let shared = Arc::new(Shared {
         config,
         segment_bytes,
@@ -332,6 +342,7 @@ pub fn open(
         changed: Condvar::new(),
         metrics,
     });
+    shared.publish_size(&shared.lock());
     let weak = Arc::downgrade(&shared);
     let syncer = match shared.config.fsync {
         Fsync::Interval(every) => std::thread::Builder::new()

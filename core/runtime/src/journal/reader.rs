@@ -168,6 +168,7 @@ impl JournalReader {
                 self.file = None;
             }
         }
+        sh.publish_size(&st);
         drop(st);
         sh.changed.notify_all();
         // Deleting a large file can block on the file system: not under the lock.

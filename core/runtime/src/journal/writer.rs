@@ -99,6 +99,7 @@ impl JournalWriter {
             }
         }
         Metrics::add(&sh.metrics.records_journaled, u64::from(chunk.records));
+        sh.publish_size(&st);
         drop(st);
         sh.changed.notify_all();
         Ok(written)

@@ -11,8 +11,9 @@
 mod relp;
 mod tcp;
 mod udp;
+mod unix;
 
-use crate::config::{Config, ListenAddress};
+use crate::config::{escape, Config, ListenAddress};
 use crate::metrics::Metrics;
 use crossbeam_channel::{Sender, TrySendError};
 use std::net::IpAddr;
@@ -194,42 +195,73 @@ pub struct ListenContext {
 pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<()>, String> {
     let mut tasks = JoinSet::new();
     for (index, listen) in config.listen.iter().enumerate() {
-        match listen.address {
+        let fail = |e: std::io::Error| {
+            format!(
+                "{}: cannot listen on {}: {e}",
+                listen.section,
+                escape(&listen.address.to_string())
+            )
+        };
+        let bound = match &listen.address {
             ListenAddress::Udp(addr) => {
-                let socket = udp::bind(addr, ctx.udp_receive_buffer)
-                    .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                let socket = udp::bind(*addr, ctx.udp_receive_buffer).map_err(fail)?;
+                let bound = socket.local_addr().map_err(fail)?;
                 match udp::inode(&socket) {
                     Some(inode) => {
-                        tasks.spawn(udp::watch_drops(inode, addr, Arc::clone(&ctx)));
+                        tasks.spawn(udp::watch_drops(inode, bound, Arc::clone(&ctx)));
                     }
                     None => {
                         tracing::warn!(address = %listen.address, "cannot find the UDP socket in /proc; datagrams the kernel drops will not be counted")
                     }
                 }
                 tasks.spawn(udp::run(socket, index, Arc::clone(&ctx)));
+                Some(bound)
             }
             ListenAddress::Tcp(addr) | ListenAddress::Relp(addr) => {
                 let speaks = match listen.address {
                     ListenAddress::Relp(_) => tcp::Speaks::Relp,
                     _ => tcp::Speaks::Syslog,
                 };
-                let listener = tcp::bind(addr)
-                    .map_err(|e| format!("cannot listen on {}: {e}", listen.address))?;
+                let listener = tcp::bind(*addr).map_err(fail)?;
+                let bound = listener.local_addr().map_err(fail)?;
                 tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx), speaks));
+                Some(bound)
             }
-        }
-        if !listen_is_loopback(&listen.address) {
+            ListenAddress::Unix(path) => {
+                let socket = unix::bind_datagram(path, &listen.unix, ctx.udp_receive_buffer)
+                    .map_err(fail)?;
+                tasks.spawn(unix::run_datagram(
+                    socket,
+                    path.clone(),
+                    index,
+                    Arc::clone(&ctx),
+                ));
+                None
+            }
+            ListenAddress::UnixStream(path) => {
+                let listener = unix::bind_stream(path, &listen.unix).map_err(fail)?;
+                tasks.spawn(unix::run_stream(
+                    listener,
+                    path.clone(),
+                    index,
+                    Arc::clone(&ctx),
+                ));
+                None
+            }
+        };
+        if !listen.address.is_local() {
             tracing::warn!(address = %listen.address, "listening beyond loopback: any host that can reach this port can send records");
         }
-        tracing::info!(address = %listen.address, input = %listen.input, "listening");
-    }
-    Ok(tasks)
-}
-
-fn listen_is_loopback(a: &ListenAddress) -> bool {
-    match a {
-        ListenAddress::Udp(s) | ListenAddress::Tcp(s) | ListenAddress::Relp(s) => {
-            s.ip().is_loopback()
+        match (bound, listen.address.socket_addr()) {
+            (Some(bound), Some(asked)) if asked.port() == 0 => {
+                let scheme = listen.address.to_string();
+                let scheme = scheme.split("://").next().unwrap_or("tcp");
+                tracing::info!(address = %format!("{scheme}://{bound}"), configured = %listen.address, input = %listen.input, "listening on the port the system chose (port 0 was configured); senders must be told this port");
+            }
+            _ => {
+                tracing::info!(address = %listen.address, input = %listen.input, "listening");
+            }
         }
     }
+    Ok(tasks)
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use syslane_abi::{SL_FRAME_INCOMPLETE, SL_FRAME_TRUNCATED, SL_TRANSPORT_TCP};
 use syslane_syslog::{FrameFlags, Framer};
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -72,8 +72,11 @@ pub(super) async fn run(
                 warned_full = false;
                 let ctx = Arc::clone(&ctx);
                 connections.spawn(async move {
+                    let _ = stream.set_nodelay(true);
                     match speaks {
-                        Speaks::Syslog => connection(stream, peer, index, &ctx).await,
+                        Speaks::Syslog => {
+                            connection(stream, peer, index, SL_TRANSPORT_TCP, &ctx).await
+                        }
                         Speaks::Relp => super::relp::session(stream, peer, index, &ctx).await,
                     }
                     drop(permit);
@@ -112,9 +115,16 @@ impl Drop for OpenConnection<'_> {
     }
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ctx: &ListenContext) {
+/// Reads LF/NUL-delimited or octet-counted frames from a TCP or unix stream
+/// connection until it closes, idles out or the agent stops.
+pub(super) async fn connection<S: AsyncRead + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    listener: usize,
+    transport: u32,
+    ctx: &ListenContext,
+) {
     let _open = OpenConnection::new(&ctx.metrics);
-    let _ = stream.set_nodelay(true);
     let worker = ctx.router.pick();
     let mut framer = Framer::new(ctx.max_message_size);
     let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
@@ -149,7 +159,14 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
         match read {
             Err(_) => {
                 if !draining {
-                    tracing::info!(%peer, timeout_secs = wait.as_secs(), "closing idle TCP connection");
+                    if transport == SL_TRANSPORT_TCP {
+                        tracing::info!(%peer, timeout_secs = wait.as_secs(), "closing idle TCP connection");
+                    } else {
+                        tracing::info!(
+                            timeout_secs = wait.as_secs(),
+                            "closing idle unix stream connection"
+                        );
+                    }
                 }
                 break;
             }
@@ -161,7 +178,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
             }
         }
         let now = now_ns();
-        let mut batch = FrameBatch::new(listener, SL_TRANSPORT_TCP, buf.len());
+        let mut batch = FrameBatch::new(listener, transport, buf.len());
         let used = framer.feed(&buf, |frame, f| batch.push(frame, flags(f), peer.ip(), now));
         buf.drain(..used);
         if buf.is_empty() && buf.capacity() > 4 * READ_SIZE {
@@ -171,7 +188,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, listener: usize, ct
             return;
         }
     }
-    let mut batch = FrameBatch::new(listener, SL_TRANSPORT_TCP, buf.len());
+    let mut batch = FrameBatch::new(listener, transport, buf.len());
     framer.finish(&buf, |frame, f| {
         batch.push(frame, flags(f), peer.ip(), now_ns())
     });

@@ -102,6 +102,11 @@ impl std::fmt::Debug for PluginInstance {
 
 impl PluginInstance {
     /// Creates an instance with `config_json` (a JSON object).
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.plugin.name
+    }
+
     pub fn create(
         plugin: &'static LoadedPlugin,
         config_json: &str,

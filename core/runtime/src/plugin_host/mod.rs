@@ -43,12 +43,14 @@ pub enum PluginError {
         host_minor: u16,
         advice: &'static str,
     },
-    #[error("{path}: plugin `{name}` is a {actual} plugin, but it is configured as {expected}")]
+    #[error(
+        "{path}: plugin `{name}` is {actual} plugin, but the configuration uses it as {expected}"
+    )]
     WrongKind {
         path: String,
         name: String,
-        actual: &'static str,
-        expected: &'static str,
+        actual: String,
+        expected: String,
     },
     #[error("plugin `{name}` ({path}): {message}")]
     Create {
@@ -85,6 +87,17 @@ pub fn kind_name(kind: SlKind) -> &'static str {
         SL_KIND_OUTPUT => "output",
         _ => "unknown-kind",
     }
+}
+
+/// The name of a kind with its article: "an input (decoder)", "a filter".
+pub fn with_article(kind: SlKind) -> String {
+    let name = kind_name(kind);
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 /// The descriptor's fixed first fields, read before trusting anything else.
@@ -178,8 +191,8 @@ impl PluginHost {
             return Err(PluginError::WrongKind {
                 path: path.display().to_string(),
                 name: name.to_string(),
-                actual: kind_name(plugin.kind),
-                expected: kind_name(expected),
+                actual: with_article(plugin.kind),
+                expected: with_article(expected),
             });
         }
         Ok(plugin)

@@ -152,6 +152,7 @@ impl Shipper {
                 SL_REJECT => {
                     let reason = reason.unwrap_or_else(|| "rejected without a reason".into());
                     tracing::error!(batch_id, records = batch.records, %reason, "output rejected a batch; writing it to the dead-letter file");
+                    m.output_failed(self.output.name(), "reject", &reason);
                     self.dead_letters
                         .write(batch.table, batch_id, &reason, &batch.data);
                     Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
@@ -171,6 +172,7 @@ impl Shipper {
                     };
                     let reason = reason.unwrap_or_else(|| format!("status {other}"));
                     tracing::warn!(batch_id, attempt, delay_ms = delay.as_millis() as u64, %reason, "output did not take the batch; retrying");
+                    m.output_failed(self.output.name(), "retry", &reason);
                     attempt = attempt.saturating_add(1);
                     if !self.wait(delay) {
                         return false;

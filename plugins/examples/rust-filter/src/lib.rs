@@ -31,8 +31,7 @@ struct Tag {
 
 impl Filter for Tag {
     fn create(host: Host, config: &str) -> Result<Self, String> {
-        let c: Config =
-            serde_json::from_str(config).map_err(|e| format!("example-tag config: {e}"))?;
+        let c: Config = syslane_plugin_sdk::parse_config(config)?;
         host.log(
             Level::Debug,
             &format!("adding {} field(s) to every record", c.fields.len()),

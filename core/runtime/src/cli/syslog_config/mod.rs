@@ -62,6 +62,11 @@ pub struct Args {
     /// Leaves CEF events in the plain syslog stream.
     #[arg(long)]
     pub no_cef: bool,
+    /// Forwards the plain stream to syslane's unix datagram socket at this path
+    /// (rsyslog omuxsock, syslog-ng unix-dgram) instead of TCP to --port; the
+    /// configuration needs a matching `unix://` listener.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = render::UNIX_SOCKET)]
+    pub unix_socket: Option<String>,
     /// Where rsyslog keeps its queue files.
     #[arg(long, default_value = "/var/spool/rsyslog")]
     pub spool_dir: String,
@@ -114,11 +119,21 @@ fn selection(args: &Args) -> Result<Selection, String> {
     if args.spool_dir.contains('"') || args.spool_dir.contains('\n') {
         return Err("--spool-dir must not contain quotes or line breaks".into());
     }
+    if let Some(path) = &args.unix_socket {
+        if !path.starts_with('/') || path.contains(['"', '\n', ' ']) {
+            return Err(format!(
+                "--unix-socket: `{}` must be an absolute path without quotes, spaces or line breaks, such as {}",
+                path.escape_default(),
+                render::UNIX_SOCKET
+            ));
+        }
+    }
     Ok(Selection {
         rules,
         port: args.port,
         cef_port: (!args.no_cef).then_some(args.cef_port),
         spool_dir: args.spool_dir.clone(),
+        unix_socket: args.unix_socket.clone(),
     })
 }
 

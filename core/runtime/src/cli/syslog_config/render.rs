@@ -21,7 +21,13 @@ pub struct Selection {
     pub cef_port: Option<u16>,
     /// rsyslog's queue files (survive restarts).
     pub spool_dir: String,
+    /// Forward the plain stream to syslane's unix datagram socket here
+    /// (`unix://` listener) instead of TCP to `port`.
+    pub unix_socket: Option<String>,
 }
+
+/// The unix socket the packaged configuration listens on (commented out there).
+pub const UNIX_SOCKET: &str = "/run/syslane/syslog.sock";
 
 impl Selection {
     /// The default of the shipped files: every facility from info up, CEF apart.
@@ -34,6 +40,7 @@ impl Selection {
             port: 25224,
             cef_port: Some(25226),
             spool_dir: "/var/spool/rsyslog".into(),
+            unix_socket: None,
         }
     }
 }
@@ -125,11 +132,34 @@ pub fn rsyslog(sel: &Selection) -> String {
          # than editing it by hand. Forwarded:\n",
     );
     out.push_str(&describe(sel));
-    out.push_str(
+    out.push_str(if sel.unix_socket.is_some() {
+        "# Delivery: a unix datagram socket, RFC 5424, through a disk-assisted queue\n\
+         # that survives restarts of rsyslog and of syslane and retries for ever.\n"
+    } else {
         "# Delivery: TCP on loopback, RFC 5424, octet-counted framing, through a\n\
          # disk-assisted queue that survives restarts of rsyslog and of syslane and\n\
-         # retries for ever.\n",
-    );
+         # retries for ever.\n"
+    });
+    if let Some(path) = &sel.unix_socket {
+        out.push_str(&format!(
+            "# The plain stream goes to syslane's unix datagram socket (a `unix://{path}`\n\
+             # listener) with omuxsock, which ships with rsyslog. Before 8.2512 omuxsock\n\
+             # takes only legacy directives: they name the socket and give its action\n\
+             # the same disk-assisted queue, saved on shutdown and retried for ever.\n\
+             module(load=\"omuxsock\")\n\
+             $OMUxSockSocket {path}\n\
+             $ActionQueueType LinkedList\n\
+             $ActionQueueFileName syslane\n\
+             $ActionQueueSize 100000\n\
+             $ActionQueueHighWatermark 80000\n\
+             $ActionQueueLowWatermark 20000\n\
+             $ActionQueueMaxDiskSpace 1g\n\
+             $ActionQueueSaveOnShutdown on\n\
+             $ActionQueueCheckpointInterval 100\n\
+             $ActionResumeRetryCount -1\n\
+             $ActionResumeInterval 5\n\n"
+        ));
+    }
     if let Some(cef) = sel.cef_port {
         out.push_str(&format!(
             "# CEF security events (any facility) go to port {cef} instead, never to the\n\
@@ -144,14 +174,23 @@ pub fn rsyslog(sel: &Selection) -> String {
     } else {
         out.push('\n');
     }
-    out.push_str(&format!(
-        "if prifilt(\"{}\") then {{\n    \
-         action(type=\"omfwd\" name=\"syslane\" target=\"127.0.0.1\" port=\"{}\" protocol=\"tcp\"\n           \
-         TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"\n{}\n)\n}}\n",
-        rsyslog_selector(sel),
-        sel.port,
-        rsyslog_queue("syslane", &sel.spool_dir, "    "),
-    ));
+    match &sel.unix_socket {
+        None => out.push_str(&format!(
+            "if prifilt(\"{}\") then {{\n    \
+             action(type=\"omfwd\" name=\"syslane\" target=\"127.0.0.1\" port=\"{}\" protocol=\"tcp\"\n           \
+             TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"\n{}\n)\n}}\n",
+            rsyslog_selector(sel),
+            sel.port,
+            rsyslog_queue("syslane", &sel.spool_dir, "    "),
+        )),
+        Some(_) => out.push_str(&format!(
+            "if prifilt(\"{}\") then {{\n    :omuxsock:;RSYSLOG_SyslogProtocol23Format\n}}\n",
+            rsyslog_selector(sel),
+        )),
+    }
+    if sel.unix_socket.is_none() {
+        out.push_str(&rsyslog_unix_comment());
+    }
     out.push_str(&format!(
         "\n# Lossless hand-off with RELP instead of TCP: every message is acknowledged\n\
          # once syslane has journaled it. Install rsyslog-relp, add a listener\n\
@@ -168,6 +207,17 @@ pub fn rsyslog(sel: &Selection) -> String {
         spool = sel.spool_dir,
     ));
     out
+}
+
+/// The commented unix socket variant, for a file that forwards over TCP.
+fn rsyslog_unix_comment() -> String {
+    format!(
+        "\n# Over a unix datagram socket instead of TCP (as the Azure Monitor Agent\n\
+         # receives): add a listener `address = \"unix://{UNIX_SOCKET}\"` with\n\
+         # `input = \"syslog\"` to /etc/syslane/syslane.toml, and write this file with\n\
+         # `syslane syslog-config --unix-socket {UNIX_SOCKET} ...`; it forwards with\n\
+         # omuxsock (shipped with rsyslog) in place of the omfwd action above.\n"
+    )
 }
 
 /// A syslog-ng filter expression for the selection.
@@ -200,21 +250,38 @@ pub fn syslog_ng(sel: &Selection) -> String {
          # syslog-ng.conf. Forwarded:\n",
     );
     out.push_str(&describe(sel));
-    out.push_str(
+    out.push_str(if sel.unix_socket.is_some() {
+        "# Delivery: syslane's unix datagram socket, RFC 5424 (unix-dgram()), with\n\
+         # flow control: when syslane is slow or down, syslog-ng holds and stops reading\n\
+         # instead of dropping.\n\n"
+    } else {
         "# Delivery: TCP on loopback, RFC 5424, octet-counted framing (syslog()), with\n\
          # flow control: when syslane is slow or down, syslog-ng holds and stops reading\n\
-         # instead of dropping.\n\n",
-    );
+         # instead of dropping.\n\n"
+    });
     out.push_str(&format!(
         "filter f_syslane {{\n    {};\n}};\n\n",
         syslog_ng_filter(sel)
     ));
-    out.push_str(&format!(
-        "destination d_syslane {{\n    \
-         syslog(\"127.0.0.1\" port({}) transport(\"tcp\")\n           \
-         log-fifo-size(100000) time-reopen(5));\n}};\n\n",
-        sel.port
-    ));
+    match &sel.unix_socket {
+        None => out.push_str(&format!(
+            "destination d_syslane {{\n    \
+             syslog(\"127.0.0.1\" port({}) transport(\"tcp\")\n           \
+             log-fifo-size(100000) time-reopen(5));\n}};\n\n\
+             # Over a unix datagram socket instead (a `unix://{UNIX_SOCKET}` listener in\n\
+             # syslane.toml; `syslane syslog-config --unix-socket {UNIX_SOCKET}` writes it):\n\
+             # destination d_syslane {{\n\
+             #     unix-dgram(\"{UNIX_SOCKET}\" flags(syslog-protocol)\n\
+             #                log-fifo-size(100000) time-reopen(5));\n\
+             # }};\n\n",
+            sel.port
+        )),
+        Some(path) => out.push_str(&format!(
+            "destination d_syslane {{\n    \
+             unix-dgram(\"{path}\" flags(syslog-protocol)\n               \
+             log-fifo-size(100000) time-reopen(5));\n}};\n\n"
+        )),
+    }
     match sel.cef_port {
         Some(cef) => out.push_str(&format!(
             "# CEF security events (any facility) go to port {cef}, never to the plain stream.\n\

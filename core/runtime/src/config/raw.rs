@@ -1,0 +1,89 @@
+//! The configuration as TOML gives it, before it is checked.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub state_dir: PathBuf,
+    pub plugin_dir: PathBuf,
+    pub hostname: Option<String>,
+    pub workers: Option<usize>,
+    #[serde(default = "defaults::max_message_size")]
+    pub max_message_size: usize,
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "defaults::idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    #[serde(default = "defaults::shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
+    #[serde(default = "defaults::batch_max_bytes")]
+    pub batch_max_bytes: usize,
+    #[serde(default = "defaults::queue_batches")]
+    pub queue_batches: usize,
+    #[serde(default = "defaults::udp_receive_buffer")]
+    pub udp_receive_buffer: usize,
+    #[serde(default = "defaults::journal_max_bytes")]
+    pub journal_max_bytes: u64,
+    #[serde(default = "defaults::when_full")]
+    pub when_full: String,
+    #[serde(default = "defaults::fsync")]
+    pub fsync: String,
+    pub metrics_address: Option<String>,
+    #[serde(default)]
+    pub listen: Vec<RawListen>,
+    #[serde(default)]
+    pub filter: Vec<RawPlugin>,
+    pub output: Option<RawPlugin>,
+}
+
+mod defaults {
+    pub fn max_message_size() -> usize {
+        64 * 1024
+    }
+    pub fn max_connections() -> usize {
+        1024
+    }
+    pub fn idle_timeout_secs() -> u64 {
+        300
+    }
+    pub fn shutdown_timeout_secs() -> u64 {
+        30
+    }
+    pub fn batch_max_bytes() -> usize {
+        1024 * 1024
+    }
+    pub fn queue_batches() -> usize {
+        64
+    }
+    pub fn udp_receive_buffer() -> usize {
+        8 * 1024 * 1024
+    }
+    pub fn journal_max_bytes() -> u64 {
+        1 << 30
+    }
+    pub fn when_full() -> String {
+        "block".into()
+    }
+    pub fn fsync() -> String {
+        "batch".into()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RawListen {
+    pub address: Option<String>,
+    pub input: Option<String>,
+    pub socket_mode: Option<toml::Value>,
+    pub socket_group: Option<String>,
+    #[serde(flatten)]
+    pub options: toml::Table,
+}
+
+#[derive(Deserialize)]
+pub struct RawPlugin {
+    pub plugin: Option<String>,
+    #[serde(flatten)]
+    pub options: toml::Table,
+}

@@ -1,0 +1,165 @@
+//! The redact and enrich filters end to end: the real agent loads them from the
+//! build like every plugin, records go in over TCP, and the file output shows
+//! what leaves the host.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use syslane_tests::*;
+
+/// Starts the agent with `filters` and `env`, sends `lines` (LF-framed) and
+/// returns the records written.
+fn through(filters: &str, env: &[(&str, &str)], lines: &[&str]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = dir.path().join("out.jsonl");
+    let config = dir.path().join("syslane.toml");
+    std::fs::write(&config, config_text(&build_dir(), port, filters, &out)).unwrap();
+    let mut child = Command::new(agent_binary())
+        .args(["run", "--config", config.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    if up {
+        send_tcp_lf(port, lines.iter().map(|l| l.to_string()));
+    }
+    let arrived = up && wait_until(Duration::from_secs(10), || count_lines(&out) >= lines.len());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        up && arrived && status.success(),
+        "up={up} arrived={arrived} {status}"
+    );
+    read_records(&out)
+}
+
+fn message<'a>(records: &'a [serde_json::Value], start: &str) -> &'a serde_json::Value {
+    records
+        .iter()
+        .find(|r| {
+            r["SyslogMessage"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(start))
+        })
+        .unwrap_or_else(|| panic!("no record starting {start}: {records:?}"))
+}
+
+#[test]
+fn redact_masks_presets_and_rules_on_the_message_and_named_fields() {
+    let filters = r#"[[filter]]
+plugin  = "redact"
+presets = ["password", "secret", "token", "bearer", "card_number"]
+rules   = [
+  { pattern = '\b\d{3}-\d{2}-\d{4}\b', replacement = "***-**-****" },
+  { pattern = '^(\w)\w*', replacement = "${1}***", fields = ["ProcessName"] },
+]
+"#;
+    let records = through(
+        filters,
+        &[],
+        &[
+            "<38>1 2026-11-25T10:00:00Z web1 sshd 77 - - login user=bob password=hunter2 ok",
+            "<38>1 2026-11-25T10:00:00Z web1 api 77 - - GET /x Authorization: Bearer eyJhbGciOi.abc-def== client_secret=s3 access_token=t0k",
+            "<38>1 2026-11-25T10:00:00Z web1 shop 77 - - paid with 4111 1111 1111 1111 for order 1234567890123456, ssn 123-45-6789",
+            "<38>1 2026-11-25T10:00:00Z web1 cron 77 - - nothing to hide here",
+        ],
+    );
+    assert_eq!(records.len(), 4);
+    assert_eq!(
+        message(&records, "login")["SyslogMessage"],
+        "login user=bob password=*** ok"
+    );
+    assert_eq!(
+        message(&records, "GET")["SyslogMessage"],
+        "GET /x Authorization: Bearer *** client_secret=*** access_token=***"
+    );
+    let paid = message(&records, "paid");
+    assert_eq!(
+        paid["SyslogMessage"],
+        "paid with **** **** **** 1111 for order 1234567890123456, ssn ***-**-****"
+    );
+    assert_eq!(paid["ProcessName"], "s***", "a rule on a named field");
+    let plain = message(&records, "nothing");
+    assert_eq!(plain["SyslogMessage"], "nothing to hide here");
+    assert_eq!(plain["ProcessName"], "c***");
+}
+
+#[test]
+fn enrich_adds_and_overwrites_fields_from_config_and_environment() {
+    let filters = r#"[[filter]]
+plugin   = "enrich"
+fields   = { Environment = "prod", ProcessName = "renamed" }
+from_env = { Region = "SYSLANE_TEST_REGION" }
+
+[[filter]]
+plugin    = "enrich"
+fields    = { Environment = "staging", Team = "payments" }
+overwrite = false
+"#;
+    let records = through(
+        filters,
+        &[("SYSLANE_TEST_REGION", "westeurope")],
+        &["<14>1 2026-11-25T10:00:00Z web1 app 77 - - stamped"],
+    );
+    let r = &records[0];
+    assert_eq!(r["Environment"], "prod", "overwrite = false keeps it: {r}");
+    assert_eq!(r["Team"], "payments", "{r}");
+    assert_eq!(r["Region"], "westeurope", "{r}");
+    assert_eq!(r["ProcessName"], "renamed", "a column is overwritten: {r}");
+}
+
+#[test]
+fn filter_config_errors_are_placed_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |filters: &str| {
+        let path = dir.path().join("syslane.toml");
+        std::fs::write(
+            &path,
+            config_text(
+                &build_dir(),
+                free_port(),
+                filters,
+                Path::new("/tmp/unused.jsonl"),
+            ),
+        )
+        .unwrap();
+        let (ok, out, err) = syslane(&[
+            "check-config",
+            "--offline",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
+        (ok, format!("{out}{err}"))
+    };
+    let (ok, text) = write("[[filter]]\nplugin = \"redact\"\npresets = [\"passwords\"]\n");
+    assert!(
+        !ok && text.contains("[[filter]] 1 (redact)")
+            && text.contains("`passwords` is not a preset; the presets are password, secret, token, bearer, card_number"),
+        "{text}"
+    );
+    let (ok, text) = write("[[filter]]\nplugin = \"redact\"\nrules = [{ pattern = \"(\" }]\n");
+    assert!(
+        !ok && text.contains("rules[0].pattern: the regular expression does not compile"),
+        "{text}"
+    );
+    let (ok, text) = write("[[filter]]\nplugin = \"enrich\"\nfrom_env = { Region = \"SYSLANE_TEST_UNSET_VARIABLE\" }\n");
+    assert!(
+        !ok && text.contains("[[filter]] 1 (enrich)")
+            && text.contains("SYSLANE_TEST_UNSET_VARIABLE is not set"),
+        "{text}"
+    );
+    let (ok, text) = write("[[filter]]\nplugin = \"enrich\"\nfeilds = { A = \"b\" }\n");
+    assert!(
+        !ok && text.contains("(enrich) feilds: unknown key `feilds` (did you mean `fields`?); the valid keys are plugin, fields, from_env, overwrite"),
+        "{text}"
+    );
+}
