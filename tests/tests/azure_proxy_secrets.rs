@@ -36,7 +36,7 @@ impl Tinyproxy {
             ),
         )
         .unwrap();
-        let child = Command::new("tinyproxy")
+        let child = Command::new(tool("tinyproxy"))
             .arg("-d")
             .arg("-c")
             .arg(&conf)
@@ -44,7 +44,7 @@ impl Tinyproxy {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("tinyproxy is installed (Debian package tinyproxy)");
+            .expect("tinyproxy starts");
         assert!(
             wait_until(Duration::from_secs(10), || {
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
