@@ -194,14 +194,15 @@ fn datagrams_are_delivered_or_counted_when_the_pipeline_is_stuck() {
     let agent = Agent::start(dir.path(), &config);
     // The kernel queues only net.unix.max_dgram_qlen datagrams (10 by default) while
     // the agent waits for room, so keep the count small and the messages large:
-    // the 1 MiB journal fills after about 1,300 of them.
+    // about 2.2 KB a record, the 1 MiB journal fills after about 470 of them and
+    // the rest cannot all wait in the queues.
     let n = 2_000u64;
     let sender = UnixDatagram::unbound().unwrap();
     sender
         .set_write_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     for i in 0..n {
-        let m = format!("<14>1 - h a - - - unix-{i:06} {}", "p".repeat(400));
+        let m = format!("<14>1 - h a - - - unix-{i:06} {}", "p".repeat(2000));
         sender
             .send_to(m.as_bytes(), &socket)
             .unwrap_or_else(|e| panic!("datagram {i}: the sender was held: {e}"));
