@@ -16,8 +16,9 @@ pub struct Components {
     pub output: &'static LoadedPlugin,
 }
 
-fn at(config: &Config, key: &str, plugin: &str, e: impl std::fmt::Display) -> String {
-    format!("{}: {key} ({plugin}): {e}", config.file.display())
+/// A plugin's own complaint about its section, naming the file the section is in.
+fn in_section(origin: &str, key: &str, plugin: &str, e: impl std::fmt::Display) -> String {
+    format!("{origin}: {key} ({plugin}): {e}")
 }
 
 impl Components {
@@ -30,7 +31,7 @@ impl Components {
             .enumerate()
             .map(|(i, l)| {
                 host.load(&l.input, SL_KIND_INPUT)
-                    .map_err(|e| at(config, &format!("listen[{i}].input"), &l.input, e))
+                    .map_err(|e| in_section(&l.origin, &format!("listen[{i}].input"), &l.input, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let filters = config
@@ -38,13 +39,13 @@ impl Components {
             .iter()
             .map(|f| {
                 host.load(&f.plugin, SL_KIND_FILTER)
-                    .map_err(|e| at(config, &f.key, &f.plugin, e))
+                    .map_err(|e| in_section(&f.origin, &f.key, &f.plugin, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let o = &config.output;
         let output = host
             .load(&o.plugin, SL_KIND_OUTPUT)
-            .map_err(|e| at(config, &o.key, &o.plugin, e))?;
+            .map_err(|e| in_section(&o.origin, &o.key, &o.plugin, e))?;
         let host_name = config.hostname.clone().unwrap_or_else(system::host_name);
         let local_ip = system::host_ip(&host_name).to_string();
         let info = Arc::new(HostInfo {
@@ -63,12 +64,11 @@ impl Components {
 
     fn create(
         &self,
-        config: &Config,
         plugin: &'static LoadedPlugin,
         r: &PluginRef,
     ) -> Result<PluginInstance, String> {
         PluginInstance::create(plugin, &r.options_json, Arc::clone(&self.info))
-            .map_err(|e| at(config, &r.key, &r.plugin, e))
+            .map_err(|e| in_section(&r.origin, &r.key, &r.plugin, e))
     }
 
     /// One decoder per listener, in listener order.
@@ -80,7 +80,7 @@ impl Components {
             .enumerate()
             .map(|(i, (l, p))| {
                 PluginInstance::create(p, &l.options_json, Arc::clone(&self.info))
-                    .map_err(|e| at(config, &format!("listen[{i}]"), &l.input, e))
+                    .map_err(|e| in_section(&l.origin, &format!("listen[{i}]"), &l.input, e))
             })
             .collect()
     }
@@ -91,7 +91,7 @@ impl Components {
             .filters
             .iter()
             .zip(&self.filters)
-            .map(|(r, p)| self.create(config, p, r))
+            .map(|(r, p)| self.create(p, r))
             .collect()
     }
 
@@ -108,6 +108,6 @@ impl Components {
             Arc::clone(&self.info),
             dead_letters,
         )
-        .map_err(|e| at(config, &r.key, &r.plugin, e))
+        .map_err(|e| in_section(&r.origin, &r.key, &r.plugin, e))
     }
 }

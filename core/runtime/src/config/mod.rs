@@ -34,6 +34,8 @@ struct RawConfig {
     idle_timeout_secs: u64,
     #[serde(default = "defaults::shutdown_timeout_secs")]
     shutdown_timeout_secs: u64,
+    #[serde(default = "defaults::stall_timeout_secs")]
+    stall_timeout_secs: u64,
     #[serde(default = "defaults::batch_max_bytes")]
     batch_max_bytes: usize,
     #[serde(default = "defaults::queue_batches")]
@@ -67,6 +69,9 @@ mod defaults {
     }
     pub fn shutdown_timeout_secs() -> u64 {
         30
+    }
+    pub fn stall_timeout_secs() -> u64 {
+        120
     }
     pub fn batch_max_bytes() -> usize {
         1024 * 1024
@@ -129,6 +134,8 @@ pub struct Listen {
     pub input: String,
     /// The decoder's config as a JSON object.
     pub options_json: String,
+    /// The file it was written in (the main file or a drop-in), for messages.
+    pub origin: String,
 }
 
 /// One plugin reference with its JSON config.
@@ -138,6 +145,8 @@ pub struct PluginRef {
     pub options_json: String,
     /// Where it came from, for messages: `filter[0]`, `output`.
     pub key: String,
+    /// The file(s) it was written in (the main file, drop-ins), for messages.
+    pub origin: String,
 }
 
 /// A validated configuration.
@@ -153,6 +162,8 @@ pub struct Config {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// A pipeline stage silent this long is wedged: the watchdog stops being petted.
+    pub stall_timeout: Duration,
     pub batch_max_bytes: usize,
     pub queue_batches: usize,
     pub udp_receive_buffer: usize,
@@ -247,13 +258,16 @@ impl Config {
             return Config::parse(&text, path, &dir);
         }
         let mut merged = drop_in::parse_table(&text, path)?;
+        let mut origins = drop_in::Origins::new(&merged, path);
         for f in &drop_ins {
             let more = std::fs::read_to_string(f).map_err(|e| ConfigError {
                 file: f.display().to_string(),
                 key: "(file)".into(),
                 message: format!("cannot read the drop-in file: {e}"),
             })?;
-            drop_in::merge(&mut merged, drop_in::parse_table(&more, f)?);
+            let more = drop_in::parse_table(&more, f)?;
+            origins.add(&more, f);
+            drop_in::merge(&mut merged, more);
         }
         let text = toml::to_string(&merged).map_err(|e| ConfigError {
             file,
@@ -271,6 +285,7 @@ impl Config {
         );
         let mut config = Config::parse(&text, Path::new(&shown), &dir)?;
         config.file = path.to_path_buf();
+        origins.apply(&mut config);
         Ok(config)
     }
 
@@ -309,6 +324,12 @@ impl Config {
         }
         if raw.max_connections == 0 {
             return Err(err("max_connections", "must be at least 1".into()));
+        }
+        if raw.stall_timeout_secs == 0 || raw.stall_timeout_secs > 86_400 {
+            return Err(err(
+                "stall_timeout_secs",
+                format!("{} is out of range; use 1 to 86400 seconds (longer than the output's own request timeout)", raw.stall_timeout_secs),
+            ));
         }
         if raw.queue_batches == 0 {
             return Err(err("queue_batches", "must be at least 1".into()));
@@ -365,6 +386,7 @@ impl Config {
                 address,
                 input,
                 options_json: options_json(l.options),
+                origin: file.clone(),
             });
         }
         let plugin_ref = |p: RawPlugin, key: String| -> Result<PluginRef, ConfigError> {
@@ -377,6 +399,7 @@ impl Config {
             Ok(PluginRef {
                 plugin,
                 options_json: options_json(p.options),
+                origin: file.clone(),
                 key,
             })
         };
@@ -402,6 +425,7 @@ impl Config {
             max_connections: raw.max_connections,
             idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            stall_timeout: Duration::from_secs(raw.stall_timeout_secs),
             batch_max_bytes: raw.batch_max_bytes,
             queue_batches: raw.queue_batches,
             udp_receive_buffer: raw.udp_receive_buffer,

@@ -104,9 +104,13 @@ impl JournalReader {
                     return Next::Chunk(chunk, self.pos);
                 }
                 Ok(Found::Corrupt { resume }) => {
-                    let path = segment_path(&sh.config.dir, id);
-                    tracing::warn!(file = %path.display(), offset = self.pos.offset, bytes = resume - self.pos.offset, "journal: skipping a corrupt region");
-                    Metrics::add(&sh.metrics.journal_corrupt_bytes, resume - self.pos.offset);
+                    // Regions the start-up scan found were counted and logged then.
+                    let known = sh.lock().counted_corrupt.remove(&(id, self.pos.offset));
+                    if !known {
+                        let path = segment_path(&sh.config.dir, id);
+                        tracing::warn!(file = %path.display(), offset = self.pos.offset, bytes = resume - self.pos.offset, "journal: skipping a corrupt region");
+                        Metrics::add(&sh.metrics.journal_corrupt_bytes, resume - self.pos.offset);
+                    }
                     self.pos.offset = resume;
                 }
                 Ok(Found::Short) => {
@@ -168,6 +172,7 @@ impl JournalReader {
                 self.file = None;
             }
         }
+        sh.show_bytes(&st);
         drop(st);
         sh.changed.notify_all();
         // Deleting a large file can block on the file system: not under the lock.

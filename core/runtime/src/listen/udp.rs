@@ -119,8 +119,22 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
             continue;
         }
         let count = batch.frames.len() as u64;
+        if ctx.journal_failing() {
+            // The journal cannot take them and a UDP sender cannot be paused.
+            Metrics::add(&ctx.metrics.records_refused_journal_write, count);
+            continue;
+        }
         worker = worker.wrapping_add(1);
-        match ctx.router.send(worker, batch, Some(UDP_PATIENCE)).await {
+        match ctx
+            .router
+            .send(
+                worker,
+                batch,
+                Some(UDP_PATIENCE),
+                &ctx.metrics.listeners_paused,
+            )
+            .await
+        {
             Ok(None) => {}
             Ok(Some(_dropped)) => {
                 Metrics::add(&ctx.metrics.udp_dropped, count);
