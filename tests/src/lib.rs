@@ -104,6 +104,22 @@ pub fn read_records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The JSON lines of a file that another process may be writing: only lines
+/// already ended by a newline.
+pub fn read_complete_records(path: &Path) -> Vec<Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("output line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
 /// Counts lines of a file without parsing them.
 pub fn count_lines(path: &Path) -> usize {
     std::fs::read(path)
@@ -202,6 +218,44 @@ impl Agent {
             agent.logs()
         );
         agent
+    }
+
+    /// Starts `command` (which runs the agent), capturing its stderr.
+    pub fn from_command(mut command: Command) -> Agent {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = capture(child.stderr.take().unwrap());
+        Agent {
+            child: Some(child),
+            logs,
+        }
+    }
+
+    /// Waits up to `secs` for the process to exit; its status, or `None` if it runs on.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<ExitStatus> {
+        let child = self.child.as_mut().unwrap();
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            if let Some(s) = child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Kills the agent with SIGKILL (as a crash would) and waits for it.
+    pub fn kill9(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        self.logs()
     }
 
     /// Starts the agent binary with `args`, capturing its stderr.

@@ -422,6 +422,7 @@ pub fn open(
             pos: start,
             file: None,
             ack_saved: Instant::now(),
+            ack_unsaved: None,
         },
     ))
 }

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use syslane_abi::SL_TRANSPORT_RELP;
 use syslane_syslog::{parse_relp, RelpParse};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -150,10 +150,9 @@ pub(super) async fn session(
     // A frame must complete within idle_timeout of the last one (or the accept).
     let mut last_frame = Instant::now();
     'session: loop {
-        buf.make_room(READ_SIZE);
         let deadline = tokio::time::Instant::from_std(last_frame + ctx.idle_timeout);
         let read = tokio::select! {
-            r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf.data)) => r,
+            r = tokio::time::timeout_at(deadline, buf.read_from(&stream, READ_SIZE)) => r,
             _ = shutdown.changed() => break,
             _ = held.slot.evicted() => {
                 tracing::debug!(%peer, "closing a RELP session to admit a new connection (max_connections)");

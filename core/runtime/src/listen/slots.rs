@@ -222,6 +222,24 @@ impl<'a> ReadBuffer<'a> {
         }
     }
 
+    /// Waits for bytes and reads what the socket holds (one read's worth),
+    /// taking memory only once there is something to read: an idle connection
+    /// holds no buffer. `Ok(0)` at the end of the stream.
+    pub(super) async fn read_from(
+        &mut self,
+        stream: &tokio::net::TcpStream,
+        read_size: usize,
+    ) -> std::io::Result<usize> {
+        loop {
+            stream.readable().await?;
+            self.make_room(read_size);
+            match stream.try_read_buf(&mut self.data) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.consume(0, read_size),
+                other => return other,
+            }
+        }
+    }
+
     /// Drops the first `used` bytes (consumed by the framer) and gives memory back.
     pub(super) fn consume(&mut self, used: usize, read_size: usize) {
         self.data.drain(..used);

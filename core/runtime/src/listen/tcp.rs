@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use syslane_abi::{SL_FRAME_INCOMPLETE, SL_FRAME_TRUNCATED, SL_TRANSPORT_TCP};
 use syslane_syslog::{FrameFlags, Framer};
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -195,13 +194,12 @@ async fn connection(
             last_message = Instant::now();
             continue;
         }
-        buf.make_room(READ_SIZE);
         let read = if draining {
-            tokio::time::timeout(DRAIN_QUIET, stream.read_buf(&mut buf.data)).await
+            tokio::time::timeout(DRAIN_QUIET, buf.read_from(&stream, READ_SIZE)).await
         } else {
             let deadline = tokio::time::Instant::from_std(last_message + ctx.idle_timeout);
             tokio::select! {
-                r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf.data)) => r,
+                r = tokio::time::timeout_at(deadline, buf.read_from(&stream, READ_SIZE)) => r,
                 _ = shutdown.changed() => { draining = true; continue; }
                 _ = held.slot.evicted() => break End::Evicted,
             }

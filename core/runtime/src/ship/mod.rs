@@ -132,6 +132,9 @@ impl Shipper {
                 Some(c) => c,
                 None => match self.journal.next(Duration::from_millis(200)) {
                     Next::Chunk(c, pos) => (c, pos),
+                    // Writers still open at the deadline (a worker holding records
+                    // while the disk fails, say) cannot keep the agent running.
+                    Next::Idle if self.past_deadline() => return,
                     Next::Idle => continue,
                     Next::Closed => break,
                 },
