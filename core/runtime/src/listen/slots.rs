@@ -164,7 +164,12 @@ impl RateLimited {
 
     /// Counts an event; returns how many to report when a line is due.
     pub(super) fn hit(&mut self) -> Option<u64> {
-        self.pending += 1;
+        self.add(1)
+    }
+
+    /// Counts `n` events at once.
+    pub(super) fn add(&mut self, n: u64) -> Option<u64> {
+        self.pending += n;
         self.due()
     }
 
