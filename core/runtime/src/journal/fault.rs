@@ -182,8 +182,11 @@ fn recover(shared: Weak<Shared>, health: Arc<Health>) {
     let _stage = health.register("journal-recovery");
     let mut delay = RETRY_START;
     loop {
-        std::thread::sleep(delay);
-        crate::health::beat();
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            std::thread::sleep((until - Instant::now()).min(RETRY_START));
+            crate::health::beat();
+        }
         let Some(sh) = shared.upgrade() else { return };
         if sh.lock().failing.is_none() {
             return;

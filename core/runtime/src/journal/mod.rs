@@ -372,8 +372,11 @@ pub fn open(
         Position::default()
     };
     let segment_bytes = (config.max_bytes / 16).clamp(64 << 10, 64 << 20);
+    // A journal replaced by a reload takes its states with it; this one starts afresh.
     Metrics::set(&metrics.journal_max_bytes, config.max_bytes);
     Metrics::set(&metrics.journal_write_failing, 0);
+    config.health.condition("journal_write", None);
+    config.health.condition("journal_full", None);
     let shared = Arc::new_cyclic(|me| Shared {
         me: me.clone(),
         config,
