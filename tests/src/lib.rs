@@ -13,6 +13,8 @@ pub mod emulator;
 pub mod tools;
 
 pub use tools::{find_program, tool};
+mod faults;
+pub use faults::{read_complete_records, relp_send, Notifications, RelpOutcome, Tmpfs};
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -156,7 +158,7 @@ pub fn counter(stats: &str, name: &str) -> u64 {
 }
 
 /// Collects a child's stderr lines into a shared string, on a thread of its own.
-fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
+pub(crate) fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
     let logs = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&logs);
     std::thread::spawn(move || {
@@ -181,8 +183,8 @@ pub fn syslane(args: &[&str]) -> (bool, String, String) {
 
 /// A running agent process; killed if the test fails before `stop`.
 pub struct Agent {
-    child: Option<Child>,
-    logs: Arc<Mutex<String>>,
+    pub(crate) child: Option<Child>,
+    pub(crate) logs: Arc<Mutex<String>>,
 }
 
 impl Agent {

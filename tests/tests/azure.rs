@@ -321,8 +321,11 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
     assert_eq!(arrivals(&emu.records(SYSLOG_STREAM), "after").len(), 100);
     assert_eq!(arrivals(&emu.records(SYSLOG_STREAM), "refused").len(), 0);
 
-    // Once the cause is gone, replay delivers the refused records; the record that
-    // can never fit is dead-lettered again, alone.
+    // Once the cause is gone, replay (the agent stopped: one writer per state_dir)
+    // delivers the refused records; the record that can never fit is
+    // dead-lettered again, alone.
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
     let config = dir.path().join("syslane.toml");
     let (ok, out, err) = syslane(&[
         "dead-letter",
@@ -339,7 +342,6 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
         listing.contains("exceeds the Logs Ingestion API's limit") && !listing.contains("HTTP 400"),
         "{listing}"
     );
-    agent.stop();
 }
 
 #[test]

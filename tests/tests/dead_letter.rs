@@ -72,3 +72,109 @@ fn rejected_batches_are_dead_lettered_listed_and_replayed() {
         "{text}"
     );
 }
+
+fn letter(batch: u64, n: usize) -> String {
+    format!(
+        "{{\"time\":\"2026-01-01T00:00:00Z\",\"table\":\"Syslog\",\"batch_id\":{batch},\"reason\":\"400 bad\",\"record\":{{\"SyslogMessage\":\"dl-{n}\"}}}}\n"
+    )
+}
+
+#[test]
+fn unreadable_lines_are_reported_by_number_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_reject_output(dir.path());
+    let out = dir.path().join("out.jsonl");
+    let config = dir.path().join("syslane.toml");
+    std::fs::write(
+        &config,
+        reject_output_config(&plugins, free_port(), &out, "nothing-matches"),
+    )
+    .unwrap();
+    let letters_dir = dir.path().join("state/dead-letter");
+    std::fs::create_dir_all(&letters_dir).unwrap();
+    let file = letters_dir.join("dead-letter.jsonl");
+    let mut bytes = letter(1, 0).into_bytes();
+    bytes.extend_from_slice(b"{\"time\":\"\xff\xfe broken\n");
+    bytes.extend_from_slice(b"not json at all\n");
+    bytes.extend_from_slice(letter(1, 1).as_bytes());
+    std::fs::write(&file, &bytes).unwrap();
+    let cfg = config.to_str().unwrap();
+
+    let (ok, text) = run(&["dead-letter", "list", "--config", cfg]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("line 2: not UTF-8")
+            && text.contains("line 3: not a dead letter")
+            && text.contains("2 records in")
+            && text.contains("2 unreadable lines"),
+        "{text}"
+    );
+
+    let (ok, text) = run(&["dead-letter", "replay", "--config", cfg]);
+    assert!(ok && text.contains("2 delivered"), "{text}");
+    assert!(text.contains("lines 2, 3"), "{text}");
+    let got: Vec<String> = read_records(&out)
+        .iter()
+        .map(|r| r["SyslogMessage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, vec!["dl-0", "dl-1"]);
+    // Kept for the operator, as they were.
+    let kept = std::fs::read(&file).unwrap();
+    assert_eq!(
+        kept,
+        b"{\"time\":\"\xff\xfe broken\nnot json at all\n".to_vec()
+    );
+    let (ok, text) = run(&["dead-letter", "list", "--config", cfg]);
+    assert!(
+        ok && text.contains("0 records in") && text.contains("line 1: not UTF-8"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_interrupted_replay_is_listed_and_resumed_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_reject_output(dir.path());
+    let out = dir.path().join("out.jsonl");
+    let config = dir.path().join("syslane.toml");
+    std::fs::write(
+        &config,
+        reject_output_config(&plugins, free_port(), &out, "nothing-matches"),
+    )
+    .unwrap();
+    // What a replay killed after its first batch leaves behind: the file taken
+    // aside and the count of lines it had settled.
+    let letters_dir = dir.path().join("state/dead-letter");
+    std::fs::create_dir_all(&letters_dir).unwrap();
+    let taken = letters_dir.join("dead-letter.replaying");
+    std::fs::write(&taken, letter(1, 0) + &letter(2, 1) + &letter(2, 2)).unwrap();
+    std::fs::write(letters_dir.join("dead-letter.replaying.done"), "1\n").unwrap();
+    let cfg = config.to_str().unwrap();
+
+    let (ok, text) = run(&["dead-letter", "list", "--config", cfg]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("an interrupted replay waits in")
+            && text.contains("1 of its 3 lines settled")
+            && text.contains("2 records in"),
+        "the waiting records are listed, not hidden: {text}"
+    );
+    let (ok, text) = run(&["dead-letter", "replay", "--config", cfg]);
+    assert!(
+        ok && text.contains("resumed an interrupted replay at line 2")
+            && text.contains("2 delivered"),
+        "{text}"
+    );
+    let got: Vec<String> = read_records(&out)
+        .iter()
+        .map(|r| r["SyslogMessage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        got,
+        vec!["dl-1", "dl-2"],
+        "the settled one is not sent again"
+    );
+    assert!(!taken.exists());
+    let (ok, text) = run(&["dead-letter", "list", "--config", cfg]);
+    assert!(ok && text.contains("no dead letters"), "{text}");
+}

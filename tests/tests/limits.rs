@@ -84,7 +84,7 @@ fn idle_connections_are_closed() {
 }
 
 #[test]
-fn connections_beyond_the_limit_wait_and_then_get_through() {
+fn at_the_limit_the_connection_longest_without_a_message_makes_room() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let out = dir.path().join("o.jsonl");
@@ -98,24 +98,37 @@ fn connections_beyond_the_limit_wait_and_then_get_through() {
     first.write_all(b"<13>1 - h a - - - one\n").unwrap();
     second.write_all(b"<13>1 - h a - - - two\n").unwrap();
     assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 2));
-    // The third is accepted by the kernel backlog but not read while two are open.
+    first.write_all(b"<13>1 - h a - - - one again\n").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 3));
+    // A third sender gets in at once: the second, longest without a complete
+    // message, is closed to make room.
     let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
     third.write_all(b"<13>1 - h a - - - three\n").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        count_lines(&out),
-        2,
-        "a third connection is not served beyond the limit"
-    );
-    drop(first);
     assert!(
-        wait_until(Duration::from_secs(10), || count_lines(&out) >= 3),
-        "served once a slot is free"
+        wait_until(Duration::from_secs(5), || count_lines(&out) >= 4),
+        "served at once"
     );
-    assert!(agent.logs().contains("connection limit reached"));
-    drop((second, third));
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        second.read(&mut buf).unwrap_or(0),
+        0,
+        "the second was closed"
+    );
+    first.write_all(b"<13>1 - h a - - - one still\n").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || count_lines(&out) >= 5));
+    drop((first, second, third));
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");
+    assert!(logs.contains("connection limit reached"), "{logs}");
+    let mut got: Vec<String> = read_records(&out)
+        .iter()
+        .map(|r| r["SyslogMessage"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["one", "one again", "one still", "three", "two"]);
 }
 
 #[test]

@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod journal;
 pub mod listen;
 pub mod metrics;
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod plugin_host;
 pub mod service;
 pub mod ship;
+pub mod state_dir;
 pub mod system;
 
 /// The agent's version, as `syslane --version` prints it.

@@ -6,6 +6,10 @@
 //! file is rotated (`path.1` … `path.<keep>`) before a batch would take it past
 //! that size, so a host that is never connected to a workspace does not fill its
 //! disk; a file moved away by logrotate is noticed and `path` opened anew.
+//!
+//! Creating an instance changes nothing on disk (`check-config` creates one): it
+//! checks that the file, or the directory it would be created in, can be
+//! written; the file is opened (and created) at the first batch.
 
 #![forbid(unsafe_code)]
 
@@ -69,6 +73,36 @@ fn cut_torn_tail(file: &File) -> std::io::Result<u64> {
     }
     file.set_len(0)?;
     Ok(len)
+}
+
+/// Whether `path` can be appended to, or created, by this process, without
+/// creating or changing anything.
+fn writable(path: &Path) -> Result<(), String> {
+    use rustix::fs::{access, Access};
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err("it is a directory; name a file".into()),
+        Ok(_) => access(path, Access::WRITE_OK)
+            .map_err(|e| format!("{e}; the agent's user must be able to write it")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // The first existing directory on the way must take new entries.
+            let dir = path
+                .ancestors()
+                .skip(1)
+                .find(|a| a.as_os_str().is_empty() || a.exists())
+                .filter(|a| !a.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(format!("{} is not a directory", dir.display()));
+            }
+            access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|e| {
+                format!(
+                    "it does not exist and cannot be created in {}: {e}; the agent's user must be able to write that directory",
+                    dir.display()
+                )
+            })
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `path` with `.n` appended.
@@ -207,21 +241,20 @@ impl Output for FileOutput {
                 "file output: max_bytes must be at least 1 (leave it out to never rotate)".into(),
             );
         }
-        let mut out = FileOutput {
+        if let Err(e) = writable(&path) {
+            return Err(format!(
+                "file output: cannot append to `{}`: {e}",
+                path.display()
+            ));
+        }
+        Ok(FileOutput {
             host,
             path,
             fsync: c.fsync,
             max_bytes: c.max_bytes,
             keep: c.keep,
             file: None,
-        };
-        if let Err(e) = out.open() {
-            return Err(format!(
-                "file output: cannot open `{}` for appending: {e}",
-                out.path.display()
-            ));
-        }
-        Ok(out)
+        })
     }
 
     fn send(&mut self, payload: &Payload<'_>) -> Outcome {

@@ -6,18 +6,27 @@ use crate::plugin_host::{kind_name, PluginHost};
 use std::fmt::Write;
 use std::path::Path;
 
-/// Validates everything `run` would, without opening sockets. Returns a summary.
-/// Unless `offline`, the output's own check may also use the network.
+/// Validates everything `run` would, without changing anything: the file, the
+/// state directory, every plugin's own config, that every listen address can be
+/// bound, and the output's own checks (unless `offline`, with the network).
+/// Returns a summary.
 pub fn check_config(path: &Path, offline: bool) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
+    let running = super::check_env::state_dir(&config)?;
     let components = Components::load(&config)?;
     components.decoders(&config)?;
     components.filters(&config)?;
     let mut output = components.output(&config, None)?;
+    let agent = crate::state_dir::holder(&config.state_dir).flatten();
+    let held = super::check_env::listen_addresses(&config, agent)?;
     let checked = output.check(!offline).map_err(|e| {
         config.section_error(config.output.section, &config.output.plugin, &e.to_string())
     })?;
     let mut summary = format!("{}: OK\n", config.file.display());
+    let _ = writeln!(summary, "  state_dir {}", config.state_dir.display());
+    for note in running.iter().chain(&held) {
+        let _ = writeln!(summary, "  note: {note}");
+    }
     for l in &config.listen {
         let _ = writeln!(summary, "  listen {} -> {}", l.address, l.input);
     }

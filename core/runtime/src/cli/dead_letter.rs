@@ -1,10 +1,14 @@
 //! `syslane dead-letter list|replay`: what the output rejected for good, and
 //! sending it again once the cause is fixed.
 //!
-//! Replay takes the file aside first (a rename), so an agent that keeps running
-//! and rejecting writes a new file instead of racing with the replay. Records the
-//! output takes are gone; records it rejects again, and those not tried because it
-//! asked to retry later, are appended back with their reason.
+//! Replay holds the state directory's lock (an agent running on it is asked to
+//! stop first) and takes the file aside (`dead-letter.replaying`), recording in
+//! `dead-letter.replaying.done` how many lines are settled after each batch; a
+//! replay that stops half-way is resumed by the next one from there. Records the
+//! output takes are gone; records it rejects again, those not tried because it
+//! asked to retry later, and lines that are not dead letters at all are put back
+//! into the dead-letter file. `list` shows everything waiting, an interrupted
+//! replay included, and names unreadable lines by number.
 
 use crate::config::Config;
 use crate::plugin_host::{HostInfo, PluginHost, PluginInstance};
@@ -13,7 +17,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use syslane_abi::{SL_KIND_OUTPUT, SL_OK, SL_REJECT, SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
 
@@ -26,80 +31,278 @@ struct Letter {
     record: Box<RawValue>,
 }
 
-fn letters(text: &str, file: &Path) -> Result<Vec<Letter>, String> {
-    text.lines()
+/// One line of a dead-letter file: a letter, or why it is not one.
+struct Line {
+    number: usize,
+    raw: Vec<u8>,
+    letter: Result<Letter, String>,
+}
+
+fn read_lines(file: &Path) -> std::io::Result<Vec<Line>> {
+    let bytes = std::fs::read(file)?;
+    Ok(bytes
+        .split(|b| *b == b'\n')
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                format!(
-                    "{}: line {}: not a dead letter ({e})",
-                    file.display(),
-                    i + 1
-                )
-            })
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, raw)| {
+            let letter = match std::str::from_utf8(raw) {
+                Err(e) => Err(format!("not UTF-8 (at byte {})", e.valid_up_to())),
+                Ok(text) => {
+                    serde_json::from_str(text).map_err(|e| format!("not a dead letter ({e})"))
+                }
+            };
+            Line {
+                number: i + 1,
+                raw: raw.to_vec(),
+                letter,
+            }
         })
-        .collect()
+        .collect())
 }
 
 fn dead_letters(config: &Config) -> DeadLetters {
     DeadLetters::new(config.state_dir.join("dead-letter"))
 }
 
-/// A summary: one line per rejected batch, with its reason.
-pub fn list(path: &Path) -> Result<String, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    let file = dead_letters(&config).path();
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return Ok(format!(
-            "no dead letters ({} does not exist)\n",
-            file.display()
-        ));
-    };
-    let letters = letters(&text, &file)?;
+fn replaying(dl: &DeadLetters) -> PathBuf {
+    dl.path().with_extension("replaying")
+}
+
+fn progress_file(dl: &DeadLetters) -> PathBuf {
+    dl.path().with_extension("replaying.done")
+}
+
+/// Lines of an interrupted replay already settled.
+fn progress(dl: &DeadLetters) -> usize {
+    std::fs::read_to_string(progress_file(dl))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// One file's summary: a line per rejected batch, then unreadable lines.
+fn summarize(out: &mut String, file: &Path, lines: &[Line]) -> usize {
     let mut batches: BTreeMap<(String, u64, String), (usize, String)> = BTreeMap::new();
-    for l in &letters {
-        let e = batches
-            .entry((l.time.clone(), l.batch_id, l.table.clone()))
-            .or_insert((0, l.reason.clone()));
-        e.0 += 1;
+    let mut letters = 0;
+    for l in lines {
+        if let Ok(l) = &l.letter {
+            letters += 1;
+            let e = batches
+                .entry((l.time.clone(), l.batch_id, l.table.clone()))
+                .or_insert((0, l.reason.clone()));
+            e.0 += 1;
+        }
     }
-    let mut out = String::new();
     for ((time, batch_id, table), (count, reason)) in &batches {
         let _ = writeln!(
             out,
             "{time}  {table:<17}  batch {batch_id:<6}  {count:>6} records  {reason}"
         );
     }
-    let _ = writeln!(
+    for l in lines {
+        if let Err(why) = &l.letter {
+            let _ = writeln!(out, "{}: line {}: {why}", file.display(), l.number);
+        }
+    }
+    let unreadable = lines.len() - letters;
+    let _ = write!(
         out,
-        "{} records in {} ({} batches)",
-        letters.len(),
+        "{letters} records in {} ({} batches)",
         file.display(),
         batches.len()
     );
+    if unreadable > 0 {
+        let _ = write!(out, "; {unreadable} unreadable lines, kept as they are");
+    }
+    out.push('\n');
+    letters
+}
+
+/// A summary of everything waiting: one line per rejected batch with its reason,
+/// an interrupted replay, and unreadable lines by number.
+pub fn list(path: &Path) -> Result<String, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let dl = dead_letters(&config);
+    let mut out = String::new();
+    let mut found = false;
+    let taken = replaying(&dl);
+    match read_lines(&taken) {
+        Ok(lines) => {
+            found = true;
+            let done = progress(&dl).min(lines.len());
+            let _ = writeln!(
+                out,
+                "an interrupted replay waits in {} ({done} of its {} lines settled); `syslane dead-letter replay` resumes it:",
+                taken.display(),
+                lines.len()
+            );
+            summarize(&mut out, &taken, &lines[done..]);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read {}: {e}", taken.display())),
+    }
+    let file = dl.path();
+    match read_lines(&file) {
+        Ok(lines) => {
+            found = true;
+            summarize(&mut out, &file, &lines);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    }
+    if !found {
+        let _ = writeln!(out, "no dead letters ({} does not exist)", file.display());
+    }
     Ok(out)
 }
 
-/// Offers every dead letter to the configured output again.
+fn table_code(name: &str) -> u32 {
+    if name == "CommonSecurityLog" {
+        SL_TABLE_SECURITY
+    } else {
+        SL_TABLE_SYSLOG
+    }
+}
+
+/// Offers every dead letter to the configured output again, resuming an
+/// interrupted replay first.
 pub fn replay(path: &Path) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
+    let _lock = crate::state_dir::lock(
+        &config.state_dir,
+        "Stop it first (systemctl stop syslane), replay, then start it again.",
+    )
+    .map_err(|e| format!("{}: {e}", config.file.display()))?;
     let dl = dead_letters(&config);
     let file = dl.path();
-    let taken = file.with_extension("replaying");
-    if !taken.exists() {
-        if !file.exists() {
-            return Ok(format!(
-                "no dead letters ({} does not exist)\n",
-                file.display()
-            ));
-        }
+    let taken = replaying(&dl);
+    let resumed = taken.exists();
+    if !resumed && !file.exists() {
+        return Ok(format!(
+            "no dead letters ({} does not exist)\n",
+            file.display()
+        ));
+    }
+    // The output first: a configuration it refuses leaves the files as they are.
+    let mut output = output(&config, &dl)?;
+    if !resumed {
         std::fs::rename(&file, &taken)
             .map_err(|e| format!("cannot take {} aside: {e}", file.display()))?;
+        let _ = std::fs::remove_file(progress_file(&dl));
     }
-    let text = std::fs::read_to_string(&taken).map_err(|e| format!("{}: {e}", taken.display()))?;
-    let letters = letters(&text, &taken)?;
+    let lines = read_lines(&taken).map_err(|e| format!("{}: {e}", taken.display()))?;
+    let start = if resumed {
+        progress(&dl).min(lines.len())
+    } else {
+        0
+    };
+    let mut count = Counts::default();
+    let mut i = start;
+    while i < lines.len() {
+        let Ok(first) = &lines[i].letter else {
+            // Not a dead letter: back into the file, as it is, for the operator.
+            let mut raw = lines[i].raw.clone();
+            raw.push(b'\n');
+            dl.append(&raw)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            count.unreadable.push(lines[i].number);
+            i += 1;
+            save_progress(&dl, i)?;
+            continue;
+        };
+        // A batch: consecutive letters of one table, within batch_max_bytes.
+        let mut j = i;
+        let mut data = Vec::new();
+        let mut batch: Vec<&Letter> = Vec::new();
+        while let Some(Ok(l)) = lines.get(j).map(|l| l.letter.as_ref()) {
+            if l.table != first.table
+                || (j > i && data.len() + l.record.get().len() >= config.batch_max_bytes)
+            {
+                break;
+            }
+            data.extend_from_slice(l.record.get().as_bytes());
+            data.push(b'\n');
+            batch.push(l);
+            j += 1;
+        }
+        if count.retry_later {
+            count.later += batch.len();
+            rewrite(&dl, &batch, None)?;
+        } else {
+            let (status, _, reason) = output.send(
+                &Arc::new(data),
+                table_code(&first.table),
+                first.batch_id,
+                batch.len() as u32,
+                0,
+            );
+            match status {
+                SL_OK => count.delivered += batch.len(),
+                SL_REJECT => {
+                    count.rejected += batch.len();
+                    let reason = reason.unwrap_or_else(|| "rejected again without a reason".into());
+                    rewrite(&dl, &batch, Some(&reason))?;
+                }
+                _ => {
+                    count.retry_later = true;
+                    count.later += batch.len();
+                    rewrite(&dl, &batch, None)?;
+                }
+            }
+        }
+        i = j;
+        save_progress(&dl, i)?;
+    }
+    std::fs::remove_file(&taken).map_err(|e| format!("cannot remove {}: {e}", taken.display()))?;
+    let _ = std::fs::remove_file(progress_file(&dl));
+    let mut text = String::new();
+    if resumed {
+        let _ = writeln!(
+            text,
+            "resumed an interrupted replay at line {} of {}",
+            start + 1,
+            taken.display()
+        );
+    }
+    let _ = writeln!(
+        text,
+        "replayed {} dead letters: {} delivered, {} rejected again, {} kept for later (the output asked to retry)",
+        count.delivered + count.rejected + count.later,
+        count.delivered,
+        count.rejected,
+        count.later
+    );
+    if !count.unreadable.is_empty() {
+        let numbers: Vec<String> = count.unreadable.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            text,
+            "{} unreadable lines (lines {}) were put back into {} as they were: fix or delete them",
+            numbers.len(),
+            numbers.join(", "),
+            file.display()
+        );
+    }
+    if resumed && file.exists() {
+        let _ = writeln!(
+            text,
+            "{} holds more dead letters: run `syslane dead-letter replay` again for them",
+            file.display()
+        );
+    }
+    Ok(text)
+}
 
+#[derive(Default)]
+struct Counts {
+    delivered: usize,
+    rejected: usize,
+    later: usize,
+    retry_later: bool,
+    unreadable: Vec<usize>,
+}
+
+/// The configured output, with records it dead-letters itself going back to the file.
+fn output(config: &Config, dl: &DeadLetters) -> Result<PluginInstance, String> {
     let host = PluginHost::new(&config.plugin_dir)
         .map_err(|e| format!("{}: plugin_dir: {e}", config.file.display()))?;
     let plugin = host
@@ -114,94 +317,54 @@ pub fn replay(path: &Path) -> Result<String, String> {
         state_dir: config.state_dir.display().to_string(),
     });
     let again = dl.clone();
-    let sink: crate::plugin_host::DeadLetterSink =
-        Arc::new(move |table, _records, reason: &str, data: &[u8]| {
-            again.write(table, 0, reason, data);
-        });
-    let mut output =
-        PluginInstance::create_with(plugin, &config.output.options_json, info, Some(sink))
-            .map_err(|e| e.to_string())?;
+    let sink: crate::plugin_host::DeadLetterSink = Arc::new(
+        move |table, records, reason: &str, data: &[u8]| {
+            if let Err(e) = again.write(table, 0, reason, data) {
+                tracing::error!(path = %again.path().display(), records, error = %e, "could not write records the output refused again to the dead-letter file");
+            }
+        },
+    );
+    PluginInstance::create_with(plugin, &config.output.options_json, info, Some(sink)).map_err(
+        |e| config.section_error(config.output.section, &config.output.plugin, &e.to_string()),
+    )
+}
 
-    let (mut delivered, mut rejected, mut later) = (0usize, 0usize, 0usize);
-    let mut retry_later = false;
-    let mut i = 0;
-    while i < letters.len() {
-        // A batch: consecutive letters of one table, within batch_max_bytes.
-        let table = &letters[i].table;
-        let mut j = i;
-        let mut data = Vec::new();
-        while j < letters.len()
-            && letters[j].table == *table
-            && (j == i || data.len() + letters[j].record.get().len() < config.batch_max_bytes)
-        {
-            data.extend_from_slice(letters[j].record.get().as_bytes());
-            data.push(b'\n');
-            j += 1;
-        }
-        let batch = &letters[i..j];
-        if retry_later {
-            later += batch.len();
-            rewrite(&dl, batch, None);
-            i = j;
-            continue;
-        }
-        let code = if table == "CommonSecurityLog" {
-            SL_TABLE_SECURITY
-        } else {
-            SL_TABLE_SYSLOG
-        };
-        let (status, _, reason) = output.send(
-            &Arc::new(data),
-            code,
-            batch[0].batch_id,
-            batch.len() as u32,
-            0,
-        );
-        match status {
-            SL_OK => delivered += batch.len(),
-            SL_REJECT => {
-                rejected += batch.len();
-                rewrite(
-                    &dl,
-                    batch,
-                    Some(
-                        reason
-                            .as_deref()
-                            .unwrap_or("rejected again without a reason"),
-                    ),
-                );
-            }
-            _ => {
-                retry_later = true;
-                later += batch.len();
-                rewrite(&dl, batch, None);
-            }
-        }
-        i = j;
-    }
-    std::fs::remove_file(&taken).map_err(|e| format!("cannot remove {}: {e}", taken.display()))?;
-    Ok(format!(
-        "replayed {} dead letters: {delivered} delivered, {rejected} rejected again, {later} kept for later (the output asked to retry)\n",
-        letters.len()
-    ))
+/// Records how many lines of the replayed file are settled.
+fn save_progress(dl: &DeadLetters, lines: usize) -> Result<(), String> {
+    let path = progress_file(dl);
+    let tmp = path.with_extension("tmp");
+    let written = crate::state_dir::open_private(
+        &tmp,
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .and_then(|mut f| {
+        writeln!(f, "{lines}")?;
+        f.sync_data()
+    })
+    .and_then(|()| std::fs::rename(&tmp, &path));
+    written.map_err(|e| {
+        format!(
+            "cannot record the replay's progress in {}: {e}",
+            path.display()
+        )
+    })
 }
 
 /// Puts letters back into the dead-letter file, with a new reason if given.
-fn rewrite(dl: &DeadLetters, batch: &[Letter], reason: Option<&str>) {
+fn rewrite(dl: &DeadLetters, batch: &[&Letter], reason: Option<&str>) -> Result<(), String> {
     let mut data = Vec::new();
     for l in batch {
         data.extend_from_slice(l.record.get().as_bytes());
         data.push(b'\n');
     }
-    let table = if batch[0].table == "CommonSecurityLog" {
-        SL_TABLE_SECURITY
-    } else {
-        SL_TABLE_SYSLOG
-    };
     dl.write(
-        table,
+        table_code(&batch[0].table),
         batch[0].batch_id,
         reason.unwrap_or(&batch[0].reason),
         &data,
-    );
+    )
+    .map_err(|e| format!("cannot write {}: {e}", dl.path().display()))
 }

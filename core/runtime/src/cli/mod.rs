@@ -2,6 +2,7 @@
 //! `syslog-config`, `--version`.
 
 mod check;
+mod check_env;
 mod components;
 mod dead_letter;
 mod run;

@@ -16,6 +16,7 @@
 
 use super::components::Components;
 use crate::config::Config;
+use crate::health::Health;
 use crate::journal;
 use crate::listen::{self, FrameBatch, ListenContext, Router};
 use crate::metrics::Metrics;
@@ -51,16 +52,8 @@ impl Pipeline {
     fn start(
         config: &Config,
         metrics: &Arc<Metrics>,
+        health: &Arc<Health>,
     ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
-        std::fs::create_dir_all(&config.state_dir).map_err(|e| {
-            config.key_error(
-                "state_dir",
-                &format!(
-                    "cannot create {}: {e}; create it, writable by the agent's user",
-                    config.state_dir.display()
-                ),
-            )
-        })?;
         let components = Components::load(config)?;
         let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
         let current_batch = Arc::new(AtomicU64::new(0));
@@ -73,6 +66,7 @@ impl Pipeline {
             max_bytes: config.journal_max_bytes,
             when_full: config.when_full,
             fsync: config.fsync,
+            health: Arc::clone(health),
         };
         let (journal_writer, journal_reader) = journal::open(journal_config, Arc::clone(metrics))?;
         let deadline = Deadline::default();
@@ -84,6 +78,7 @@ impl Pipeline {
             dead_letters,
             deadline: Arc::clone(&deadline),
             current_batch,
+            health: Arc::clone(health),
         };
         let shipper = spawn("shipper".into(), move || shipper.run())?;
 
@@ -92,6 +87,8 @@ impl Pipeline {
         let mut workers = Vec::new();
         for i in 0..config.workers {
             let worker = Worker {
+                name: format!("worker-{i}"),
+                health: Arc::clone(health),
                 decoders: components.decoders(config)?,
                 filters: components.filters(config)?,
                 serializer: Serializer::new(&components.info.host_name),
@@ -255,8 +252,12 @@ impl Generation {
 }
 
 /// Starts a pipeline and its sockets; a pipeline whose sockets fail is stopped.
-async fn launch(config: &Config, metrics: &Arc<Metrics>) -> Result<Generation, String> {
-    let (pipeline, senders) = Pipeline::start(config, metrics)?;
+async fn launch(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) -> Result<Generation, String> {
+    let (pipeline, senders) = Pipeline::start(config, metrics, health)?;
     match Listeners::open(config, senders, metrics).await {
         Ok(listeners) => Ok(Generation {
             listeners,
@@ -277,6 +278,7 @@ async fn swap_pipeline(
     old: &Config,
     new: &Config,
     metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
 ) -> Result<(Generation, Result<(), String>), String> {
     let Generation {
         listeners,
@@ -284,9 +286,9 @@ async fn swap_pipeline(
     } = generation;
     listeners.ctx.router.replace(Vec::new());
     pipeline.stop(Duration::ZERO).await;
-    let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics) {
+    let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics, health) {
         Ok(started) => (Ok(()), started),
-        Err(e) => (Err(e), Pipeline::start(old, metrics)?),
+        Err(e) => (Err(e), Pipeline::start(old, metrics, health)?),
     };
     listeners.ctx.router.replace(senders);
     Ok((
@@ -362,6 +364,7 @@ fn changes(old: &Config, new: &Config) -> Vec<&'static str> {
         old.when_full,
         old.fsync,
         old.shutdown_timeout,
+        old.stall_timeout,
         &old.hostname,
         &old.plugin_dir,
     ) != (
@@ -369,6 +372,7 @@ fn changes(old: &Config, new: &Config) -> Vec<&'static str> {
         new.when_full,
         new.fsync,
         new.shutdown_timeout,
+        new.stall_timeout,
         &new.hostname,
         &new.plugin_dir,
     ) {
@@ -379,6 +383,12 @@ fn changes(old: &Config, new: &Config) -> Vec<&'static str> {
 
 pub fn run(path: &Path) -> Result<(), String> {
     let mut config = Config::load(path).map_err(|e| e.to_string())?;
+    // One agent per state_dir, for this process's whole life (reloads included).
+    let _lock = crate::state_dir::lock(
+        &config.state_dir,
+        "Stop that agent first, or give this configuration a state_dir of its own.",
+    )
+    .map_err(|e| format!("{}: {e}", config.file.display()))?;
     // Every connection is a file descriptor: use all the service manager allows.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) if limit < config.max_connections as u64 + 64 => tracing::warn!(
@@ -390,6 +400,7 @@ pub fn run(path: &Path) -> Result<(), String> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("listener")
@@ -400,21 +411,17 @@ pub fn run(path: &Path) -> Result<(), String> {
         let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
         let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
-        let mut generation = launch(&config, &metrics).await?;
+        let mut generation = launch(&config, &metrics, &health).await?;
         tracing::info!(version = crate::VERSION, workers = config.workers, "syslane ready");
         let listening = |c: &Config| format!("listening on {} addresses", c.listen.len());
         crate::service::ready(&listening(&config));
-        if let Some(every) = crate::service::watchdog_interval() {
-            // Petted from the listener runtime: a stuck runtime stops the pets and
-            // systemd restarts the service.
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                loop {
-                    tick.tick().await;
-                    crate::service::watchdog();
-                }
-            });
-        }
+        // STATUS and the watchdog follow the pipeline's progress (crate::health);
+        // the pets come from the listener runtime, so a stuck runtime stops them too.
+        let (status, status_rx) = watch::channel(crate::service::Base {
+            status: listening(&config),
+            stall_limit: config.stall_timeout,
+        });
+        tokio::spawn(crate::service::supervise(Arc::clone(&health), status_rx));
         loop {
             let reload = tokio::select! {
                 _ = term.recv() => { tracing::info!("SIGTERM: draining and stopping"); None }
@@ -425,7 +432,9 @@ pub fn run(path: &Path) -> Result<(), String> {
                         Ok(new) => Some(new),
                         Err(e) => {
                             tracing::error!(error = %e, "SIGHUP: the new configuration is refused; the running one stays");
-                            crate::service::ready(&format!("{}; the last reload was refused: {e}", listening(&config)));
+                            let text = format!("{}; the last reload was refused: {e}", listening(&config));
+                            crate::service::ready(&text);
+                            status.send_modify(|b| b.status = text);
                             continue;
                         }
                     }
@@ -440,27 +449,32 @@ pub fn run(path: &Path) -> Result<(), String> {
             let changed = if changed.is_empty() { "nothing".to_string() } else { changed };
             let keep_sockets = Listeners::fit(&config, &new);
             let (next, outcome) = if keep_sockets {
-                swap_pipeline(generation, &config, &new, &metrics).await?
+                swap_pipeline(generation, &config, &new, &metrics, &health).await?
             } else {
                 generation.stop(Duration::ZERO).await;
-                match launch(&new, &metrics).await {
+                match launch(&new, &metrics, &health).await {
                     Ok(g) => (g, Ok(())),
-                    Err(e) => (launch(&config, &metrics).await?, Err(e)),
+                    Err(e) => (launch(&config, &metrics, &health).await?, Err(e)),
                 }
             };
             generation = next;
-            match outcome {
+            let text = match outcome {
                 Ok(()) => {
                     let sockets = if keep_sockets { "kept open" } else { "reopened" };
                     tracing::info!(%changed, listeners = sockets, "SIGHUP: configuration reloaded; the journal carried every accepted record across");
                     config = new;
-                    crate::service::ready(&listening(&config));
+                    listening(&config)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: the new configuration could not start; going back to the running one");
-                    crate::service::ready(&format!("{}; the last reload failed: {e}", listening(&config)));
+                    format!("{}; the last reload failed: {e}", listening(&config))
                 }
-            }
+            };
+            crate::service::ready(&text);
+            status.send_replace(crate::service::Base {
+                status: text,
+                stall_limit: config.stall_timeout,
+            });
         }
     });
     drop(runtime);

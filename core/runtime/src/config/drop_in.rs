@@ -3,7 +3,10 @@
 //! editing the main file.
 //!
 //! Merging: tables merge key by key; arrays of tables (`[[listen]]`, `[[filter]]`)
-//! are appended to; any other value replaces the one before it.
+//! are appended to; any other value replaces the one before it. Each section
+//! remembers the file it came from, so a plugin's complaint about it names that
+//! file. A `*.toml` entry that is not a regular file (a directory, a fifo, a
+//! dangling symlink) is skipped with a warning rather than silently.
 
 use super::ConfigError;
 use std::path::{Path, PathBuf};
@@ -26,10 +29,39 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| match not_a_file(p) {
+            None => true,
+            Some(what) => {
+                tracing::warn!(file = %p.display(), "conf.d: skipping {}: it is {what}, not a regular file; remove it or make it a file", p.display());
+                false
+            }
+        })
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// What `path` is when it is not a regular file (symlinks followed).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(_) if path.is_symlink() => return Some("a dangling symbolic link"),
+        Err(_) => return Some("unreadable"),
+    };
+    let t = meta.file_type();
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a fifo")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("a device")
+    }
 }
 
 fn is_table_array(v: &toml::Value) -> bool {
@@ -74,5 +106,30 @@ mod tests {
         assert_eq!(filters[1]["plugin"].as_str(), Some("redact"));
         assert_eq!(base["output"]["plugin"].as_str(), Some("file"));
         assert_eq!(base["output"]["path"].as_str(), Some("y"));
+    }
+
+    #[test]
+    fn entries_that_are_not_files_are_skipped_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf_d = dir.path().join("conf.d");
+        std::fs::create_dir(&conf_d).unwrap();
+        std::fs::write(conf_d.join("10-good.toml"), "").unwrap();
+        std::fs::create_dir(conf_d.join("20-dir.toml")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", conf_d.join("30-dangling.toml")).unwrap();
+        let fifo = conf_d.join("40-fifo.toml");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        std::fs::write(conf_d.join("README"), "").unwrap();
+        let got = files(dir.path()).unwrap();
+        assert_eq!(got, vec![conf_d.join("10-good.toml")]);
+        assert_eq!(not_a_file(&conf_d.join("20-dir.toml")), Some("a directory"));
+        assert_eq!(
+            not_a_file(&conf_d.join("30-dangling.toml")),
+            Some("a dangling symbolic link")
+        );
+        assert_eq!(not_a_file(&fifo), Some("a fifo"));
     }
 }

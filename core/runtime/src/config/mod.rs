@@ -83,6 +83,8 @@ pub struct Config {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// A pipeline stage silent this long is wedged: the watchdog stops being petted.
+    pub stall_timeout: Duration,
     pub batch_max_bytes: usize,
     pub queue_batches: usize,
     pub udp_receive_buffer: usize,
@@ -249,6 +251,12 @@ impl Config {
         .to_string()
     }
 
+    /// A message about a key of a `[[listen]]` (the runtime's own, such as `address`).
+    pub fn listen_error(&self, section: Section, key: &str, message: &str) -> String {
+        self.error_at(Some(section), Some(key), explain::escape(message))
+            .to_string()
+    }
+
     /// A message about a top-level key.
     pub fn key_error(&self, key: &str, message: &str) -> String {
         self.error_at(None, Some(key), message.to_string())
@@ -295,6 +303,12 @@ impl Config {
         }
         if raw.max_connections == 0 {
             return Err(top("max_connections", "must be at least 1".into()));
+        }
+        if raw.stall_timeout_secs == 0 || raw.stall_timeout_secs > 86_400 {
+            return Err(top(
+                "stall_timeout_secs",
+                format!("{} is out of range; use 1 to 86400 seconds (longer than the output's own request timeout)", raw.stall_timeout_secs),
+            ));
         }
         if raw.queue_batches == 0 {
             return Err(top("queue_batches", "must be at least 1".into()));
@@ -472,6 +486,7 @@ impl Config {
             max_connections: raw.max_connections,
             idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            stall_timeout: Duration::from_secs(raw.stall_timeout_secs),
             batch_max_bytes: raw.batch_max_bytes,
             queue_batches: raw.queue_batches,
             udp_receive_buffer: raw.udp_receive_buffer,

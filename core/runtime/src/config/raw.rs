@@ -18,6 +18,8 @@ pub struct RawConfig {
     pub idle_timeout_secs: u64,
     #[serde(default = "defaults::shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    #[serde(default = "defaults::stall_timeout_secs")]
+    pub stall_timeout_secs: u64,
     #[serde(default = "defaults::batch_max_bytes")]
     pub batch_max_bytes: usize,
     #[serde(default = "defaults::queue_batches")]
@@ -50,6 +52,9 @@ mod defaults {
     }
     pub fn shutdown_timeout_secs() -> u64 {
         30
+    }
+    pub fn stall_timeout_secs() -> u64 {
+        120
     }
     pub fn batch_max_bytes() -> usize {
         1024 * 1024

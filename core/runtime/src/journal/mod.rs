@@ -14,8 +14,16 @@
 //! (RELP) waits for it with [`JournalWriter::wait_durable`]. With an interval,
 //! appends are synced at most that often. When the journal holds
 //! `journal_max_bytes`, `when_full = "block"` makes appends wait (back-pressure up
-//! to the senders) and `"drop_oldest"` deletes the oldest segment and counts it.
+//! to the senders) and `"drop_oldest"` deletes the oldest segment and counts it;
+//! entering and leaving the full state is logged (at most once a minute) and shown
+//! in STATUS.
+//!
+//! A write that fails (ENOSPC, EDQUOT, EIO) is a state, not an end ([`fault`]):
+//! the partial entry is cut off, appends are refused until a probe write in the
+//! journal directory succeeds again (retried with backoff by a thread of its own),
+//! and the gauge `journal_write_failing` and STATUS say so meanwhile.
 
+mod fault;
 mod reader;
 mod segment;
 mod writer;
@@ -23,12 +31,15 @@ mod writer;
 pub use reader::{JournalReader, Next};
 pub use writer::JournalWriter;
 
+use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::state_dir::{open_private, private_dir};
 use segment::{Found, HEADER};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// Records of one table, serialized as JSON lines.
@@ -40,9 +51,10 @@ pub struct Chunk {
     pub data: Vec<u8>,
 }
 
-/// The journal cannot take appends (its directory failed, or the agent is stopping).
-#[derive(Debug)]
-pub struct Closed;
+/// The journal cannot take appends now: writes to its directory fail (disk full,
+/// quota, I/O error). It retries by itself; see [`JournalWriter::wait_writable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteFailing;
 
 /// What to do when the journal is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +80,8 @@ pub struct JournalConfig {
     pub max_bytes: u64,
     pub when_full: WhenFull,
     pub fsync: Fsync,
+    /// Where the journal's known conditions (full, failing) are shown.
+    pub health: Arc<Health>,
 }
 
 /// A place in the journal: segment id and byte offset.
@@ -98,10 +112,20 @@ struct State {
     /// Where the reader is, so `drop_oldest` can move it past what it deletes.
     read: Position,
     dirty_since: Option<Instant>,
-    failed: bool,
+    /// Set while writes fail; cleared by the recovery thread.
+    failing: Option<fault::Failing>,
+    /// A failed write left bytes that could not be cut off: start a new segment
+    /// before the next append.
+    rotate_first: bool,
+    full: fault::Full,
+    /// Corrupt regions (segment, offset) counted by the start-up scan, so the
+    /// reader does not count them again when it skips them.
+    counted_corrupt: HashSet<(u64, u64)>,
 }
 
 struct Shared {
+    /// Itself, for the recovery thread.
+    me: Weak<Shared>,
     config: JournalConfig,
     segment_bytes: u64,
     state: Mutex<State>,
@@ -130,7 +154,12 @@ fn read_ack(dir: &Path) -> Option<Position> {
 
 fn write_ack(dir: &Path, p: Position) -> std::io::Result<()> {
     let tmp = dir.join("ack.tmp");
-    std::fs::write(&tmp, format!("{} {}\n", p.segment, p.offset))?;
+    let mut f = open_private(
+        &tmp,
+        OpenOptions::new().write(true).create(true).truncate(true),
+    )?;
+    writeln!(f, "{} {}", p.segment, p.offset)?;
+    drop(f);
     std::fs::rename(tmp, dir.join("ack"))
 }
 
@@ -152,35 +181,26 @@ impl State {
 }
 
 impl Shared {
-    /// Sets the `journal_bytes` gauge (what is written and not yet acknowledged).
-    fn publish_size(&self, st: &State) {
-        self.metrics
-            .journal_bytes
-            .store(st.unacked_bytes(), std::sync::atomic::Ordering::Relaxed);
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn sync(&self, st: &mut State) {
+    fn sync(&self, st: &mut State) -> std::io::Result<()> {
         if st.dirty_since.take().is_some() || self.config.fsync == Fsync::Batch {
-            if let Err(e) = st.file.sync_data() {
-                tracing::error!(dir = %self.config.dir.display(), error = %e, "journal fsync failed");
-            }
+            return st.file.sync_data();
         }
+        Ok(())
     }
 
-    /// Starts a new segment file after the last one.
+    /// Starts a new segment file after the last one (the finished one is synced
+    /// first; if that fails nothing changes).
     fn rotate(&self, st: &mut State) -> std::io::Result<()> {
-        self.sync(st);
+        self.sync(st)?;
         let id = st.segments.back().map_or(1, |s| s.id + 1);
-        st.file = Arc::new(
-            OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(segment_path(&self.config.dir, id))?,
-        );
+        st.file = Arc::new(open_private(
+            &segment_path(&self.config.dir, id),
+            OpenOptions::new().create_new(true).append(true),
+        )?);
         sync_dir(&self.config.dir);
         st.segments.push_back(Segment {
             id,
@@ -212,6 +232,7 @@ impl Shared {
             seg.records
         };
         let _ = std::fs::remove_file(&path);
+        st.counted_corrupt.retain(|(id, _)| *id != seg.id);
         if let Some(next) = st.segments.front() {
             let start = Position {
                 segment: next.id,
@@ -237,6 +258,41 @@ fn count_records_after(path: &Path, from: u64, limit: u64) -> u64 {
     n
 }
 
+/// The acknowledged position if it lies within the journal; one that points past
+/// it (a damaged or foreign `ack` file) is logged and ignored, so every kept record
+/// is sent (some perhaps again) instead of segments being deleted unsent.
+fn checked_ack(dir: &Path, ids: &[u64]) -> Position {
+    let Some(ack) = read_ack(dir) else {
+        return Position::default();
+    };
+    let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+        return ack;
+    };
+    let past = if ack.segment > last {
+        Some(format!(
+            "segment {} is after the last one ({last})",
+            ack.segment
+        ))
+    } else if ids.contains(&ack.segment) {
+        let len = std::fs::metadata(segment_path(dir, ack.segment)).map_or(0, |m| m.len());
+        (ack.offset > len).then(|| {
+            format!(
+                "offset {} is past the end of segment {} ({len} bytes)",
+                ack.offset, ack.segment
+            )
+        })
+    } else {
+        None
+    };
+    match past {
+        None => ack,
+        Some(why) => {
+            tracing::warn!(dir = %dir.display(), segment = ack.segment, offset = ack.offset, first_segment = first, last_segment = last, "journal: the acknowledged position points past the journal ({why}); ignoring it: every record kept is sent, some perhaps again");
+            Position::default()
+        }
+    }
+}
+
 /// Opens (or creates) the journal in `config.dir`, recovering what a previous run left.
 pub fn open(
     config: JournalConfig,
@@ -246,15 +302,16 @@ pub fn open(
     let fail = |what: &str, e: std::io::Error| {
         format!("journal in {}: {what}: {e}; check that the directory exists and the agent can write it", dir.display())
     };
-    std::fs::create_dir_all(&dir).map_err(|e| fail("cannot create it", e))?;
+    private_dir(&dir).map_err(|e| fail("cannot create it", e))?;
     let mut ids: Vec<u64> = std::fs::read_dir(&dir)
         .map_err(|e| fail("cannot list it", e))?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
         .collect();
     ids.sort_unstable();
-    let ack = read_ack(&dir).unwrap_or_default();
+    let ack = checked_ack(&dir, &ids);
     let mut segments = VecDeque::new();
+    let mut counted_corrupt = HashSet::new();
     let mut pending = 0u64;
     for id in ids {
         let path = segment_path(&dir, id);
@@ -262,15 +319,13 @@ pub fn open(
             let _ = std::fs::remove_file(&path);
             continue;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
+        let mut file = open_private(&path, OpenOptions::new().read(true).write(true))
             .map_err(|e| fail("cannot open a segment", e))?;
         let scan = segment::scan(&mut file, 0).map_err(|e| fail("cannot read a segment", e))?;
         for (offset, bytes) in &scan.corrupt {
             tracing::warn!(file = %path.display(), offset, bytes, "journal: corrupt region found at start-up; the intact entries around it are kept");
             Metrics::add(&metrics.journal_corrupt_bytes, *bytes);
+            counted_corrupt.insert((id, *offset));
         }
         if scan.torn_tail > 0 {
             tracing::warn!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off a torn tail left by a crash");
@@ -295,13 +350,15 @@ pub fn open(
             "journal: records from before the restart will be sent first"
         );
     }
-    let next_id = segments.back().map_or(1, |s| s.id + 1);
+    // After the acknowledged segment even if it is gone, so a later start never
+    // takes the new segment for an acknowledged one.
+    let next_id = segments.back().map_or(1, |s| s.id + 1).max(ack.segment + 1);
     let file = Arc::new(
-        OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(segment_path(&dir, next_id))
-            .map_err(|e| fail("cannot create a segment", e))?,
+        open_private(
+            &segment_path(&dir, next_id),
+            OpenOptions::new().create_new(true).append(true),
+        )
+        .map_err(|e| fail("cannot create a segment", e))?,
     );
     sync_dir(&dir);
     segments.push_back(Segment {
@@ -315,10 +372,13 @@ pub fn open(
         Position::default()
     };
     let segment_bytes = (config.max_bytes / 16).clamp(64 << 10, 64 << 20);
-    metrics
-        .journal_max_bytes
-        .store(config.max_bytes, std::sync::atomic::Ordering::Relaxed);
-    let shared = Arc::new(Shared {
+    // A journal replaced by a reload takes its states with it; this one starts afresh.
+    Metrics::set(&metrics.journal_max_bytes, config.max_bytes);
+    Metrics::set(&metrics.journal_write_failing, 0);
+    config.health.condition("journal_write", None);
+    config.health.condition("journal_full", None);
+    let shared = Arc::new_cyclic(|me| Shared {
+        me: me.clone(),
         config,
         segment_bytes,
         state: Mutex::new(State {
@@ -337,12 +397,15 @@ pub fn open(
             acked: start,
             read: start,
             dirty_since: None,
-            failed: false,
+            failing: None,
+            rotate_first: false,
+            full: fault::Full::default(),
+            counted_corrupt,
         }),
         changed: Condvar::new(),
         metrics,
     });
-    shared.publish_size(&shared.lock());
+    shared.show_bytes(&shared.lock());
     let weak = Arc::downgrade(&shared);
     let syncer = match shared.config.fsync {
         Fsync::Interval(every) => std::thread::Builder::new()
@@ -362,6 +425,7 @@ pub fn open(
             pos: start,
             file: None,
             ack_saved: Instant::now(),
+            ack_unsaved: None,
         },
     ))
 }

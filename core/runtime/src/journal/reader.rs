@@ -21,6 +21,9 @@ pub struct JournalReader {
     /// The segment being read, buffered, and the offset the buffer is at.
     pub(super) file: Option<(u64, BufReader<File>, u64)>,
     pub(super) ack_saved: Instant,
+    /// An acknowledgement not yet on disk (saved at most every `ACK_SAVE_EVERY`,
+    /// and once the reader is idle).
+    pub(super) ack_unsaved: Option<Position>,
 }
 
 /// How often the acknowledged position is written to disk. Losing the last
@@ -60,6 +63,8 @@ impl JournalReader {
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
+                    drop(st);
+                    self.save_idle_ack();
                     return Next::Idle;
                 }
                 drop(
@@ -104,9 +109,13 @@ impl JournalReader {
                     return Next::Chunk(chunk, self.pos);
                 }
                 Ok(Found::Corrupt { resume }) => {
-                    let path = segment_path(&sh.config.dir, id);
-                    tracing::warn!(file = %path.display(), offset = self.pos.offset, bytes = resume - self.pos.offset, "journal: skipping a corrupt region");
-                    Metrics::add(&sh.metrics.journal_corrupt_bytes, resume - self.pos.offset);
+                    // Regions the start-up scan found were counted and logged then.
+                    let known = sh.lock().counted_corrupt.remove(&(id, self.pos.offset));
+                    if !known {
+                        let path = segment_path(&sh.config.dir, id);
+                        tracing::warn!(file = %path.display(), offset = self.pos.offset, bytes = resume - self.pos.offset, "journal: skipping a corrupt region");
+                        Metrics::add(&sh.metrics.journal_corrupt_bytes, resume - self.pos.offset);
+                    }
                     self.pos.offset = resume;
                 }
                 Ok(Found::Short) => {
@@ -168,7 +177,7 @@ impl JournalReader {
                 self.file = None;
             }
         }
-        sh.publish_size(&st);
+        sh.show_bytes(&st);
         drop(st);
         sh.changed.notify_all();
         // Deleting a large file can block on the file system: not under the lock.
@@ -177,12 +186,25 @@ impl JournalReader {
         }
         if self.ack_saved.elapsed() >= ACK_SAVE_EVERY {
             self.save_ack(pos);
+        } else {
+            self.ack_unsaved = Some(pos);
+        }
+    }
+
+    /// Saves an acknowledgement that came too soon after the last save, once the
+    /// interval has passed, so an idle agent's position is on disk too.
+    fn save_idle_ack(&mut self) {
+        if self.ack_saved.elapsed() >= ACK_SAVE_EVERY {
+            if let Some(pos) = self.ack_unsaved {
+                self.save_ack(pos);
+            }
         }
     }
 
     /// Persists the acknowledged position (outside the lock: a rename can be slow).
     fn save_ack(&mut self, pos: Position) {
         self.ack_saved = Instant::now();
+        self.ack_unsaved = None;
         if let Err(e) = write_ack(&self.shared.config.dir, pos) {
             tracing::warn!(dir = %self.shared.config.dir.display(), error = %e, "cannot record the acknowledged position; a restart will send some records again");
         }

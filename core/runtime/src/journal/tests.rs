@@ -7,6 +7,7 @@ fn config(dir: &Path, max_bytes: u64, when_full: WhenFull) -> JournalConfig {
         max_bytes,
         when_full,
         fsync: Fsync::Batch,
+        health: Arc::new(Health::default()),
     }
 }
 
@@ -53,7 +54,7 @@ fn appended_chunks_come_back_in_order_and_acked_segments_go() {
     let m = Arc::new(Metrics::default());
     let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
     for i in 0..100 {
-        w.append(chunk(i, 2000)).unwrap();
+        w.append(&chunk(i, 2000)).unwrap();
     }
     assert!(
         segment_files(dir.path()).len() > 2,
@@ -77,7 +78,7 @@ fn a_restart_resumes_after_the_acknowledged_position() {
         let (w, mut r) =
             open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
         for i in 0..50 {
-            w.append(chunk(i, 3000)).unwrap();
+            w.append(&chunk(i, 3000)).unwrap();
         }
         for _ in 0..20 {
             let Next::Chunk(_, pos) = r.next(Duration::from_millis(20)) else {
@@ -91,7 +92,7 @@ fn a_restart_resumes_after_the_acknowledged_position() {
         }
     }
     let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), m).unwrap();
-    w.append(chunk(50, 100)).unwrap();
+    w.append(&chunk(50, 100)).unwrap();
     assert_eq!(drain(&mut r, false), (20..51).collect::<Vec<_>>());
 }
 
@@ -102,7 +103,7 @@ fn a_torn_tail_is_cut_and_reported_and_the_rest_kept() {
     {
         let (w, _r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
         for i in 0..10 {
-            w.append(chunk(i, 500)).unwrap();
+            w.append(&chunk(i, 500)).unwrap();
         }
     }
     let seg = segment_files(dir.path())[0].clone();
@@ -130,7 +131,7 @@ fn corruption_in_the_middle_skips_only_the_bad_entry() {
     {
         let (w, _r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
         for i in 0..10 {
-            w.append(chunk(i, 500)).unwrap();
+            w.append(&chunk(i, 500)).unwrap();
         }
     }
     let seg = segment_files(dir.path())[0].clone();
@@ -148,11 +149,124 @@ fn corruption_in_the_middle_skips_only_the_bad_entry() {
         vec![0, 1, 2, 3, 5, 6, 7, 8, 9],
         "every intact entry is kept"
     );
-    assert!(
+    assert_eq!(
         m.journal_corrupt_bytes
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= entry
+            .load(std::sync::atomic::Ordering::Relaxed),
+        entry,
+        "the corrupt entry is counted once: at the start-up scan, not again when the reader skips it"
     );
+}
+
+#[test]
+fn corruption_that_appears_after_start_up_is_counted_by_the_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(Metrics::default());
+    let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
+    for i in 0..3 {
+        w.append(&chunk(i, 500)).unwrap();
+    }
+    let written = w.shared.lock().written;
+    w.wait_durable(written).unwrap();
+    let seg = segment_files(dir.path())[0].clone();
+    let entry = (segment::HEADER + 500) as u64;
+    let mut f = OpenOptions::new().write(true).open(&seg).unwrap();
+    f.seek(SeekFrom::Start(entry + segment::HEADER as u64 + 10))
+        .unwrap();
+    f.write_all(b"CORRUPTED").unwrap();
+    drop(f);
+    drop(w);
+    assert_eq!(drain(&mut r, false), vec![0, 2]);
+    assert_eq!(
+        m.journal_corrupt_bytes
+            .load(std::sync::atomic::Ordering::Relaxed),
+        entry
+    );
+}
+
+#[test]
+fn an_ack_past_the_journal_is_ignored_and_nothing_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(Metrics::default());
+    {
+        let (w, _r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
+        for i in 0..10 {
+            w.append(&chunk(i, 500)).unwrap();
+        }
+    }
+    for bad in ["99 0\n", "1 999999\n"] {
+        std::fs::write(dir.path().join("ack"), bad).unwrap();
+        let (w, mut r) =
+            open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
+        drop(w);
+        assert_eq!(
+            drain(&mut r, false),
+            (0..10).collect::<Vec<_>>(),
+            "ack {bad:?}: every record kept is sent"
+        );
+    }
+}
+
+#[test]
+fn journal_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    let m = Arc::new(Metrics::default());
+    let (w, mut r) = open(config(&jdir, 1 << 20, WhenFull::Block), m).unwrap();
+    w.append(&chunk(1, 100)).unwrap();
+    drop(w);
+    while let Next::Chunk(_, pos) = r.next(Duration::from_millis(50)) {
+        r.ack(pos);
+    }
+    drop(r);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&jdir), 0o700);
+    for f in std::fs::read_dir(&jdir).unwrap() {
+        let f = f.unwrap().path();
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    assert!(jdir.join("ack").exists());
+}
+
+#[test]
+fn a_full_journal_shows_in_its_gauges_and_status_until_it_has_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(Metrics::default());
+    let cfg = config(dir.path(), 1 << 20, WhenFull::Block);
+    let health = Arc::clone(&cfg.health);
+    let (w, mut r) = open(cfg, Arc::clone(&m)).unwrap();
+    assert_eq!(Metrics::get(&m.journal_max_bytes), 1 << 20);
+    let writer = std::thread::spawn(move || {
+        for i in 0..400 {
+            w.append(&chunk(i, 4000)).unwrap();
+        }
+    });
+    assert!(
+        (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            health
+                .conditions_now()
+                .iter()
+                .any(|c| c.starts_with("journal full"))
+        }),
+        "the full state is shown"
+    );
+    let bytes = Metrics::get(&m.journal_bytes);
+    assert!(bytes > (1 << 20) - 8192 && bytes <= 1 << 20, "{bytes}");
+    loop {
+        match r.next(Duration::from_millis(500)) {
+            Next::Chunk(_, pos) => r.ack(pos),
+            Next::Closed => break,
+            Next::Idle => {}
+        }
+    }
+    writer.join().unwrap();
+    assert!(
+        health.conditions_now().is_empty(),
+        "{:?}",
+        health.conditions_now()
+    );
+    assert_eq!(Metrics::get(&m.journal_bytes), 0);
 }
 
 #[test]
@@ -166,7 +280,7 @@ fn drop_oldest_counts_exactly_what_it_drops() {
     .unwrap();
     let total = 600;
     for i in 0..total {
-        w.append(chunk(i, 4000)).unwrap();
+        w.append(&chunk(i, 4000)).unwrap();
     }
     drop(w);
     let got = drain(&mut r, true);
@@ -189,7 +303,7 @@ fn block_waits_for_the_reader_to_free_room() {
     let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
     let writer = std::thread::spawn(move || {
         for i in 0..600 {
-            w.append(chunk(i, 4000)).unwrap();
+            w.append(&chunk(i, 4000)).unwrap();
         }
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -224,7 +338,7 @@ fn with_fsync_batch_readers_see_what_the_committer_synced_and_wait_durable_waits
     let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), m).unwrap();
     let mut last = Position::default();
     for i in 0..50 {
-        let end = w.append(chunk(i, 300)).unwrap();
+        let end = w.append(&chunk(i, 300)).unwrap();
         assert!(end > last, "positions grow");
         last = end;
     }
@@ -242,7 +356,7 @@ fn with_fsync_batch_readers_see_what_the_committer_synced_and_wait_durable_waits
     // Appends without a wait, then the last writer goes: the reader still gets
     // every entry before Closed.
     for i in 50..60 {
-        w.append(chunk(i, 300)).unwrap();
+        w.append(&chunk(i, 300)).unwrap();
     }
     drop(w);
     let mut rest = Vec::new();

@@ -22,9 +22,13 @@ impl Drop for JournalWriter {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.writers -= 1;
-        if st.writers == 0 {
-            self.shared.sync(&mut st);
-            st.committed = st.committed.max(st.written);
+        if st.writers == 0 && st.failing.is_none() {
+            match self.shared.sync(&mut st) {
+                Ok(()) => st.committed = st.committed.max(st.written),
+                Err(e) => {
+                    tracing::error!(dir = %self.shared.config.dir.display(), error = %e, "journal fsync at shutdown failed; what was not synced is sent again only if it reached the disk")
+                }
+            }
         }
         drop(st);
         self.shared.changed.notify_all();
@@ -36,21 +40,27 @@ impl JournalWriter {
     /// `when_full = "block"`; returns the position after it. With `fsync =
     /// "batch"` the entry reaches readers once the committer has synced it; wait
     /// for that with [`JournalWriter::wait_durable`] before acknowledging it.
-    pub fn append(&self, chunk: Chunk) -> Result<Position, Closed> {
+    /// While writes fail, refuses at once.
+    pub fn append(&self, chunk: &Chunk) -> Result<Position, WriteFailing> {
         let sh = &*self.shared;
         let size = (HEADER + chunk.data.len()) as u64;
         let mut st = sh.lock();
+        let mut waited = false;
         // An empty journal takes any chunk; a stopping agent (no reader) never blocks.
         while st.unacked_bytes() > 0
             && st.unacked_bytes() + size > sh.config.max_bytes
             && !st.reader_gone
+            && st.failing.is_none()
         {
             match sh.config.when_full {
                 WhenFull::Block => {
+                    sh.note_full(&mut st);
+                    waited = true;
                     st = sh
                         .changed
                         .wait_timeout(st, Duration::from_millis(100))
                         .map_or_else(|e| e.into_inner().0, |r| r.0);
+                    crate::health::beat();
                 }
                 WhenFull::DropOldest => match sh.drop_oldest(&mut st) {
                     Some(records) => {
@@ -61,16 +71,31 @@ impl JournalWriter {
                 },
             }
         }
-        if st.failed {
-            return Err(Closed);
+        if waited {
+            sh.note_room(&mut st);
+        }
+        if st.failing.is_some() {
+            return Err(WriteFailing);
+        }
+        if st.rotate_first {
+            if let Err(e) = sh.rotate(&mut st) {
+                sh.fail(&mut st, "starting a new segment", &e);
+                return Err(WriteFailing);
+            }
+            st.rotate_first = false;
         }
         let mut entry = Vec::with_capacity(size as usize);
         entry.extend_from_slice(&segment::header(chunk.table, chunk.records, &chunk.data));
         entry.extend_from_slice(&chunk.data);
         if let Err(e) = (&*st.file).write_all(&entry) {
-            tracing::error!(dir = %sh.config.dir.display(), error = %e, "cannot write to the journal; records from now on are refused");
-            st.failed = true;
-            return Err(Closed);
+            // Cut what part of the entry got written, so the next one starts where
+            // readers expect it; if even that fails, the next append starts a new segment.
+            let end = st.segments.back().map_or(0, |s| s.bytes);
+            if st.file.set_len(end).is_err() {
+                st.rotate_first = true;
+            }
+            sh.fail(&mut st, "writing an entry", &e);
+            return Err(WriteFailing);
         }
         st.dirty_since.get_or_insert_with(Instant::now);
         let written = match st.segments.back_mut() {
@@ -92,37 +117,57 @@ impl JournalWriter {
             st.committed = st.committed.max(written);
         }
         if written.offset >= sh.segment_bytes {
-            // rotate() syncs the finished segment first.
+            // rotate() syncs the finished segment first. The entry is written either way.
             if let Err(e) = sh.rotate(&mut st) {
-                tracing::error!(dir = %sh.config.dir.display(), error = %e, "cannot start a new journal segment");
-                st.failed = true;
+                sh.fail(&mut st, "starting a new segment", &e);
             }
         }
         Metrics::add(&sh.metrics.records_journaled, u64::from(chunk.records));
-        sh.publish_size(&st);
+        sh.show_bytes(&st);
         drop(st);
         sh.changed.notify_all();
         Ok(written)
     }
 
     /// Returns once everything up to `upto` is durable under the fsync policy (at
-    /// once with an interval); `Closed` if the journal failed first.
-    pub fn wait_durable(&self, upto: Position) -> Result<(), Closed> {
+    /// once with an interval); `WriteFailing` if writes fail meanwhile.
+    pub fn wait_durable(&self, upto: Position) -> Result<(), WriteFailing> {
         let sh = &*self.shared;
         if sh.config.fsync != Fsync::Batch {
             return Ok(());
         }
         let mut st = sh.lock();
         while st.committed < upto {
-            if st.failed {
-                return Err(Closed);
+            if st.failing.is_some() {
+                return Err(WriteFailing);
             }
             st = sh
                 .changed
                 .wait_timeout(st, Duration::from_millis(100))
                 .map_or_else(|e| e.into_inner().0, |r| r.0);
+            crate::health::beat();
         }
         Ok(())
+    }
+
+    /// Waits while writes fail: `true` once they work again, `false` if the
+    /// journal is closing first (the shipper stopped: the agent is stopping).
+    pub fn wait_writable(&self) -> bool {
+        let sh = &*self.shared;
+        let mut st = sh.lock();
+        loop {
+            if st.failing.is_none() {
+                return true;
+            }
+            if st.reader_gone {
+                return false;
+            }
+            st = sh
+                .changed
+                .wait_timeout(st, Duration::from_millis(100))
+                .map_or_else(|e| e.into_inner().0, |r| r.0);
+            crate::health::beat();
+        }
     }
 }
 
@@ -130,10 +175,14 @@ impl JournalWriter {
 /// readers see it; appends made during one sync share the next (group commit).
 /// Runs until the journal is gone.
 pub(super) fn committer(shared: std::sync::Weak<Shared>) {
+    let _stage = shared
+        .upgrade()
+        .map(|sh| sh.config.health.register("journal-commit"));
     while let Some(sh) = shared.upgrade() {
+        crate::health::beat();
         let (file, upto) = {
             let st = sh.lock();
-            if st.written <= st.committed || st.failed {
+            if st.written <= st.committed || st.failing.is_some() {
                 drop(sh.changed.wait_timeout(st, Duration::from_millis(100)));
                 continue;
             }
@@ -144,10 +193,7 @@ pub(super) fn committer(shared: std::sync::Weak<Shared>) {
         match synced {
             // A rotation meanwhile synced the old segment and moved past it.
             Ok(()) => st.committed = st.committed.max(upto),
-            Err(e) => {
-                tracing::error!(dir = %sh.config.dir.display(), error = %e, "journal fsync failed; records from now on are refused");
-                st.failed = true;
-            }
+            Err(e) => sh.fail(&mut st, "fsync", &e),
         }
         drop(st);
         sh.changed.notify_all();
@@ -166,7 +212,8 @@ pub(super) fn background_sync(shared: std::sync::Weak<Shared>, every: Duration) 
         };
         if let Some(file) = file {
             if let Err(e) = file.sync_data() {
-                tracing::error!(dir = %sh.config.dir.display(), error = %e, "journal fsync failed");
+                let mut st = sh.lock();
+                sh.fail(&mut st, "fsync", &e);
             }
         }
     }

@@ -9,15 +9,16 @@
 //! dropped and counted.
 
 mod relp;
+mod slots;
 mod tcp;
 mod udp;
 mod unix;
 
 use crate::config::{escape, Config, ListenAddress};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Waiting};
 use crossbeam_channel::{Sender, TrySendError};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -148,21 +149,24 @@ impl Router {
     }
 
     /// Sends to worker `index`, waiting while its queue is full (back-pressure) or
-    /// the pipeline is being replaced. With `give_up_after`, returns the batch when
-    /// the queue stayed full longer.
+    /// the pipeline is being replaced, counted in `paused` meanwhile. With
+    /// `give_up_after`, returns the batch when the queue stayed full longer.
     pub async fn send(
         &self,
         index: usize,
         mut batch: FrameBatch,
         give_up_after: Option<Duration>,
+        paused: &AtomicU64,
     ) -> Result<Option<FrameBatch>, Closed> {
         let mut waited = Duration::ZERO;
         let mut pause = Duration::from_micros(200);
+        let mut _waiting = None;
         loop {
             match self.try_send(index, batch) {
                 Attempt::Sent => return Ok(None),
                 Attempt::Gone => return Err(Closed),
                 Attempt::Paused(b) => {
+                    _waiting.get_or_insert_with(|| Waiting::new(paused));
                     batch = b;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -170,6 +174,7 @@ impl Router {
                     if give_up_after.is_some_and(|limit| waited >= limit) {
                         return Ok(Some(b));
                     }
+                    _waiting.get_or_insert_with(|| Waiting::new(paused));
                     batch = b;
                     tokio::time::sleep(pause).await;
                     waited += pause;
@@ -189,6 +194,14 @@ pub struct ListenContext {
     pub max_connections: usize,
     pub udp_receive_buffer: usize,
     pub shutdown: watch::Receiver<bool>,
+}
+
+impl ListenContext {
+    /// Journal writes fail now (disk full, …): TCP stops reading, RELP answers 500,
+    /// UDP drops and counts, until the journal has recovered.
+    pub fn journal_failing(&self) -> bool {
+        Metrics::get(&self.metrics.journal_write_failing) != 0
+    }
 }
 
 /// Binds every configured listener; fails with the address and the reason.

@@ -2,18 +2,27 @@
 //! answered with `rsp`. A message is answered `200 OK` only after the pipeline has
 //! put it in the journal (durable with `fsync = "batch"`); until then the sender
 //! keeps it, so a crash between the two loses nothing (the sender resends).
+//!
+//! A session keeps its slot only while it completes frames and reads its answers:
+//! one that has completed no frame within `idle_timeout`, or has not read its
+//! responses within it (a write deadline), is closed. While the journal cannot be
+//! written, messages are answered 500 and counted as refused; the sender keeps them.
 
+use super::slots::{Held, ReadBuffer};
 use super::tcp::{forward, OpenConnection};
 use super::{FrameBatch, ListenContext};
+use crate::metrics::Metrics;
 use crate::system::now_ns;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::time::Instant;
 use syslane_abi::SL_TRANSPORT_RELP;
 use syslane_syslog::{parse_relp, RelpParse};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+/// Bytes asked of the socket per read.
 const READ_SIZE: usize = 64 * 1024;
 
 fn rsp(out: &mut Vec<u8>, txnr: u64, data: &str) {
@@ -89,6 +98,20 @@ async fn commit(
         return true;
     }
     let Pending { mut batch, txnrs } = std::mem::replace(pending, Pending::new(listener));
+    if ctx.journal_failing() {
+        Metrics::add(
+            &ctx.metrics.records_refused_journal_write,
+            txnrs.len() as u64,
+        );
+        for txnr in txnrs {
+            rsp(
+                out,
+                txnr,
+                "500 not journaled (journal writes fail); retry later",
+            );
+        }
+        return false;
+    }
     let (tx, rx) = oneshot::channel();
     batch.ack = Some(tx);
     let sent = forward(batch, worker, ctx).await;
@@ -112,24 +135,29 @@ pub(super) async fn session(
     peer: SocketAddr,
     listener: usize,
     ctx: &ListenContext,
+    held: &Held,
 ) {
     let _open = OpenConnection::new(&ctx.metrics);
     let _ = stream.set_nodelay(true);
     let worker = ctx.router.pick();
     let max = ctx.max_message_size;
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut buf = ReadBuffer::new(&ctx.metrics);
     let mut out: Vec<u8> = Vec::new();
     let mut shutdown = ctx.shutdown.clone();
     let mut pending = Pending::new(listener);
     let mut opened = false;
     let mut oversized: Option<Oversized> = None;
+    // A frame must complete within idle_timeout of the last one (or the accept).
+    let mut last_frame = Instant::now();
     'session: loop {
-        if buf.capacity() - buf.len() < READ_SIZE / 2 {
-            buf.reserve(READ_SIZE);
-        }
+        let deadline = tokio::time::Instant::from_std(last_frame + ctx.idle_timeout);
         let read = tokio::select! {
-            r = tokio::time::timeout(ctx.idle_timeout, stream.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout_at(deadline, buf.read_from(&stream, READ_SIZE)) => r,
             _ = shutdown.changed() => break,
+            _ = held.slot.evicted() => {
+                tracing::debug!(%peer, "closing a RELP session to admit a new connection (max_connections)");
+                break;
+            }
         };
         match read {
             Ok(Ok(n)) if n > 0 => {}
@@ -137,20 +165,27 @@ pub(super) async fn session(
                 tracing::debug!(%peer, error = %e, "RELP read failed");
                 return;
             }
-            _ => return,
+            Ok(Ok(_)) => return,
+            Err(_) => {
+                Metrics::add(&ctx.metrics.connections_timed_out, 1);
+                tracing::info!(%peer, timeout_secs = ctx.idle_timeout.as_secs(), "closing idle RELP session: no complete frame within idle_timeout_secs");
+                break;
+            }
         }
         let now = now_ns();
         let mut used = 0;
         let mut close = false;
         loop {
             if let Some(mut big) = oversized.take() {
-                match big.feed(&buf[used..], max) {
+                match big.feed(&buf.data[used..], max) {
                     Ok((n, done)) => {
                         used += n;
                         if !done {
                             oversized = Some(big);
                             break;
                         }
+                        last_frame = Instant::now();
+                        held.completed();
                     }
                     Err(why) => {
                         tracing::warn!(%peer, reason = why, "RELP protocol error; closing the session (the sender will resend)");
@@ -172,7 +207,7 @@ pub(super) async fn session(
                 }
                 continue;
             }
-            match parse_relp(&buf[used..], max + 64) {
+            match parse_relp(&buf.data[used..], max + 64) {
                 RelpParse::NeedMore => break,
                 RelpParse::Oversized {
                     txnr,
@@ -196,6 +231,8 @@ pub(super) async fn session(
                 }
                 RelpParse::Frame(frame, n) => {
                     used += n;
+                    last_frame = Instant::now();
+                    held.completed();
                     match frame.command {
                         b"syslog" if opened => {
                             let data = trim_trailer(frame.data);
@@ -229,17 +266,44 @@ pub(super) async fn session(
                 }
             }
         }
-        buf.drain(..used);
+        buf.consume(used, READ_SIZE);
+        let answered = !out.is_empty() || !pending.txnrs.is_empty();
         let ok = commit(&mut pending, listener, worker, ctx, &mut out).await;
-        if stream.write_all(&out).await.is_err() {
+        if !answer(&mut stream, &out, peer, ctx).await {
             return;
         }
         out.clear();
+        if answered {
+            // Time spent waiting for the pipeline or for the peer to read is not
+            // counted against the next frame.
+            last_frame = Instant::now();
+        }
         if close || !ok {
             break;
         }
     }
     // Tell the sender we are going; what it has not seen answered it sends again.
     out.extend_from_slice(b"0 serverclose 0\n");
-    let _ = stream.write_all(&out).await;
+    let _ = answer(&mut stream, &out, peer, ctx).await;
+}
+
+/// Writes the answers, giving the peer `idle_timeout` to read them; `false` when
+/// it did not (the session is closed: a peer that does not read its answers
+/// must not hold a slot) or the connection failed.
+async fn answer(stream: &mut TcpStream, out: &[u8], peer: SocketAddr, ctx: &ListenContext) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    match tokio::time::timeout(ctx.idle_timeout, stream.write_all(out)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "RELP write failed");
+            false
+        }
+        Err(_) => {
+            Metrics::add(&ctx.metrics.connections_timed_out, 1);
+            tracing::warn!(%peer, timeout_secs = ctx.idle_timeout.as_secs(), "closing RELP session: the peer has not read its responses within idle_timeout_secs (what it has not seen answered it sends again)");
+            false
+        }
+    }
 }

@@ -1,26 +1,33 @@
-//! The TCP listener: LF/NUL-delimited and octet-counted frames on one port.
+//! The TCP listener: LF/NUL-delimited and octet-counted frames on one port; the
+//! same connection loop serves unix stream sockets (`unixstream://`).
+//!
+//! A connection keeps its slot only while it completes messages: one that has
+//! completed none within `idle_timeout` (idle, or trickling a message byte by
+//! byte) is closed, and at `max_connections` the one longest without a completed
+//! message is closed to admit a new one ([`super::slots`]). While the journal
+//! cannot be written, connections stop reading, so the sender's own queue holds
+//! its messages.
 
+use super::slots::{Admission, ByteStream, Held, RateLimited, ReadBuffer, Table, READ_SIZE};
 use super::{FrameBatch, ListenContext};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Waiting};
 use crate::system::now_ns;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use syslane_abi::{SL_FRAME_INCOMPLETE, SL_FRAME_TRUNCATED, SL_TRANSPORT_TCP};
 use syslane_syslog::{FrameFlags, Framer};
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-/// Bytes asked of the socket per read.
-const READ_SIZE: usize = 32 * 1024;
 /// At shutdown, a connection keeps reading until it has been quiet this long…
 const DRAIN_QUIET: Duration = Duration::from_millis(300);
 /// …but no longer than this, so a sender that never pauses cannot hold the agent.
 const DRAIN_MAX: Duration = Duration::from_secs(2);
+/// The connection-limit warning comes at most this often, with a count.
+pub(super) const LIMIT_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -40,57 +47,98 @@ pub(super) enum Speaks {
     Relp,
 }
 
+pub(super) fn warn_limit(ctx: &ListenContext, closed: u64) {
+    tracing::warn!(
+        max_connections = ctx.max_connections,
+        closed,
+        "connection limit reached: closed the connections longest without a complete message to admit new ones; raise max_connections if these were real senders"
+    );
+}
+
 pub(super) async fn run(
     listener: TcpListener,
     index: usize,
     ctx: Arc<ListenContext>,
     speaks: Speaks,
 ) {
-    let permits = Arc::new(Semaphore::new(ctx.max_connections));
+    let table = Table::new(ctx.max_connections);
     let mut connections = JoinSet::new();
     let mut shutdown = ctx.shutdown.clone();
-    let mut warned_full = false;
+    let mut limit_warning = RateLimited::new(LIMIT_WARNING_EVERY);
     loop {
         while connections.try_join_next().is_some() {}
-        if permits.available_permits() == 0 && !warned_full {
-            tracing::warn!(
-                max_connections = ctx.max_connections,
-                "connection limit reached; new connections wait in the backlog"
-            );
-            warned_full = true;
+        if let Some(closed) = limit_warning.due() {
+            warn_limit(&ctx, closed);
         }
-        let permit = tokio::select! {
-            p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.changed() => break,
         };
-        match accepted {
-            Ok((stream, peer)) => {
-                warned_full = false;
-                let ctx = Arc::clone(&ctx);
-                connections.spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    match speaks {
-                        Speaks::Syslog => {
-                            connection(stream, peer, index, SL_TRANSPORT_TCP, &ctx).await
-                        }
-                        Speaks::Relp => super::relp::session(stream, peer, index, &ctx).await,
-                    }
-                    drop(permit);
-                });
-            }
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
             Err(e) => {
                 // Out of file descriptors and the like: wait instead of spinning.
                 tracing::warn!(error = %e, "accepting a TCP connection failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
-        }
+        };
+        let held = admit(
+            &table,
+            &mut connections,
+            &mut shutdown,
+            &ctx,
+            &mut limit_warning,
+        )
+        .await;
+        let Some(held) = held else { break };
+        let ctx = Arc::clone(&ctx);
+        connections.spawn(async move {
+            match speaks {
+                Speaks::Syslog => {
+                    let _ = stream.set_nodelay(true);
+                    connection(stream, peer, index, SL_TRANSPORT_TCP, &ctx, &held).await
+                }
+                Speaks::Relp => super::relp::session(stream, peer, index, &ctx, &held).await,
+            }
+        });
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+    if let Some(closed) = limit_warning.rest() {
+        warn_limit(&ctx, closed);
+    }
+}
+
+/// A slot in the connection table for a new connection, closing the one longest
+/// without a complete message when the table is full; `None` when the agent stops
+/// meanwhile.
+pub(super) async fn admit(
+    table: &Arc<Table>,
+    connections: &mut JoinSet<()>,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ctx: &ListenContext,
+    limit_warning: &mut RateLimited,
+) -> Option<Held> {
+    loop {
+        match table.admit() {
+            Admission::Admitted { held, evicted } => {
+                if evicted {
+                    Metrics::add(&ctx.metrics.connections_evicted, 1);
+                    if let Some(closed) = limit_warning.hit() {
+                        warn_limit(ctx, closed);
+                    }
+                }
+                return Some(held);
+            }
+            // Connections told to close are still handing on what they read.
+            Admission::Full => tokio::select! {
+                _ = connections.join_next() => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = shutdown.changed() => return None,
+            },
+        }
+    }
 }
 
 fn flags(f: FrameFlags) -> u32 {
@@ -115,84 +163,173 @@ impl Drop for OpenConnection<'_> {
     }
 }
 
+/// Waits while journal writes fail (the connection stops reading); `false` when
+/// the agent starts stopping meanwhile.
+pub(super) async fn wait_for_journal(
+    ctx: &ListenContext,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let _paused = Waiting::new(&ctx.metrics.listeners_paused);
+    while ctx.journal_failing() {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = shutdown.changed() => return false,
+        }
+    }
+    true
+}
+
+/// Why a connection's loop ended.
+enum End {
+    /// The peer closed, or a read failed.
+    Closed,
+    /// Told to make room for a new connection: what the socket already holds is
+    /// still read and handed on.
+    Evicted,
+    /// The pipeline is gone.
+    Gone,
+}
+
 /// Reads LF/NUL-delimited or octet-counted frames from a TCP or unix stream
-/// connection until it closes, idles out or the agent stops.
-pub(super) async fn connection<S: AsyncRead + Unpin>(
-    mut stream: S,
+/// connection until it closes, times out, is evicted or the agent stops.
+pub(super) async fn connection<S: ByteStream>(
+    stream: S,
     peer: SocketAddr,
     listener: usize,
     transport: u32,
     ctx: &ListenContext,
+    held: &Held,
 ) {
     let _open = OpenConnection::new(&ctx.metrics);
+    let what = if transport == SL_TRANSPORT_TCP {
+        "TCP"
+    } else {
+        "unix stream"
+    };
     let worker = ctx.router.pick();
     let mut framer = Framer::new(ctx.max_message_size);
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut buf = ReadBuffer::new(&ctx.metrics);
     let mut shutdown = ctx.shutdown.clone();
     let mut draining = *shutdown.borrow();
-    let mut drain_started: Option<std::time::Instant> = None;
-    loop {
-        if draining
-            && drain_started
-                .get_or_insert_with(std::time::Instant::now)
-                .elapsed()
-                > DRAIN_MAX
-        {
-            break;
+    let mut drain_started: Option<Instant> = None;
+    // A message must complete within idle_timeout of the last one (or the accept).
+    let mut last_message = Instant::now();
+    let end = loop {
+        if draining && drain_started.get_or_insert_with(Instant::now).elapsed() > DRAIN_MAX {
+            break End::Closed;
         }
-        if buf.capacity() - buf.len() < READ_SIZE / 2 {
-            buf.reserve(READ_SIZE);
+        if !draining && ctx.journal_failing() {
+            if !wait_for_journal(ctx, &mut shutdown).await {
+                draining = true;
+            }
+            last_message = Instant::now();
+            continue;
         }
-        let wait = if draining {
-            DRAIN_QUIET
-        } else {
-            ctx.idle_timeout
-        };
         let read = if draining {
-            tokio::time::timeout(wait, stream.read_buf(&mut buf)).await
+            tokio::time::timeout(DRAIN_QUIET, buf.read_from(&stream, READ_SIZE)).await
         } else {
+            let deadline = tokio::time::Instant::from_std(last_message + ctx.idle_timeout);
             tokio::select! {
-                r = tokio::time::timeout(wait, stream.read_buf(&mut buf)) => r,
+                r = tokio::time::timeout_at(deadline, buf.read_from(&stream, READ_SIZE)) => r,
                 _ = shutdown.changed() => { draining = true; continue; }
+                _ = held.slot.evicted() => break End::Evicted,
             }
         };
         match read {
             Err(_) => {
                 if !draining {
-                    if transport == SL_TRANSPORT_TCP {
-                        tracing::info!(%peer, timeout_secs = wait.as_secs(), "closing idle TCP connection");
-                    } else {
-                        tracing::info!(
-                            timeout_secs = wait.as_secs(),
-                            "closing idle unix stream connection"
-                        );
-                    }
+                    Metrics::add(&ctx.metrics.connections_timed_out, 1);
+                    tracing::info!(%peer, timeout_secs = ctx.idle_timeout.as_secs(), unfinished_bytes = buf.data.len(), "closing idle {what} connection: no complete message within idle_timeout_secs");
                 }
-                break;
+                break End::Closed;
             }
-            Ok(Ok(0)) => break,
+            Ok(Ok(0)) => break End::Closed,
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TCP read failed");
-                break;
+                tracing::debug!(%peer, error = %e, "{what} read failed");
+                break End::Closed;
             }
         }
         let now = now_ns();
-        let mut batch = FrameBatch::new(listener, transport, buf.len());
-        let used = framer.feed(&buf, |frame, f| batch.push(frame, flags(f), peer.ip(), now));
-        buf.drain(..used);
-        if buf.is_empty() && buf.capacity() > 4 * READ_SIZE {
-            buf.shrink_to(READ_SIZE);
+        let mut batch = FrameBatch::new(listener, transport, buf.data.len());
+        let used = framer.feed(&buf.data, |frame, f| {
+            batch.push(frame, flags(f), peer.ip(), now)
+        });
+        buf.consume(used, READ_SIZE);
+        if batch.is_empty() {
+            continue;
         }
+        held.completed();
+        if !forward(batch, worker, ctx).await {
+            break End::Gone;
+        }
+        // Time spent waiting for the pipeline is not the sender's.
+        last_message = Instant::now();
+    };
+    if let End::Gone = end {
+        return;
+    }
+    if let End::Evicted = end {
+        tracing::debug!(%peer, "closing a {what} connection to admit a new one (max_connections)");
+        let at = Place {
+            listener,
+            transport,
+            peer,
+            worker,
+        };
+        read_what_arrived(&stream, &mut framer, &mut buf, at, ctx).await;
+    }
+    let mut batch = FrameBatch::new(listener, transport, buf.data.len());
+    framer.finish(&buf.data, |frame, f| {
+        batch.push(frame, flags(f), peer.ip(), now_ns())
+    });
+    forward(batch, worker, ctx).await;
+}
+
+/// Where a connection's frames come from and go.
+struct Place {
+    listener: usize,
+    transport: u32,
+    peer: SocketAddr,
+    worker: usize,
+}
+
+/// Hands on what the socket already holds, without waiting for more.
+async fn read_what_arrived<S: ByteStream>(
+    stream: &S,
+    framer: &mut Framer,
+    buf: &mut ReadBuffer<'_>,
+    at: Place,
+    ctx: &ListenContext,
+) {
+    let Place {
+        listener,
+        transport,
+        peer,
+        worker,
+    } = at;
+    // A sender that never pauses cannot keep the connection open this way.
+    let mut budget = 4 * ctx.max_message_size.max(READ_SIZE);
+    while budget > 0 {
+        buf.make_room(READ_SIZE);
+        let len = buf.data.len();
+        buf.data.resize(len + READ_SIZE, 0);
+        let n = stream.try_read(&mut buf.data[len..]).unwrap_or_default();
+        buf.data.truncate(len + n);
+        if n == 0 {
+            return;
+        }
+        budget = budget.saturating_sub(n);
+        let now = now_ns();
+        let mut batch = FrameBatch::new(listener, transport, buf.data.len());
+        let used = framer.feed(&buf.data, |frame, f| {
+            batch.push(frame, flags(f), peer.ip(), now)
+        });
+        buf.consume(used, READ_SIZE);
         if !forward(batch, worker, ctx).await {
             return;
         }
     }
-    let mut batch = FrameBatch::new(listener, transport, buf.len());
-    framer.finish(&buf, |frame, f| {
-        batch.push(frame, flags(f), peer.ip(), now_ns())
-    });
-    forward(batch, worker, ctx).await;
 }
 
 /// Counts and sends a batch; `false` when the pipeline is gone.
@@ -209,5 +346,8 @@ pub(super) async fn forward(batch: FrameBatch, worker: usize, ctx: &ListenContex
         .filter(|f| f.flags & SL_FRAME_TRUNCATED != 0)
         .count();
     Metrics::add(&m.frames_truncated, truncated as u64);
-    ctx.router.send(worker, batch, None).await.is_ok()
+    ctx.router
+        .send(worker, batch, None, &m.listeners_paused)
+        .await
+        .is_ok()
 }

@@ -1,5 +1,6 @@
 //! The UDP listener: one datagram is one message.
 
+use super::slots::RateLimited;
 use super::{FrameBatch, ListenContext};
 use crate::metrics::Metrics;
 use crate::system::now_ns;
@@ -93,6 +94,7 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
     let mut buf = vec![0u8; max + 1];
     let mut shutdown = ctx.shutdown.clone();
     let mut worker = 0usize;
+    let mut dropped_warning = RateLimited::new(Duration::from_secs(10));
     loop {
         let first = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
@@ -119,15 +121,37 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
             continue;
         }
         let count = batch.frames.len() as u64;
+        if let Some(datagrams) = dropped_warning.due() {
+            tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
+        }
+        if ctx.journal_failing() {
+            // The journal cannot take them and a UDP sender cannot be paused.
+            Metrics::add(&ctx.metrics.records_refused_journal_write, count);
+            continue;
+        }
         worker = worker.wrapping_add(1);
-        match ctx.router.send(worker, batch, Some(UDP_PATIENCE)).await {
+        match ctx
+            .router
+            .send(
+                worker,
+                batch,
+                Some(UDP_PATIENCE),
+                &ctx.metrics.listeners_paused,
+            )
+            .await
+        {
             Ok(None) => {}
             Ok(Some(_dropped)) => {
                 Metrics::add(&ctx.metrics.udp_dropped, count);
-                tracing::warn!(datagrams = count, "pipeline full; UDP datagrams dropped");
+                if let Some(datagrams) = dropped_warning.add(count) {
+                    tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
+                }
             }
             Err(_) => break,
         }
+    }
+    if let Some(datagrams) = dropped_warning.rest() {
+        tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
     }
 }
 

@@ -7,6 +7,7 @@
 //! with UDP; a stream connection stops reading, so its sender waits, as with TCP.
 //! Senders are local: records get this host's address.
 
+use super::slots::RateLimited;
 use super::{FrameBatch, ListenContext};
 use crate::config::UnixSocket;
 use crate::metrics::Metrics;
@@ -18,13 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use syslane_abi::{SL_FRAME_TRUNCATED, SL_TRANSPORT_UNIX};
 use tokio::net::{UnixDatagram, UnixListener};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// Datagrams gathered into one batch at most.
 const BATCH_DATAGRAMS: usize = 512;
 /// How long a datagram batch may wait for room before it is dropped (as UDP).
 const PATIENCE: Duration = Duration::from_millis(200);
+/// The dropped-datagrams warning comes at most this often, with a count.
+const DROPPED_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// The sender's address as records see it: local.
 const LOCAL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
@@ -150,6 +152,7 @@ pub(super) async fn run_datagram(
     let mut buf = vec![0u8; max + 1];
     let mut shutdown = ctx.shutdown.clone();
     let mut worker = 0usize;
+    let mut dropped_warning = RateLimited::new(DROPPED_WARNING_EVERY);
     loop {
         let first = tokio::select! {
             r = socket.recv(&mut buf) => r,
@@ -176,15 +179,26 @@ pub(super) async fn run_datagram(
             continue;
         }
         let count = batch.frames.len() as u64;
+        if let Some(datagrams) = dropped_warning.due() {
+            tracing::warn!(datagrams, "pipeline full; unix socket datagrams dropped (counted in syslane_unix_dropped_total); use unixstream://, which pushes back instead");
+        }
+        if ctx.journal_failing() {
+            // The journal cannot take them and a datagram sender cannot be paused.
+            Metrics::add(&ctx.metrics.records_refused_journal_write, count);
+            continue;
+        }
         worker = worker.wrapping_add(1);
-        match ctx.router.send(worker, batch, Some(PATIENCE)).await {
+        match ctx
+            .router
+            .send(worker, batch, Some(PATIENCE), &ctx.metrics.listeners_paused)
+            .await
+        {
             Ok(None) => {}
             Ok(Some(_dropped)) => {
                 Metrics::add(&ctx.metrics.unix_dropped, count);
-                tracing::warn!(
-                    datagrams = count,
-                    "pipeline full; unix socket datagrams dropped"
-                );
+                if let Some(datagrams) = dropped_warning.add(count) {
+                    tracing::warn!(datagrams, "pipeline full; unix socket datagrams dropped (counted in syslane_unix_dropped_total); use unixstream://, which pushes back instead");
+                }
             }
             Err(_) => break,
         }
@@ -198,34 +212,47 @@ pub(super) async fn run_stream(
     ctx: Arc<ListenContext>,
 ) {
     let remove = RemoveOnDrop(&path);
-    let permits = Arc::new(Semaphore::new(ctx.max_connections));
+    // The same slots as TCP: a connection that completes no message within
+    // idle_timeout is closed, and a full table makes room for a new one.
+    let table = super::slots::Table::new(ctx.max_connections);
     let mut connections = JoinSet::new();
     let mut shutdown = ctx.shutdown.clone();
+    let mut limit_warning = RateLimited::new(super::tcp::LIMIT_WARNING_EVERY);
     loop {
         while connections.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
+        if let Some(closed) = limit_warning.due() {
+            super::tcp::warn_limit(&ctx, closed);
+        }
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.changed() => break,
         };
-        match accepted {
-            Ok((stream, _)) => {
-                let ctx = Arc::clone(&ctx);
-                connections.spawn(async move {
-                    super::tcp::connection(stream, LOCAL, index, SL_TRANSPORT_UNIX, &ctx).await;
-                    drop(permit);
-                });
-            }
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
             Err(e) => {
                 tracing::warn!(error = %e, "accepting a unix socket connection failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
-        }
+        };
+        let held = super::tcp::admit(
+            &table,
+            &mut connections,
+            &mut shutdown,
+            &ctx,
+            &mut limit_warning,
+        )
+        .await;
+        let Some(held) = held else { break };
+        let ctx = Arc::clone(&ctx);
+        connections.spawn(async move {
+            super::tcp::connection(stream, LOCAL, index, SL_TRANSPORT_UNIX, &ctx, &held).await;
+        });
     }
     drop(listener);
     drop(remove);
     while connections.join_next().await.is_some() {}
+    if let Some(closed) = limit_warning.rest() {
+        super::tcp::warn_limit(&ctx, closed);
+    }
 }

@@ -8,19 +8,26 @@
 pub mod batch;
 pub mod serialize;
 
-use crate::journal::{Chunk, JournalWriter};
+use crate::health::Health;
+use crate::journal::{Chunk, JournalWriter, Position, WriteFailing};
 use crate::listen::FrameBatch;
 use crate::metrics::Metrics;
 use crate::plugin_host::records::{self, DecodeScratch, FilterScratch};
 use crate::plugin_host::PluginInstance;
 use batch::RecordBatch;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serialize::Serializer;
 use std::sync::Arc;
-use syslane_abi::{SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_TABLE_SECURITY};
+use std::time::Duration;
+use syslane_abi::{SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_TABLE_SECURITY, SL_TRANSPORT_TCP};
+
+/// An idle worker shows it is alive this often.
+const IDLE_BEAT: Duration = Duration::from_millis(500);
 
 /// One pipeline worker.
 pub struct Worker {
+    /// Its stage name for the watchdog, such as `worker-0`.
+    pub name: String,
     /// One decoder per `[[listen]]`, by index.
     pub decoders: Vec<PluginInstance>,
     /// In config order.
@@ -28,37 +35,59 @@ pub struct Worker {
     pub serializer: Serializer,
     pub journal: JournalWriter,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
     /// This host's address, for records from local senders.
     pub local_ip: String,
 }
 
 impl Worker {
-    /// Processes batches until every sender is gone, then returns.
+    /// Processes batches until every sender is gone, then returns. A journal that
+    /// cannot be written does not stop it: see [`Worker::store`].
     pub fn run(mut self, rx: Receiver<FrameBatch>) {
+        let _stage = self.health.register(self.name.clone());
         let mut records = RecordBatch::default();
         let mut decode = DecodeScratch::default();
         let mut filter = FilterScratch::default();
-        for mut frames in rx {
+        loop {
+            let mut frames = match rx.recv_timeout(IDLE_BEAT) {
+                Ok(frames) => frames,
+                Err(RecvTimeoutError::Timeout) => {
+                    crate::health::beat();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            crate::health::beat();
             records.clear();
             let ack = frames.ack.take();
-            let journaled = self
-                .process(
-                    &frames,
-                    &mut records,
-                    &mut decode,
-                    &mut filter,
-                    ack.is_some(),
-                )
-                .is_ok();
+            let journaled = self.process(
+                &frames,
+                &mut records,
+                &mut decode,
+                &mut filter,
+                ack.is_some(),
+            );
             if let Some(ack) = ack {
                 let _ = ack.send(journaled);
-            }
-            if !journaled {
-                break;
             }
         }
     }
 
+    /// Appends a chunk. While journal writes fail, records of a TCP batch are held
+    /// until they work again (the connection stops reading meanwhile, so TCP
+    /// back-pressure reaches the sender); others are refused at once (RELP answers
+    /// 500, UDP is dropped), since their senders cannot be paused.
+    fn store(&self, chunk: &Chunk, hold: bool) -> Result<Position, WriteFailing> {
+        loop {
+            match self.journal.append(chunk) {
+                Err(WriteFailing) if hold && self.journal.wait_writable() => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Decodes, filters and journals a batch; `false` when some of its records
+    /// could not be journaled (they are counted as refused).
     fn process(
         &mut self,
         frames: &FrameBatch,
@@ -66,10 +95,10 @@ impl Worker {
         decode: &mut DecodeScratch,
         filter: &mut FilterScratch,
         durable: bool,
-    ) -> Result<(), crate::journal::Closed> {
+    ) -> bool {
         let m = &*self.metrics;
         let Some(decoder) = self.decoders.get_mut(frames.listener) else {
-            return Ok(());
+            return true;
         };
         let report = records::decode(decoder, frames, records, decode, self.local_ip.as_bytes());
         if report.status == SL_PANICKED {
@@ -111,17 +140,30 @@ impl Worker {
             self.serializer.write_record(records, r, &mut chunk.data);
             chunk.records += 1;
         }
+        let hold = frames.transport == SL_TRANSPORT_TCP;
+        let chunks = [syslog, security];
         let mut end = None;
-        for chunk in [syslog, security] {
-            if chunk.records > 0 {
-                end = Some(self.journal.append(chunk)?);
+        for (i, chunk) in chunks.iter().enumerate() {
+            if chunk.records == 0 {
+                continue;
+            }
+            match self.store(chunk, hold) {
+                Ok(pos) => end = Some(pos),
+                Err(WriteFailing) => {
+                    let refused: u64 = chunks[i..].iter().map(|c| u64::from(c.records)).sum();
+                    Metrics::add(&m.records_refused_journal_write, refused);
+                    if hold {
+                        tracing::error!(records = refused, "stopping while journal writes still fail: TCP records already read could not be journaled (counted in syslane_records_refused_total)");
+                    }
+                    return false;
+                }
             }
         }
         // A batch the sender waits on (RELP) is answered once it is on disk; others
         // go on while the committer syncs.
         match end {
-            Some(end) if durable => self.journal.wait_durable(end),
-            _ => Ok(()),
+            Some(end) if durable => self.journal.wait_durable(end).is_ok(),
+            _ => true,
         }
     }
 }

@@ -4,6 +4,7 @@
 use crate::metrics::Metrics;
 use crate::pipeline::serialize::write_str;
 use crate::plugin_host::DeadLetterSink;
+use crate::state_dir::{open_private, private_dir};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,7 +28,9 @@ impl DeadLetters {
         std::sync::Arc::new(move |table, records, reason: &str, data: &[u8]| {
             let batch_id = batch.load(Ordering::Relaxed);
             tracing::error!(batch_id, records, %reason, "output refused records for good; writing them to the dead-letter file");
-            letters.write(table, batch_id, reason, data);
+            if let Err(e) = letters.write(table, batch_id, reason, data) {
+                tracing::error!(path = %letters.path().display(), records, error = %e, "could not write records the output refused for good to the dead-letter file; they are lost");
+            }
             Metrics::add(&metrics.records_dead_lettered, u64::from(records));
         })
     }
@@ -42,7 +45,13 @@ impl DeadLetters {
     }
 
     /// Appends every record of a rejected batch with the reason.
-    pub fn write(&self, table: u32, batch_id: u64, reason: &str, data: &[u8]) {
+    pub fn write(
+        &self,
+        table: u32,
+        batch_id: u64,
+        reason: &str,
+        data: &[u8],
+    ) -> std::io::Result<()> {
         let mut out = Vec::with_capacity(data.len() + 256);
         let time = jiff::Timestamp::now().to_string();
         let table = if table == SL_TABLE_SECURITY {
@@ -61,16 +70,14 @@ impl DeadLetters {
             out.extend_from_slice(record);
             out.extend_from_slice(b"}\n");
         }
-        let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.path())?;
-            f.write_all(&out)?;
-            f.sync_data()
-        });
-        if let Err(e) = written {
-            tracing::error!(path = %self.path().display(), error = %e, "could not write rejected records to the dead-letter file");
-        }
+        self.append(&out)
+    }
+
+    /// Appends whole lines as they are (the directory 0700, the file 0600), synced.
+    pub fn append(&self, lines: &[u8]) -> std::io::Result<()> {
+        private_dir(&self.dir)?;
+        let mut f = open_private(&self.path(), OpenOptions::new().create(true).append(true))?;
+        f.write_all(lines)?;
+        f.sync_data()
     }
 }

@@ -9,6 +9,7 @@ mod dead_letter;
 
 pub use dead_letter::DeadLetters;
 
+use crate::health::Health;
 use crate::journal::{Chunk, JournalReader, Next, Position};
 use crate::metrics::Metrics;
 use crate::plugin_host::PluginInstance;
@@ -32,6 +33,7 @@ pub struct Shipper {
     pub deadline: Deadline,
     /// The batch being offered, for records the output dead-letters itself.
     pub current_batch: Arc<AtomicU64>,
+    pub health: Arc<Health>,
 }
 
 struct Batch {
@@ -56,6 +58,14 @@ fn jitter(d: Duration, seed: &mut u64) -> Duration {
     Duration::from_millis(d.as_millis() as u64 - quarter + offset)
 }
 
+/// The next retry delay: `backoff` with jitter, never over `BACKOFF_MAX` (the cap
+/// includes the jitter); `backoff` doubles up to the cap.
+fn next_delay(backoff: &mut Duration, seed: &mut u64) -> Duration {
+    let d = jitter(*backoff, seed).min(BACKOFF_MAX);
+    *backoff = (*backoff * 2).min(BACKOFF_MAX);
+    d
+}
+
 impl Shipper {
     fn past_deadline(&self) -> bool {
         self.deadline
@@ -68,6 +78,7 @@ impl Shipper {
     fn wait(&self, d: Duration) -> bool {
         let until = Instant::now() + d;
         while Instant::now() < until {
+            crate::health::beat();
             if self.past_deadline() {
                 return false;
             }
@@ -111,14 +122,19 @@ impl Shipper {
 
     /// Runs until the journal is closed and empty, or the deadline passes.
     pub fn run(mut self) {
+        let _stage = self.health.register("shipper");
         let mut carry: Option<(Chunk, Position)> = None;
         let mut batch_id = 0u64;
         let mut seed = crate::system::now_ns() as u64 | 1;
         loop {
+            crate::health::beat();
             let first = match carry.take() {
                 Some(c) => c,
                 None => match self.journal.next(Duration::from_millis(200)) {
                     Next::Chunk(c, pos) => (c, pos),
+                    // Writers still open at the deadline (a worker holding records
+                    // while the disk fails, say) cannot keep the agent running.
+                    Next::Idle if self.past_deadline() => return,
                     Next::Idle => continue,
                     Next::Closed => break,
                 },
@@ -153,8 +169,18 @@ impl Shipper {
                     let reason = reason.unwrap_or_else(|| "rejected without a reason".into());
                     tracing::error!(batch_id, records = batch.records, %reason, "output rejected a batch; writing it to the dead-letter file");
                     m.output_failed(self.output.name(), "reject", &reason);
-                    self.dead_letters
-                        .write(batch.table, batch_id, &reason, &batch.data);
+                    // The batch stays journaled until its dead letters are on disk.
+                    let mut wait = BACKOFF_START;
+                    while let Err(e) =
+                        self.dead_letters
+                            .write(batch.table, batch_id, &reason, &batch.data)
+                    {
+                        tracing::error!(path = %self.dead_letters.path().display(), error = %e, delay_ms = wait.as_millis() as u64, "cannot write the dead-letter file; the batch stays in the journal and the write is retried");
+                        if !self.wait(wait) {
+                            return false;
+                        }
+                        wait = (wait * 2).min(BACKOFF_MAX);
+                    }
                     Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
                     return true;
                 }
@@ -166,9 +192,7 @@ impl Shipper {
                     let delay = if retry_after_ms > 0 {
                         Duration::from_millis(retry_after_ms).min(Duration::from_secs(3600))
                     } else {
-                        let d = jitter(backoff, seed);
-                        backoff = (backoff * 2).min(BACKOFF_MAX);
-                        d
+                        next_delay(&mut backoff, seed)
                     };
                     let reason = reason.unwrap_or_else(|| format!("status {other}"));
                     tracing::warn!(batch_id, attempt, delay_ms = delay.as_millis() as u64, %reason, "output did not take the batch; retrying");
@@ -197,5 +221,20 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[test]
+    fn retry_delays_never_pass_the_cap_jitter_included() {
+        let mut seed = 987_654_321u64;
+        let mut longest = Duration::ZERO;
+        for _ in 0..200 {
+            let mut backoff = BACKOFF_START;
+            for _ in 0..20 {
+                let d = next_delay(&mut backoff, &mut seed);
+                assert!(d <= BACKOFF_MAX, "{d:?}");
+                longest = longest.max(d);
+            }
+        }
+        assert!(longest > Duration::from_secs(29), "{longest:?}");
     }
 }

@@ -1,0 +1,166 @@
+//! `check-config` checks what `run` would meet, and changes nothing: the state
+//! directory, every listen address (in use, and by whom), plugin configs from
+//! drop-ins named by their file, and conf.d entries that are not files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use syslane_tests::*;
+
+fn check(config: &Path) -> (bool, String, String) {
+    syslane(&[
+        "check-config",
+        "--offline",
+        "--config",
+        config.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn check_config_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syslane.toml");
+    let out = dir.path().join("out/records.jsonl");
+    std::fs::write(&config, config_text(&build_dir(), free_port(), "", &out)).unwrap();
+    let (ok, text, err) = check(&config);
+    assert!(ok, "{text}{err}");
+    assert!(text.contains("state_dir "), "{text}");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        vec!["syslane.toml".to_string()],
+        "neither state_dir nor the output's file (or its directory) was created"
+    );
+}
+
+#[test]
+fn a_state_dir_that_run_could_not_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syslane.toml");
+    let text = config_text(&build_dir(), free_port(), "", &dir.path().join("o.jsonl"));
+    std::fs::write(&config, &text).unwrap();
+
+    // A file where the directory should be.
+    std::fs::write(dir.path().join("state"), "").unwrap();
+    let (ok, _, err) = check(&config);
+    assert!(
+        !ok && err.contains("state_dir") && err.contains("is not a directory"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("state")).unwrap();
+
+    // A directory nobody may write (a read-only file system stops root too).
+    let ro = dir.path().join("ro");
+    let _mount = Tmpfs::mount(&ro, "1m");
+    assert!(std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&ro)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(
+        &config,
+        text.replace("state_dir = \"state\"", "state_dir = \"ro\""),
+    )
+    .unwrap();
+    let (ok, _, err) = check(&config);
+    assert!(!ok && err.contains("is not writable by"), "{err}");
+    std::fs::write(
+        &config,
+        text.replace("state_dir = \"state\"", "state_dir = \"ro/sub/state\""),
+    )
+    .unwrap();
+    let (ok, _, err) = check(&config);
+    assert!(
+        !ok && err.contains("does not exist and cannot be created"),
+        "{err}"
+    );
+}
+
+#[test]
+fn listen_addresses_are_bound_as_run_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syslane.toml");
+    let out = dir.path().join("o.jsonl");
+
+    // In use by someone else: named, with the pid.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    std::fs::write(&config, config_text(&build_dir(), port, "", &out)).unwrap();
+    let (ok, _, err) = check(&config);
+    assert!(
+        !ok && err.contains(&format!("tcp://127.0.0.1:{port} is in use by"))
+            && err.contains(&format!("(pid {})", std::process::id())),
+        "{err}"
+    );
+    drop(taken);
+
+    // Not an address of this host.
+    let text = config_text(&build_dir(), free_port(), "", &out)
+        .replace("tcp://127.0.0.1", "tcp://192.0.2.77");
+    std::fs::write(&config, text).unwrap();
+    let (ok, _, err) = check(&config);
+    assert!(
+        !ok && err.contains("192.0.2.77 is not an address of this host"),
+        "{err}"
+    );
+
+    // Held by the agent running on this state_dir: fine, and said.
+    let port = free_port();
+    let agent = Agent::start(dir.path(), &config_text(&build_dir(), port, "", &out));
+    let (ok, text, err) = check(&config);
+    assert!(ok, "{text}{err}");
+    assert!(
+        text.contains(&format!(
+            "an agent runs on this state_dir (pid {})",
+            agent.pid()
+        )) && text.contains(&format!(
+            "tcp://127.0.0.1:{port} is held by the running agent (pid {})",
+            agent.pid()
+        )),
+        "{text}"
+    );
+    agent.stop();
+}
+
+#[test]
+fn drop_ins_plugin_errors_name_their_file_and_odd_entries_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syslane.toml");
+    std::fs::write(
+        &config,
+        config_text(&build_dir(), free_port(), "", &dir.path().join("o.jsonl")),
+    )
+    .unwrap();
+    let conf_d = dir.path().join("conf.d");
+    std::fs::create_dir(&conf_d).unwrap();
+    std::fs::create_dir(conf_d.join("10-a-directory.toml")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/x.toml", conf_d.join("20-dangling.toml")).unwrap();
+    let (ok, text, err) = check(&config);
+    assert!(ok, "{text}{err}");
+    assert!(
+        err.contains("10-a-directory.toml") && err.contains("it is a directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("20-dangling.toml") && err.contains("a dangling symbolic link"),
+        "{err}"
+    );
+
+    let drop_in = conf_d.join("50-vendor.toml");
+    std::fs::write(
+        &drop_in,
+        "[[filter]]\nplugin = \"select\"\nmin_severity = \"loud\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = check(&config);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains(&format!("{}: filter[0] (select):", drop_in.display())),
+        "the plugin's complaint names the drop-in the section is in: {err}"
+    );
+}
