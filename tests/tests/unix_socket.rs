@@ -193,19 +193,26 @@ fn datagrams_are_delivered_or_counted_when_the_pipeline_is_stuck() {
     );
     let agent = Agent::start(dir.path(), &config);
     // The kernel queues only net.unix.max_dgram_qlen datagrams (10 by default) while
-    // the agent waits for room, so keep the count small and the messages large:
-    // about 2.2 KB a record, the 1 MiB journal fills after about 470 of them and
-    // the rest cannot all wait in the queues.
-    let n = 2_000u64;
+    // the agent waits for room, and an empty journal takes a chunk of any size, so
+    // how many fit before the first drop depends on timing: send rounds of 2.2 KB
+    // records until the agent has dropped some (or far more than the 1 MiB journal
+    // and the queues can hold have gone in), then check that each is accounted for.
     let sender = UnixDatagram::unbound().unwrap();
     sender
         .set_write_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    for i in 0..n {
-        let m = format!("<14>1 - h a - - - unix-{i:06} {}", "p".repeat(2000));
-        sender
-            .send_to(m.as_bytes(), &socket)
-            .unwrap_or_else(|e| panic!("datagram {i}: the sender was held: {e}"));
+    let mut n = 0u64;
+    while n < 20_000 {
+        for _ in 0..500 {
+            let m = format!("<14>1 - h a - - - unix-{n:06} {}", "p".repeat(2000));
+            sender
+                .send_to(m.as_bytes(), &socket)
+                .unwrap_or_else(|e| panic!("datagram {n}: the sender was held: {e}"));
+            n += 1;
+        }
+        if counter(&stats_of(dir.path()), "syslane_unix_dropped_total") > 0 {
+            break;
+        }
     }
     std::fs::create_dir_all(&out_dir).unwrap();
     let accounted = || {
