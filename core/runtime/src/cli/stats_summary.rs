@@ -306,7 +306,8 @@ mod tests {
             "{text}"
         );
         assert!(
-            !text.contains("refused") && !text.contains("paused"),
+            text.contains("refused             0.0/s  0 records since start")
+                && text.contains("none paused"),
             "{text}"
         );
     }
