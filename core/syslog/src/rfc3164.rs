@@ -42,8 +42,6 @@ fn token(b: &[u8]) -> Option<(&[u8], &[u8])> {
 struct Tag<'a> {
     prog: &'a [u8],
     pid: Option<&'a [u8]>,
-    /// It ended in `:` or had a `[pid]`: a tag by shape, whatever the context.
-    marked: bool,
     /// The text after the tag and the space that ends it.
     rest: &'a [u8],
 }
@@ -106,7 +104,6 @@ fn tag(b: &[u8], bare: bool) -> Option<Tag<'_>> {
     Some(Tag {
         prog,
         pid,
-        marked,
         rest: skip_spaces(&b[at..]),
     })
 }
@@ -200,13 +197,15 @@ fn header_and_text<'a>(mut m: Syslog<'a>, mut b: &'a [u8], had_timestamp: bool) 
             m.hostname = Some(host);
             b = rest;
         } else if let Some((tok, after)) = token(b) {
-            let after = skip_spaces(after);
+            // A hostname ends with a space (the text may be empty, as in the header
+            // before `CEF:`); a lone word at the end is the tag.
+            let spaced = !after.is_empty();
             if let Some(ip) = ipv6(tok) {
                 m.hostname = Some(ip);
-                b = after;
-            } else if !after.is_empty() && is_hostname(tok) {
+                b = skip_spaces(after);
+            } else if spaced && is_hostname(tok) {
                 m.hostname = Some(tok);
-                b = after;
+                b = skip_spaces(after);
             }
         }
     }

@@ -71,6 +71,11 @@ fn a_single_word_after_the_header_is_the_tag_with_no_text() {
         fields("<13>Mar  7 19:06:53 heartbeat"),
         (None, Some("heartbeat"), None, "")
     );
+    // A word followed by a space is the hostname (the header in front of `CEF:`).
+    assert_eq!(
+        fields("<134>Mar  7 19:06:53 fw-01 "),
+        (Some("fw-01"), None, None, "")
+    );
 }
 
 #[test]
