@@ -111,9 +111,8 @@ mod tests {
         let utc = Clock::new("UTC").unwrap();
         let year = |stamp: &[u8], received: &str| {
             let got = utc.instant_ns(&ts(stamp), ns(received)).unwrap();
-            Instant::from_nanosecond(i128::from(got))
-                .unwrap()
-                .to_zoned(TimeZone::UTC)
+            TimeZone::UTC
+                .to_datetime(Instant::from_nanosecond(i128::from(got)).unwrap())
                 .year()
         };
         // Received just after new year: a December date belongs to last year.
