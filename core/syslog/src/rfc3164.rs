@@ -98,7 +98,7 @@ fn tag(b: &[u8], bare: bool) -> Option<Tag<'_>> {
         Some(_) if b[at - 1] == b':' => {}
         Some(_) => return None,
     }
-    if !marked && !(bare && bare_tag(prog)) {
+    if !(marked || (bare && bare_tag(prog))) {
         return None;
     }
     Some(Tag {
