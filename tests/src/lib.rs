@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod device_cases;
 pub mod emulator;
 pub mod tools;
 

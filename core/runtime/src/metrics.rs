@@ -55,6 +55,7 @@ metrics! {
     counter records_decoded: "Records produced by decoders.",
     counter parse_failures: "Records kept whole because they did not parse.",
     counter decoder_errors: "Records a decoder handed over malformed (kept as parse failures).",
+    counter time_out_of_range: "Records whose own time was more than 2 days before or 1 day after their receive time: TimeGenerated is the receive time, EventTime keeps the message's time (a sender with a wrong clock).",
     counter records_filtered_out: "Records dropped by filters.",
     counter records_journaled: "Records accepted into the journal.",
     counter records_refused_journal_write: "Records not accepted, by reason. journal_write: the journal could not be written (disk full, quota, I/O error): UDP datagrams dropped, RELP messages answered 500 (the sender sends them again), TCP messages read before a shutdown that came while the disk was still failing.",

@@ -69,3 +69,5 @@ pub fn severity_code(name: &str) -> Option<u8> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_devices;

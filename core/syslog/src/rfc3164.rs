@@ -1,7 +1,22 @@
-//! RFC 3164 (BSD syslog) as senders really write it: an optional timestamp (BSD or
-//! RFC 3339), an optional hostname, an optional `prog[pid]:` tag, then the text. An
-//! RFC 5424-style structured-data element right after the tag (rsyslog's own start-up
-//! message has one) is recognised when it is well formed.
+//! RFC 3164 (BSD syslog) as senders really write it, read the way rsyslog and
+//! syslog-ng read it: an optional timestamp, an optional hostname, an optional tag,
+//! then the text. An RFC 5424-style structured-data element right after the tag
+//! (rsyslog's own start-up message has one) is recognised when it is well formed.
+//!
+//! - Timestamp: BSD `Mmm dd hh:mm:ss` (with a fraction, or a year before the time), or
+//!   ISO 8601 with `T` or a space; Cisco's `*` / `.` (clock not synchronised) in front
+//!   and `:` behind, and a `NNN: ` sequence number before it, are allowed. Spaces
+//!   between `>` and the timestamp and doubled spaces between fields are skipped.
+//! - Hostname: only after a timestamp, and only a token shaped like one. A token that
+//!   ends in `:` (unless it is an IPv6 address such as `fe80::`) or holds `[pid]` is a
+//!   tag, so a header without a hostname is read as the daemons read it. AIX's
+//!   `Message forwarded from HOST:` names the host.
+//! - Tag: the leading run of tag characters ended by `[`, `:` or a space, as rsyslog
+//!   and syslog-ng take it: `prog[pid]:`, `prog:`, or, after a timestamp, a bare word
+//!   (`host tag text`). A bare word needs a letter or digit (so `-- MARK --` stays
+//!   text), no `=` or `"` (so `key=value` text stays text), and is not capitalised
+//!   like a sentence's first word (`host Use the BFG!` is text). Without a timestamp
+//!   only `prog:` and `prog[pid]` forms are tags.
 
 use crate::message::{strip_bom, Format, ParseIssue, Syslog};
 use crate::timestamp::Timestamp;
@@ -23,21 +38,101 @@ fn token(b: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
-/// `prog:` or `prog[pid]:` → (prog, pid).
-fn tag(tok: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
-    let name = tok.strip_suffix(b":")?;
-    if name.is_empty() || name.len() > MAX_TAG {
+/// A tag read from the start of the text.
+struct Tag<'a> {
+    prog: &'a [u8],
+    pid: Option<&'a [u8]>,
+    /// The text after the tag and the space that ends it.
+    rest: &'a [u8],
+}
+
+/// Bytes a tag may hold: anything printable (or UTF-8) but the three that end it.
+fn is_tag_byte(c: u8) -> bool {
+    (c.is_ascii_graphic() || c >= 0x80) && !matches!(c, b'[' | b':' | b']')
+}
+
+/// Whether a word with neither `:` nor `[pid]` can be a tag: it needs a letter or a
+/// digit (`--` of `-- MARK --` is text), no `=`, `"` or `\` (`key=value` is text),
+/// and must not be capitalised like the first word of a sentence (`Use the BFG!`,
+/// `Interface down` are text; `hostapd`, `TAG`, `MSWinEventLog`, `RT_FLOW` are tags).
+fn bare_tag(word: &[u8]) -> bool {
+    let named = word.iter().any(|c| c.is_ascii_alphanumeric() || *c >= 0x80);
+    let text_like = word.iter().any(|c| matches!(c, b'=' | b'"' | b'\\'));
+    let sentence = word[0].is_ascii_uppercase()
+        && !word[1..]
+            .iter()
+            .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+    named && !text_like && !sentence
+}
+
+/// Reads `prog[pid]:`, `prog[pid]`, `prog:` or a bare `prog` at the start of `b`.
+/// A bare word is a tag only when `bare` allows it and it looks like a name.
+fn tag(b: &[u8], bare: bool) -> Option<Tag<'_>> {
+    let n = b.iter().take_while(|c| is_tag_byte(**c)).count();
+    if n == 0 || n > MAX_TAG {
         return None;
     }
-    if let Some(open) = memchr::memchr(b'[', name) {
-        let pid = name[open + 1..].strip_suffix(b"]")?;
-        let prog = &name[..open];
-        if prog.is_empty() || pid.contains(&b'[') {
+    let prog = &b[..n];
+    let mut at = n;
+    let mut pid = None;
+    let mut marked = false;
+    if b.get(at) == Some(&b'[') {
+        let len = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_graphic() && !matches!(c, b'[' | b']'))
+            .count();
+        if b.get(at + 1 + len) != Some(&b']') {
             return None;
         }
-        return Some((prog, (!pid.is_empty()).then_some(pid)));
+        pid = (len > 0).then_some(&b[at + 1..at + 1 + len]);
+        at += len + 2;
+        marked = true;
     }
-    (!name.contains(&b']')).then_some((name, None))
+    if b.get(at) == Some(&b':') {
+        at += 1;
+        marked = true;
+    }
+    match b.get(at) {
+        None | Some(b' ') => {}
+        // `prog:text`: the daemons end the tag at the colon.
+        Some(_) if b[at - 1] == b':' => {}
+        Some(_) => return None,
+    }
+    if !(marked || (bare && bare_tag(prog))) {
+        return None;
+    }
+    Some(Tag {
+        prog,
+        pid,
+        rest: skip_spaces(&b[at..]),
+    })
+}
+
+/// An IPv6 address, bare or in brackets (`fe80::1`, `2001:db8::`, `[::1]`).
+fn ipv6(tok: &[u8]) -> Option<&[u8]> {
+    let inner = tok
+        .strip_prefix(b"[")
+        .and_then(|t| t.strip_suffix(b"]"))
+        .unwrap_or(tok);
+    if inner.len() < 2
+        || inner.len() > 45
+        || !inner.contains(&b':')
+        || !inner
+            .iter()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.'))
+    {
+        return None;
+    }
+    let text = std::str::from_utf8(inner).ok()?;
+    text.parse::<std::net::Ipv6Addr>().ok().map(|_| inner)
+}
+
+/// A token shaped like a hostname: letters, digits, `-._@/` and UTF-8, or an address.
+fn is_hostname(tok: &[u8]) -> bool {
+    tok.len() <= 255
+        && tok.iter().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'@' | b'/') || *c >= 0x80
+        })
 }
 
 fn sd_name_len(b: &[u8]) -> usize {
@@ -95,21 +190,29 @@ fn strict_structured_data_len(b: &[u8]) -> usize {
     }
 }
 
+/// Hostname (when `had_timestamp`), tag, structured data and text.
 fn header_and_text<'a>(mut m: Syslog<'a>, mut b: &'a [u8], had_timestamp: bool) -> Syslog<'a> {
     if had_timestamp {
-        if let Some((tok, after)) = token(b) {
-            if tag(tok).is_none() {
+        if let Some((host, rest)) = forwarded_from(b) {
+            m.hostname = Some(host);
+            b = rest;
+        } else if let Some((tok, after)) = token(b) {
+            // A hostname ends with a space (the text may be empty, as in the header
+            // before `CEF:`); a lone word at the end is the tag.
+            let spaced = !after.is_empty();
+            if let Some(ip) = ipv6(tok) {
+                m.hostname = Some(ip);
+                b = skip_spaces(after);
+            } else if spaced && is_hostname(tok) {
                 m.hostname = Some(tok);
                 b = skip_spaces(after);
             }
         }
     }
-    if let Some((tok, after)) = token(b) {
-        if let Some((prog, pid)) = tag(tok) {
-            m.appname = Some(prog);
-            m.procid = pid;
-            b = skip_spaces(after);
-        }
+    if let Some(t) = tag(b, had_timestamp) {
+        m.appname = Some(t.prog);
+        m.procid = t.pid;
+        b = t.rest;
     }
     let sd = strict_structured_data_len(b);
     if sd > 0 {
@@ -120,8 +223,24 @@ fn header_and_text<'a>(mut m: Syslog<'a>, mut b: &'a [u8], had_timestamp: bool) 
     m
 }
 
+/// AIX relays: `Message forwarded from HOST: prog[pid]: text` → (HOST, `prog...`).
+fn forwarded_from(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    const PREFIX: &[u8] = b"Message forwarded from ";
+    let rest = b.strip_prefix(PREFIX)?;
+    let (tok, after) = token(rest)?;
+    let host = tok.strip_suffix(b":")?;
+    (!host.is_empty() && (is_hostname(host) || ipv6(host).is_some()))
+        .then(|| (host, skip_spaces(after)))
+}
+
+/// A timestamp at the start of `b` and the text after it and its spaces: BSD or ISO
+/// 8601, with Cisco's `*` or `.` before it and `:` after it allowed.
 fn timestamp(b: &[u8]) -> Option<(Timestamp, &[u8])> {
-    let (ts, used) = Timestamp::parse_bsd(b).or_else(|| Timestamp::parse_rfc3339(b))?;
+    let b = match b.first() {
+        Some(b'*' | b'.') => &b[1..],
+        _ => b,
+    };
+    let (ts, used) = Timestamp::parse_bsd(b).or_else(|| Timestamp::parse_iso8601(b))?;
     let rest = &b[used..];
     // Some devices put a colon after the time ("Oct 11 22:14:15: %SYS-5-...").
     let rest = rest.strip_prefix(b":").unwrap_or(rest);
@@ -131,10 +250,23 @@ fn timestamp(b: &[u8]) -> Option<(Timestamp, &[u8])> {
     }
 }
 
+/// A timestamp, or Cisco's sequence number and then a timestamp (`91: *Oct 07 ...`).
+fn header_timestamp(b: &[u8]) -> Option<(Timestamp, &[u8])> {
+    if let Some(found) = timestamp(b) {
+        return Some(found);
+    }
+    let n = b.iter().take(10).take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 || b.get(n) != Some(&b':') || b.get(n + 1) != Some(&b' ') {
+        return None;
+    }
+    timestamp(skip_spaces(&b[n + 1..]))
+}
+
 /// Parses what follows a valid PRI when it is not RFC 5424.
 pub(crate) fn parse_after_pri(b: &[u8]) -> Syslog<'_> {
+    let b = skip_spaces(b);
     let mut m = Syslog::empty(Format::Rfc3164, b);
-    match timestamp(b) {
+    match header_timestamp(b) {
         Some((ts, rest)) => {
             m.timestamp = Some(ts);
             header_and_text(m, rest, true)
@@ -146,7 +278,7 @@ pub(crate) fn parse_after_pri(b: &[u8]) -> Syslog<'_> {
 /// Parses input with no PRI: a BSD header is still recognised when a timestamp starts
 /// it; otherwise the whole input is the message.
 pub(crate) fn parse_without_pri(b: &[u8]) -> Syslog<'_> {
-    match timestamp(b) {
+    match header_timestamp(b) {
         Some((ts, rest)) => {
             let mut m = Syslog::empty(Format::Rfc3164, b);
             m.timestamp = Some(ts);

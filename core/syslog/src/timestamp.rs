@@ -47,6 +47,17 @@ fn fraction(b: &[u8], at: usize) -> (u32, usize) {
     (nanos, n + 1)
 }
 
+/// One or two spaces at `at` (senders pad with an extra one); their count.
+fn spaces_between(b: &[u8], at: usize) -> Option<usize> {
+    let n = b
+        .get(at..)?
+        .iter()
+        .take(3)
+        .take_while(|c| **c == b' ')
+        .count();
+    (1..=2).contains(&n).then_some(n)
+}
+
 /// A timestamp from its fields, when they are in range (`[month, day, hour, minute, second]`).
 fn build(
     year: Option<i16>,
@@ -113,6 +124,56 @@ impl Timestamp {
         Some((ts, at + olen))
     }
 
+    /// Reads an ISO 8601 date and time as devices write it in BSD headers: a `T` or a
+    /// space between date and time, an optional fraction, and an optional zone (`Z`,
+    /// `+hh:mm`, `+hhmm` or `+hh`); without a zone `offset_secs` is `None`.
+    pub fn parse_iso8601(b: &[u8]) -> Option<(Timestamp, usize)> {
+        let year = digits::<4>(b, 0)?;
+        let month = digits::<2>(b, 5)?;
+        let day = digits::<2>(b, 8)?;
+        let hour = digits::<2>(b, 11)?;
+        let minute = digits::<2>(b, 14)?;
+        let second = digits::<2>(b, 17)?;
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return None;
+        }
+        let (nanosecond, flen) = fraction(b, 19);
+        let at = 19 + flen;
+        let (offset, olen) = match b.get(at) {
+            Some(b'Z' | b'z') => (Some(0i32), 1),
+            Some(sign @ (b'+' | b'-')) => {
+                let oh = digits::<2>(b, at + 1)?;
+                let (om, len) = match (
+                    b.get(at + 3),
+                    digits::<2>(b, at + 4),
+                    digits::<2>(b, at + 3),
+                ) {
+                    (Some(b':'), Some(m), _) => (m, 6),
+                    (_, _, Some(m)) => (m, 5),
+                    _ => (0, 3),
+                };
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let secs = (oh * 3600 + om * 60) as i32;
+                (Some(if *sign == b'-' { -secs } else { secs }), len)
+            }
+            _ => (None, 0),
+        };
+        let ts = build(
+            Some(year as i16),
+            [month, day, hour, minute, second],
+            nanosecond,
+            offset,
+        )?;
+        Some((ts, at + olen))
+    }
+
     /// Reads a BSD timestamp at the start of `b`: `Mmm dd hh:mm:ss`, where the day may be
     /// space-padded or a single digit, optionally with a year before the time
     /// (`Mmm dd yyyy hh:mm:ss`, as Cisco sends) and a fraction after the seconds.
@@ -141,14 +202,12 @@ impl Timestamp {
             .iter()
             .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
         at += day_len;
-        if b.get(at) != Some(&b' ') {
-            return None;
-        }
-        at += 1;
+        at += spaces_between(b, at)?;
         let mut year = None;
         if let (Some(y), Some(b' ')) = (digits::<4>(b, at), b.get(at + 4)) {
             year = Some(y as i16);
-            at += 5;
+            at += 4;
+            at += spaces_between(b, at)?;
         }
         let hour = digits::<2>(b, at)?;
         let minute = digits::<2>(b, at + 3)?;

@@ -5,8 +5,9 @@
 //!
 //! Lenient by design: whatever arrives becomes a record. A message without a PRI is
 //! `user.notice`; one with no recognisable header is kept whole and flagged as a parse
-//! failure. Year-less RFC 3164 dates take the year that puts them nearest to the time
-//! they were received; zone-less dates are read in the configured time zone.
+//! failure. Year-less RFC 3164 dates take the latest year that puts them no more
+//! than a month after the time they were received (as rsyslog and syslog-ng do);
+//! zone-less dates are read in the configured time zone.
 
 #![forbid(unsafe_code)]
 

@@ -5,6 +5,11 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp as Instant;
 use syslane_syslog::Timestamp;
 
+/// How far ahead of the receive time a year-less date may be and still be this
+/// year's (or, around new year, next year's): 31 days, for senders whose clocks run
+/// ahead. Anything further ahead is last year's.
+pub const YEAR_AHEAD_WINDOW_NS: i64 = 31 * 86_400 * 1_000_000_000;
+
 /// The time zone for zone-less timestamps.
 pub struct Clock {
     zone: TimeZone,
@@ -62,18 +67,24 @@ impl Clock {
         }
     }
 
-    /// The instant of `ts` in ns since the epoch. A missing year is the one that puts
-    /// the date nearest to `receive_time_ns`. `None` for dates that do not exist.
+    /// The instant of `ts` in ns since the epoch. A missing year leans to the past, as
+    /// rsyslog and syslog-ng infer it: the latest year that puts the date no more than
+    /// [`YEAR_AHEAD_WINDOW_NS`] after `receive_time_ns` (a December date received in
+    /// January is last year's; a January date received on December 31 is next year's;
+    /// a January date received in late November is this year's, not next year's).
+    /// `None` for dates that do not exist.
     pub fn instant_ns(&self, ts: &Timestamp, receive_time_ns: i64) -> Option<i64> {
         let instant = match ts.year {
             Some(year) => self.resolve(ts, year)?,
             None => {
                 let received = Instant::from_nanosecond(i128::from(receive_time_ns)).ok()?;
                 let year = self.zone.to_datetime(received).year();
-                [year - 1, year, year + 1]
+                let latest = received.as_nanosecond() + i128::from(YEAR_AHEAD_WINDOW_NS);
+                // Feb 29 exists one year in four: look back far enough to find one.
+                [year + 1, year, year - 1, year - 2, year - 3, year - 4]
                     .into_iter()
                     .filter_map(|y| self.resolve(ts, y))
-                    .min_by_key(|t| (t.as_nanosecond() - received.as_nanosecond()).abs())?
+                    .find(|t| t.as_nanosecond() <= latest)?
             }
         };
         i64::try_from(instant.as_nanosecond()).ok()
@@ -96,14 +107,28 @@ mod tests {
     }
 
     #[test]
-    fn year_less_dates_take_the_nearest_year() {
+    fn year_less_dates_lean_to_the_past() {
         let utc = Clock::new("UTC").unwrap();
+        let year = |stamp: &[u8], received: &str| {
+            let got = utc.instant_ns(&ts(stamp), ns(received)).unwrap();
+            TimeZone::UTC
+                .to_datetime(Instant::from_nanosecond(i128::from(got)).unwrap())
+                .year()
+        };
         // Received just after new year: a December date belongs to last year.
-        let got = utc.instant_ns(&ts(b"Dec 31 23:59:50"), ns("2025-01-01T00:00:05Z"));
-        assert_eq!(got, Some(ns("2024-12-31T23:59:50Z")));
+        assert_eq!(year(b"Dec 31 23:59:50", "2025-01-01T00:00:05Z"), 2024);
         // Received on Dec 31: a Jan 1 date (sender clock ahead) is next year.
-        let got = utc.instant_ns(&ts(b"Jan  1 00:00:01"), ns("2024-12-31T23:59:59Z"));
-        assert_eq!(got, Some(ns("2025-01-01T00:00:01Z")));
+        assert_eq!(year(b"Jan  1 00:00:01", "2024-12-31T23:59:59Z"), 2025);
+        // A device whose clock says Jan 1 in late November: this year, not next.
+        assert_eq!(year(b"Jan  1 00:00:00", "2026-11-25T10:00:00Z"), 2026);
+        // Up to a month ahead is this year; more is last year.
+        assert_eq!(year(b"Apr 20 10:00:00", "2026-03-25T10:00:00Z"), 2026);
+        assert_eq!(year(b"May  2 10:00:00", "2026-03-25T10:00:00Z"), 2025);
+        // Today and the past of this year stay this year.
+        assert_eq!(year(b"Mar 25 09:00:00", "2026-03-25T10:00:00Z"), 2026);
+        assert_eq!(year(b"Jan 10 09:00:00", "2026-03-25T10:00:00Z"), 2026);
+        // Feb 29 goes back to the last leap year.
+        assert_eq!(year(b"Feb 29 12:00:00", "2027-03-01T00:00:00Z"), 2024);
     }
 
     #[test]

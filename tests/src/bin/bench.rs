@@ -13,6 +13,9 @@
 //! With `--rsyslog` the senders talk to a real rsyslogd running the shipped drop-in
 //! (rsyslog.d/95-syslane.conf, ports and spool directory rewritten), which forwards
 //! to the agent: the path of a real host, rsyslog -> syslane -> file.
+//!
+//! With `--parse` it measures the parser and the decoders alone on one core, with no
+//! I/O, over a mix of RFC 5424, RFC 3164 and CEF (see `bench/parse.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +24,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
+#[path = "bench/compare.rs"]
+mod compare;
+#[path = "bench/parse.rs"]
+mod parse;
+
 use syslane_tests::{
     build_dir, config_text, free_port, octet_stream, peak_rss_kib, workspace_root, Agent, Rsyslog,
 };
@@ -85,6 +93,18 @@ struct Args {
     /// (rsyslog -> syslane -> file).
     #[arg(long, group = "mode")]
     rsyslog: bool,
+    /// Mode: the parser and the decoders alone on one core (no I/O), over --messages
+    /// distinct messages (at most 200000) of a realistic mix; prints messages per
+    /// second per core, --rounds times.
+    #[arg(long, group = "mode")]
+    parse: bool,
+    /// Rounds of the --parse measurement (2 s each for the parser and the decoders).
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "parse")]
+    rounds: usize,
+    /// With --parse: first compare syslane-syslog with the syslog_loose crate (fields
+    /// agreeing on the shared corpus and the device-header cases, and speed).
+    #[arg(long, requires = "parse")]
+    compare: bool,
 }
 
 fn args() -> Args {
@@ -361,6 +381,10 @@ fn through_rsyslog(messages: usize) {
 
 fn main() {
     let a = args();
+    if a.parse {
+        parse::run(a.messages, a.rounds, a.compare);
+        return;
+    }
     if a.rsyslog {
         println!("syslane behind rsyslog: TCP -> rsyslogd (shipped drop-in, disk-assisted queue) -> TCP octet-counted RFC 5424 -> syslane -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
         through_rsyslog(a.messages);

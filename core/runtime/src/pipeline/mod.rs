@@ -131,7 +131,9 @@ impl Worker {
             records: 0,
             data: Vec::new(),
         };
+        let mut out_of_range = 0;
         for (_, r) in records.live() {
+            out_of_range += u64::from(serialize::time_generated(r).1);
             let chunk = if r.table == SL_TABLE_SECURITY {
                 &mut security
             } else {
@@ -140,6 +142,7 @@ impl Worker {
             self.serializer.write_record(records, r, &mut chunk.data);
             chunk.records += 1;
         }
+        Metrics::add(&m.time_out_of_range, out_of_range);
         let hold = frames.transport == SL_TRANSPORT_TCP;
         let chunks = [syslog, security];
         let mut end = None;

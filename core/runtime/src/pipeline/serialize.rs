@@ -54,6 +54,33 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[start..]);
 }
 
+/// How far before its receive time a record's own time may be and still be its
+/// TimeGenerated. Log Analytics documents that "the TimeGenerated value cannot be
+/// older than 2 days before received time or more than a day in the future" and is
+/// otherwise replaced with the time the service received the record ("Standard
+/// columns in Azure Monitor Logs", TimeGenerated:
+/// <https://learn.microsoft.com/en-us/azure/azure-monitor/logs/log-standard-columns#timegenerated>).
+/// The agent applies the same window itself, against its own receive time.
+pub const TIME_GENERATED_PAST_NS: i64 = 2 * 86_400 * 1_000_000_000;
+/// How far after its receive time a record's own time may be (see above).
+pub const TIME_GENERATED_FUTURE_NS: i64 = 86_400 * 1_000_000_000;
+
+/// A record's TimeGenerated and whether its own time was outside the window the
+/// service accepts: the message's time when it has one within 2 days before and 1 day
+/// after the receive time, else the receive time.
+pub fn time_generated(r: &Rec) -> (i64, bool) {
+    if r.event_time_ns == SL_TIME_NONE {
+        return (r.receive_time_ns, false);
+    }
+    let earliest = r.receive_time_ns.saturating_sub(TIME_GENERATED_PAST_NS);
+    let latest = r.receive_time_ns.saturating_add(TIME_GENERATED_FUTURE_NS);
+    if (earliest..=latest).contains(&r.event_time_ns) {
+        (r.event_time_ns, false)
+    } else {
+        (r.receive_time_ns, true)
+    }
+}
+
 /// Writes `s` as a JSON string; invalid UTF-8 becomes U+FFFD.
 pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
@@ -158,9 +185,8 @@ impl Serializer {
 
     /// A CommonSecurityLog record: the decoder put the CEF columns in the fields.
     fn write_security(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
-        let event = (r.event_time_ns != SL_TIME_NONE).then_some(r.event_time_ns);
         out.extend_from_slice(b"{\"TimeGenerated\":");
-        self.write_time(out, event.unwrap_or(r.receive_time_ns));
+        self.write_time(out, time_generated(r).0);
         Serializer::key(out, "Computer");
         match self.host_name(b, r) {
             Some(h) => write_str(out, h),
@@ -179,7 +205,7 @@ impl Serializer {
         }
         let event = (r.event_time_ns != SL_TIME_NONE).then_some(r.event_time_ns);
         out.extend_from_slice(b"{\"TimeGenerated\":");
-        self.write_time(out, event.unwrap_or(r.receive_time_ns));
+        self.write_time(out, time_generated(r).0);
         Serializer::key(out, "EventTime");
         match event {
             Some(ns) => self.write_time(out, ns),
@@ -279,6 +305,50 @@ mod tests {
         assert_eq!(v["SyslogMessage"], "line \"quoted\"\n\u{1}\u{fffd}");
         assert_eq!(v["SourceSystem"], "Linux");
         assert_eq!(v["CollectorHostName"], "collector");
+    }
+
+    #[test]
+    fn time_generated_stays_within_what_the_service_accepts() {
+        const DAY: i64 = 86_400 * 1_000_000_000;
+        let received = 1_800_000_000_000_000_000; // 2027-01-15T08:00:00Z
+        let at = |event: i64, table: u32| {
+            let r = Rec {
+                table,
+                event_time_ns: event,
+                receive_time_ns: received,
+                ..Rec::default()
+            };
+            let v = one(|_| r);
+            (
+                v["TimeGenerated"].clone(),
+                v["EventTime"].clone(),
+                time_generated(&r).1,
+            )
+        };
+        let t = |ns: i64| {
+            Value::from(
+                jiff::Timestamp::from_nanosecond(i128::from(ns))
+                    .unwrap()
+                    .to_string(),
+            )
+        };
+        // Inside the window, at both edges: the message's own time.
+        for event in [received - 2 * DAY, received - DAY, received, received + DAY] {
+            assert_eq!(at(event, 0), (t(event), t(event), false));
+        }
+        // Outside: the receive time, with EventTime keeping the message's time.
+        for event in [
+            received - 2 * DAY - 1_000_000,
+            received + DAY + 1_000_000,
+            0,
+        ] {
+            assert_eq!(at(event, 0), (t(received), t(event), true));
+        }
+        // CommonSecurityLog records follow the same policy.
+        let (generated, _, out) = at(received - 30 * DAY, SL_TABLE_SECURITY);
+        assert_eq!((generated, out), (t(received), true));
+        // No time of its own: the receive time, and not counted.
+        assert_eq!(at(SL_TIME_NONE, 0), (t(received), Value::Null, false));
     }
 
     #[test]
