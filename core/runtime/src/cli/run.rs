@@ -24,7 +24,6 @@ use crate::pipeline::serialize::Serializer;
 use crate::pipeline::Worker;
 use crate::ship::{DeadLetters, Deadline, Shipper};
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -56,11 +55,7 @@ impl Pipeline {
     ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
         let components = Components::load(config)?;
         let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
-        let current_batch = Arc::new(AtomicU64::new(0));
-        let output = components.output(
-            config,
-            Some(dead_letters.sink(Arc::clone(metrics), Arc::clone(&current_batch))),
-        )?;
+        let output = components.output(config, Some(dead_letters.sink(Arc::clone(metrics))))?;
         let journal_config = journal::JournalConfig {
             dir: config.state_dir.join("journal"),
             max_bytes: config.journal_max_bytes,
@@ -77,7 +72,6 @@ impl Pipeline {
             batch_max_bytes: config.batch_max_bytes,
             dead_letters,
             deadline: Arc::clone(&deadline),
-            current_batch,
             health: Arc::clone(health),
         };
         let shipper = spawn("shipper".into(), move || shipper.run())?;
