@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod health;

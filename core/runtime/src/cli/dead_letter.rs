@@ -218,7 +218,7 @@ pub fn replay(path: &Path) -> Result<String, String> {
         let mut batch: Vec<&Letter> = Vec::new();
         while let Some(Ok(l)) = lines.get(j).map(|l| l.letter.as_ref()) {
             if l.table != first.table
-                || (j > i && data.len() + l.record.get().len() >= config.batch_max_bytes)
+                || (j > i && data.len() + l.record.get().len() >= config.pipeline.batch_max_bytes)
             {
                 break;
             }
