@@ -2,8 +2,6 @@
 //! host from the build directory, fed every case as one batch of frames, and each
 //! record serialized exactly as the output receives it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use base64::Engine as _;
 use serde_json::Value;
 use std::net::IpAddr;

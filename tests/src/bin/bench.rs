@@ -14,8 +14,6 @@
 //! (rsyslog.d/95-syslane.conf, ports and spool directory rewritten), which forwards
 //! to the agent: the path of a real host, rsyslog -> syslane -> file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
