@@ -158,7 +158,10 @@ fn drop_ins_plugin_errors_name_their_file_and_odd_entries_are_warned_about() {
     let (ok, _, err) = check(&config);
     assert!(!ok, "{err}");
     assert!(
-        err.contains(&format!("{}: filter[0] (select):", drop_in.display())),
+        err.contains(&format!(
+            "{}: line 1: [[filter]] 1 (select):",
+            drop_in.display()
+        )),
         "the plugin's complaint names the drop-in the section is in: {err}"
     );
 }
