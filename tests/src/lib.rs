@@ -7,8 +7,6 @@
 //! `cargo build --release --workspace` must have run first; README's test command
 //! does both.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 pub mod device_cases;
 pub mod emulator;
 pub mod tools;

@@ -2,8 +2,6 @@
 //! shape of the requests, faults on a schedule, permanent refusals, token refresh,
 //! the heartbeat, and check-config's own checks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;

@@ -2,8 +2,6 @@
 //! `PATH`, which answers as the Azure CLI does and records its arguments. The
 //! printed `[output]` section is then checked by the real agent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,8 +3,6 @@
 //! endpoint that is down for a while, a token the endpoint does not accept (401),
 //! check-config probing every stream, and CEF records into CommonSecurityLog.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;

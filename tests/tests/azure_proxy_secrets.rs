@@ -3,8 +3,6 @@
 //! `proxy_file` or from `HTTPS_PROXY` with `NO_PROXY`; and no secret in any log
 //! line, error or check output of succeeding and failing runs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

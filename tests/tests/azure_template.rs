@@ -4,8 +4,6 @@
 //! Sentinel prerequisite, the rule's own endpoint, and every column the real agent
 //! writes, declared with the documented type of the table it lands in.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 #[path = "support/azure_tables.rs"]
 mod azure_tables;
 

@@ -2,8 +2,6 @@
 //! directory, every listen address (in use, and by whom), plugin configs from
 //! drop-ins named by their file, and conf.d entries that are not files.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use syslane_tests::*;
 

@@ -1,7 +1,5 @@
 //! The command line as an operator uses it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 use syslane_tests::*;
 

@@ -2,17 +2,15 @@
 //! host from the build directory, fed every case as one batch of frames, and each
 //! record serialized exactly as the output receives it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use base64::Engine as _;
 use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
 use syslane::listen::FrameBatch;
 use syslane::pipeline::batch::RecordBatch;
+use syslane::pipeline::decode::{decode, DecodeScratch};
 use syslane::pipeline::serialize::Serializer;
-use syslane::plugin_host::records::{decode, DecodeScratch};
-use syslane::plugin_host::{HostInfo, PluginHost, PluginInstance};
+use syslane::plugin_host::{DecoderInstance, HostInfo, PluginHost};
 use syslane_abi::{SL_KIND_INPUT, SL_TRANSPORT_TCP};
 use syslane_tests::{build_dir, corpus_dir, FACILITIES, SEVERITIES};
 
@@ -57,7 +55,7 @@ fn decode_all(cases: &[Case]) -> Vec<Value> {
         config_dir: ".".into(),
         state_dir: ".".into(),
     });
-    let mut decoder = PluginInstance::create(plugin, r#"{"timezone":"UTC"}"#, info).unwrap();
+    let mut decoder = DecoderInstance::create(plugin, r#"{"timezone":"UTC"}"#, info).unwrap();
     let mut frames = FrameBatch::new(0, SL_TRANSPORT_TCP, 0);
     let peer: IpAddr = SENDER.parse().unwrap();
     let received = "2020-06-01T00:00:00Z"

@@ -1,8 +1,6 @@
 //! Permanent rejections: dead-lettered with the reason, listed, and replayed once
 //! the cause is fixed. The rejecting output is the C example, loaded like any plugin.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 use syslane_tests::*;
 

@@ -4,8 +4,6 @@
 //! hostname, IPv6 hostnames, long RFC 5424 fields), year inference, and the
 //! TimeGenerated window with its counter in `syslane stats --prometheus` and /metrics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use jiff::{tz::TimeZone, Timestamp, ToSpan};
 use serde_json::Value;
 use std::io::{Read, Write};

@@ -4,8 +4,6 @@
 //! after `idle_timeout_secs`, a RELP peer that never reads its answers is closed,
 //! and a burst of large unfinished messages gives its memory back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

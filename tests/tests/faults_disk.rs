@@ -5,8 +5,6 @@
 //! Every test checks the ledger per transport: sent = delivered + counted drops +
 //! refused, and nothing answered 200 OK is lost.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::time::Duration;
 use syslane_tests::*;

@@ -4,8 +4,6 @@
 //! keeps its journal, socket and data; a crash releases the lock. Files in
 //! state_dir are private whatever the umask.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;

@@ -3,8 +3,6 @@
 //! shows in gauges, the log and STATUS; corruption is counted once; nothing that
 //! was not in the corrupt region is lost. Every test checks the ledger.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

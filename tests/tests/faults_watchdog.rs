@@ -5,8 +5,6 @@
 //! reader appears the pipeline moves again, the pets resume, and every record
 //! arrives.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::Read;
 use std::process::Command;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! The file output's size bound and rotation, and a file moved away by logrotate,
 //! through the real agent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::time::Duration;
 use syslane_tests::*;

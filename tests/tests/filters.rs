@@ -2,8 +2,6 @@
 //! build like every plugin, records go in over TCP, and the file output shows
 //! what leaves the host.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

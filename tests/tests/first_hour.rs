@@ -2,8 +2,6 @@
 //! configuration answered with the file, the line, the section, the key and what
 //! to do, through the real `syslane` binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

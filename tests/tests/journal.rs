@@ -1,7 +1,5 @@
 //! The journal through the real agent: what was journaled survives a crash.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! Bounded resources and failing destinations: the agent says what is wrong and
 //! keeps its promises instead of panicking, hanging or growing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

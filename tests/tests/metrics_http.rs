@@ -3,8 +3,6 @@
 //! rules (https://prometheus.io/docs/instrumenting/exposition_formats/) and
 //! against the stats socket.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 use syslane_tests::*;

@@ -1,8 +1,6 @@
 //! Output outages: the output (the C example) cannot write until its directory
 //! appears, then recovers by itself. Numbered messages show what arrived.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;

@@ -3,8 +3,6 @@
 //! and purges in a throwaway Debian root made with debootstrap (scripts/test makes it; SYSLANE_TEST_ROOT names another);
 //! the .rpm (cargo-generate-rpm) holds the expected files. Sizes are printed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

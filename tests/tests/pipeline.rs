@@ -1,8 +1,6 @@
 //! The real agent binary end to end: UDP, TCP LF and TCP octet-counted senders,
 //! plus util-linux `logger`, into the file output; every record checked.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::Command;

@@ -2,8 +2,6 @@
 //! compiler, a plugin built for another ABI major, a plugin that panics, and the
 //! host's refusals, all through the real agent binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! SIGHUP: a bad configuration is refused and the running one stays; a good one
 //! takes over, and the journal carries every accepted record across.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::process::Command;
 use std::time::Duration;
 use syslane_tests::*;

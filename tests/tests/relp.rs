@@ -1,8 +1,6 @@
 //! RELP against rsyslog's real omrelp: rsyslogd (started here, with its own
 //! config) receives plain TCP and forwards over RELP to the agent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write;

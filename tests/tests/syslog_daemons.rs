@@ -6,8 +6,6 @@
 //! selections passes the daemons' own checkers, and --install / --remove /
 //! omsagent detection work on a directory.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

@@ -3,8 +3,6 @@
 //! (`udp_dropped`: the pipeline stayed full) or by the kernel
 //! (`udp_receive_buffer_drops`: the socket's receive buffer overflowed).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 use syslane_tests::*;
 

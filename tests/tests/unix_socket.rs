@@ -6,8 +6,6 @@
 //! The daemons are real, started by the tests with their own configuration
 //! written by `syslane syslog-config --unix-socket`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixDatagram, UnixStream};

@@ -1,6 +1,7 @@
 //! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, CEF events, the TCP framing of
-//! RFC 6587 (octet counting and LF / NUL delimited) and RELP frames, with no I/O and
-//! no allocation.
+//! RFC 6587 (octet counting and LF / NUL delimited) and RELP frames, with no I/O.
+//! Syslog messages, framing and RELP are parsed without allocating; the CEF parser
+//! allocates (its extension list, and values whose escapes it undoes).
 //!
 //! A collector cannot refuse what senders send, so [`parse`] never fails: it returns
 //! what it recognised and says in [`Syslog::issue`] what it had to be lenient about.

@@ -1,30 +1,10 @@
 //! Sending a batch's lines to one stream: what each answer makes of a range of
-//! lines, and what of the batch is already settled between attempts.
+//! lines (what of the batch is settled between attempts is [`crate::progress`]).
 
 use crate::ingest::{self, Answer, Ingestor};
+use crate::progress::Fate;
 use std::ops::Range;
 use std::time::Duration;
-
-/// What became of one range of a batch's records in this attempt.
-pub enum Fate {
-    Accepted,
-    Refused(String),
-    Retry(Option<Duration>, String),
-}
-
-/// What was already settled of the batch being offered. A batch is known by its
-/// id and a digest of its bytes: `dead-letter replay` may offer different payloads
-/// under one id. `parts` are ranges of the batch's lines (in order) with whether
-/// each is settled; a 413 splits a part for good, so a retry resends only what was
-/// not accepted, in pieces the service already took.
-#[derive(Default)]
-pub struct Progress {
-    pub batch_id: u64,
-    pub digest: u64,
-    pub lines: usize,
-    pub parts: Vec<(Range<usize>, bool)>,
-    pub oversized_settled: bool,
-}
 
 /// How 403 answers are treated: retried every `retry` until they have lasted
 /// `window`, then refused for good.

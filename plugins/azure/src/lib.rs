@@ -24,14 +24,16 @@ mod deliver;
 mod heartbeat;
 mod ingest;
 mod network;
+mod progress;
 mod proxy;
 mod secret;
 
 use auth::Credentials;
 use client::Client;
-use deliver::{deliver, Fate, ForbiddenPolicy, Progress};
+use deliver::{deliver, ForbiddenPolicy};
 use ingest::{Answer, Ingestor};
 use network::ProxyPlan;
+use progress::{Fate, Progress};
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -179,32 +181,9 @@ impl Output for AzureOutput {
             payload.data.hash(&mut h);
             h.finish()
         };
-        if self.progress.batch_id != payload.batch_id
-            || self.progress.digest != digest
-            || self.progress.lines != lines.len()
-        {
-            let mut parts = Vec::with_capacity(groups.len());
-            let mut at = 0;
-            for g in &groups {
-                parts.push((at..at + g.len(), false));
-                at += g.len();
-            }
-            self.progress = Progress {
-                batch_id: payload.batch_id,
-                digest,
-                lines: lines.len(),
-                parts,
-                oversized_settled: false,
-            };
-        }
-        let mut refused: Vec<(Range<usize>, String)> = Vec::new();
-        let pending: Vec<Range<usize>> = self
-            .progress
-            .parts
-            .iter()
-            .filter(|(_, done)| !done)
-            .map(|(r, _)| r.clone())
-            .collect();
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        self.progress.offer(payload.batch_id, digest, &sizes);
+        let pending = self.progress.pending();
         let next = AtomicUsize::new(0);
         let fates: Mutex<Vec<(Range<usize>, Fate)>> = Mutex::new(Vec::new());
         let workers = self.concurrency.min(pending.len());
@@ -222,37 +201,9 @@ impl Output for AzureOutput {
             }
         });
         self.note_forbidden();
-        // The parts answered this time replace the pending ones they came from
-        // (a 413 turned one into several).
-        let mut parts: Vec<(Range<usize>, bool)> = self
+        let answered = self
             .progress
-            .parts
-            .iter()
-            .filter(|(_, done)| *done)
-            .cloned()
-            .collect();
-        let mut retry: Option<(Option<Duration>, String)> = None;
-        for (range, fate) in fates.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            match fate {
-                Fate::Accepted => parts.push((range, true)),
-                Fate::Refused(reason) => {
-                    refused.push((range.clone(), reason));
-                    parts.push((range, true));
-                }
-                Fate::Retry(after, reason) => {
-                    let longest = match (&retry, after) {
-                        (Some((Some(prev), _)), Some(a)) => Some(a.max(*prev)),
-                        (Some((prev, _)), None) => *prev,
-                        (_, a) => a,
-                    };
-                    let reason = retry.map(|(_, r)| r).unwrap_or(reason);
-                    retry = Some((longest, reason));
-                    parts.push((range, false));
-                }
-            }
-        }
-        parts.sort_by_key(|(r, _)| r.start);
-        self.progress.parts = parts;
+            .answer(fates.into_inner().unwrap_or_else(|e| e.into_inner()));
         // Settle what was refused for good before anything else.
         let mut settle: Vec<(Vec<&[u8]>, String)> = Vec::new();
         if !self.progress.oversized_settled {
@@ -268,7 +219,8 @@ impl Output for AzureOutput {
             }
         }
         settle.extend(
-            refused
+            answered
+                .refused
                 .into_iter()
                 .map(|(range, reason)| (lines[range].to_vec(), reason)),
         );
@@ -297,7 +249,7 @@ impl Output for AzureOutput {
             }
         }
         self.progress.oversized_settled = true;
-        match retry {
+        match answered.retry {
             Some((after, reason)) => Outcome::Retry {
                 after,
                 reason: format!("{stream}: {reason}"),

@@ -17,8 +17,6 @@
 //! With `--parse` it measures the parser and the decoders alone on one core, with no
 //! I/O, over a mix of RFC 5424, RFC 3164 and CEF (see `bench/parse.rs`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;

@@ -1,6 +1,6 @@
 //! `check-config` and `plugins`.
 
-use super::components::Components;
+use crate::agent::components::Components;
 use crate::config::Config;
 use crate::plugin_host::{kind_name, PluginHost};
 use std::fmt::Write;

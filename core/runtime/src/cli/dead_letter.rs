@@ -11,7 +11,9 @@
 //! replay included, and names unreadable lines by number.
 
 use crate::config::Config;
-use crate::plugin_host::{HostInfo, PluginHost, PluginInstance};
+use crate::plugin_host::{
+    DeadLetter, DeadLetterSink, HostInfo, OutputInstance, PluginHost, SendOutcome,
+};
 use crate::ship::DeadLetters;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -20,7 +22,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use syslane_abi::{SL_KIND_OUTPUT, SL_OK, SL_REJECT, SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
+use syslane_abi::{SL_KIND_OUTPUT, SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
 
 #[derive(Deserialize)]
 struct Letter {
@@ -216,7 +218,7 @@ pub fn replay(path: &Path) -> Result<String, String> {
         let mut batch: Vec<&Letter> = Vec::new();
         while let Some(Ok(l)) = lines.get(j).map(|l| l.letter.as_ref()) {
             if l.table != first.table
-                || (j > i && data.len() + l.record.get().len() >= config.batch_max_bytes)
+                || (j > i && data.len() + l.record.get().len() >= config.pipeline.batch_max_bytes)
             {
                 break;
             }
@@ -229,21 +231,20 @@ pub fn replay(path: &Path) -> Result<String, String> {
             count.later += batch.len();
             rewrite(&dl, &batch, None)?;
         } else {
-            let (status, _, reason) = output.send(
+            let outcome = output.send(
                 &Arc::new(data),
                 table_code(&first.table),
                 first.batch_id,
                 batch.len() as u32,
                 0,
             );
-            match status {
-                SL_OK => count.delivered += batch.len(),
-                SL_REJECT => {
+            match outcome {
+                SendOutcome::Delivered => count.delivered += batch.len(),
+                SendOutcome::Reject(reason) => {
                     count.rejected += batch.len();
-                    let reason = reason.unwrap_or_else(|| "rejected again without a reason".into());
                     rewrite(&dl, &batch, Some(&reason))?;
                 }
-                _ => {
+                SendOutcome::Retry { .. } => {
                     count.retry_later = true;
                     count.later += batch.len();
                     rewrite(&dl, &batch, None)?;
@@ -302,7 +303,7 @@ struct Counts {
 }
 
 /// The configured output, with records it dead-letters itself going back to the file.
-fn output(config: &Config, dl: &DeadLetters) -> Result<PluginInstance, String> {
+fn output(config: &Config, dl: &DeadLetters) -> Result<OutputInstance, String> {
     let host = PluginHost::new(&config.plugin_dir)
         .map_err(|e| format!("{}: plugin_dir: {e}", config.file.display()))?;
     let plugin = host
@@ -317,16 +318,14 @@ fn output(config: &Config, dl: &DeadLetters) -> Result<PluginInstance, String> {
         state_dir: config.state_dir.display().to_string(),
     });
     let again = dl.clone();
-    let sink: crate::plugin_host::DeadLetterSink = Arc::new(
-        move |table, records, reason: &str, data: &[u8]| {
-            if let Err(e) = again.write(table, 0, reason, data) {
-                tracing::error!(path = %again.path().display(), records, error = %e, "could not write records the output refused again to the dead-letter file");
-            }
-        },
-    );
-    PluginInstance::create_with(plugin, &config.output.options_json, info, Some(sink)).map_err(
-        |e| config.section_error(config.output.section, &config.output.plugin, &e.to_string()),
-    )
+    let sink: DeadLetterSink = Arc::new(move |letter: DeadLetter<'_>| {
+        if let Err(e) = again.write(letter.table, letter.batch_id, letter.reason, letter.data) {
+            tracing::error!(path = %again.path().display(), records = letter.records, error = %e, "could not write records the output refused again to the dead-letter file");
+        }
+    });
+    OutputInstance::create(plugin, &config.output.options_json, info, Some(sink)).map_err(|e| {
+        config.section_error(config.output.section, &config.output.plugin, &e.to_string())
+    })
 }
 
 /// Records how many lines of the replayed file are settled.

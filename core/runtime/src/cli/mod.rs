@@ -3,7 +3,6 @@
 
 mod check;
 mod check_env;
-mod components;
 mod dead_letter;
 mod run;
 pub mod stats;

@@ -8,21 +8,23 @@
 
 use crate::journal::{Fsync, WhenFull};
 use raw::{RawConfig, RawListen, RawPlugin};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 mod address;
+pub mod diff;
 mod drop_in;
 pub mod embedded;
 pub mod explain;
 mod raw;
+mod settings;
 mod source;
 
 pub use address::{parse_socket_address, ListenAddress, UnixSocket};
 pub use embedded::EMBEDDED;
 pub use explain::{escape, Location, Section};
+pub use settings::{JournalSettings, ListenerSettings, PipelineSettings};
 use source::Sources;
 
 /// A configuration error, shown to the operator as `file: line N: key: message`.
@@ -78,21 +80,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub plugin_dir: PathBuf,
     pub hostname: Option<String>,
-    pub workers: usize,
-    pub max_message_size: usize,
-    pub max_connections: usize,
-    pub idle_timeout: Duration,
-    pub shutdown_timeout: Duration,
-    /// A pipeline stage silent this long is wedged: the watchdog stops being petted.
-    pub stall_timeout: Duration,
-    pub batch_max_bytes: usize,
-    pub queue_batches: usize,
-    pub udp_receive_buffer: usize,
-    pub journal_max_bytes: u64,
-    pub when_full: WhenFull,
-    pub fsync: Fsync,
-    /// `/metrics` over HTTP (Prometheus), off when `None`.
-    pub metrics_address: Option<SocketAddr>,
+    /// What the sockets are opened with.
+    pub listeners: ListenerSettings,
+    pub journal: JournalSettings,
+    pub pipeline: PipelineSettings,
     pub listen: Vec<Listen>,
     pub filters: Vec<PluginRef>,
     pub output: PluginRef,
@@ -481,19 +472,25 @@ impl Config {
             state_dir,
             plugin_dir,
             hostname: raw.hostname,
-            workers,
-            max_message_size: raw.max_message_size,
-            max_connections: raw.max_connections,
-            idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
-            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
-            stall_timeout: Duration::from_secs(raw.stall_timeout_secs),
-            batch_max_bytes: raw.batch_max_bytes,
-            queue_batches: raw.queue_batches,
-            udp_receive_buffer: raw.udp_receive_buffer,
-            journal_max_bytes: raw.journal_max_bytes,
-            when_full,
-            fsync,
-            metrics_address,
+            listeners: ListenerSettings {
+                max_message_size: raw.max_message_size,
+                max_connections: raw.max_connections,
+                idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
+                udp_receive_buffer: raw.udp_receive_buffer,
+                metrics_address,
+            },
+            journal: JournalSettings {
+                max_bytes: raw.journal_max_bytes,
+                when_full,
+                fsync,
+            },
+            pipeline: PipelineSettings {
+                workers,
+                queue_batches: raw.queue_batches,
+                batch_max_bytes: raw.batch_max_bytes,
+                shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+                stall_timeout: Duration::from_secs(raw.stall_timeout_secs),
+            },
             listen,
             filters,
             output,

@@ -40,7 +40,7 @@ fn the_documented_example_parses() {
     assert_eq!(c.filters[0].plugin, "select");
     assert_eq!(c.filters[0].options_json, r#"{"min_severity":"debug"}"#);
     assert_eq!(c.output.options_json, r#"{"path":"data/records.jsonl"}"#);
-    assert_eq!(c.max_message_size, 65536);
+    assert_eq!(c.listeners.max_message_size, 65536);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn syntax_errors_give_a_line() {
 fn journal_settings() {
     let c = parse(GOOD).unwrap();
     assert_eq!(
-        (c.journal_max_bytes, c.when_full, c.fsync),
+        (c.journal.max_bytes, c.journal.when_full, c.journal.fsync),
         (1 << 30, WhenFull::Block, Fsync::Batch)
     );
     let c = parse(&format!(
@@ -125,7 +125,7 @@ fn journal_settings() {
     ))
     .unwrap();
     assert_eq!(
-        (c.when_full, c.fsync),
+        (c.journal.when_full, c.journal.fsync),
         (
             WhenFull::DropOldest,
             Fsync::Interval(Duration::from_millis(250))
@@ -226,7 +226,10 @@ fn values_are_checked_with_what_is_wrong() {
         "{e}"
     );
     let c = parse(&format!("metrics_address = \"127.0.0.1:9514\"\n{GOOD}")).unwrap();
-    assert_eq!(c.metrics_address, Some("127.0.0.1:9514".parse().unwrap()));
+    assert_eq!(
+        c.listeners.metrics_address,
+        Some("127.0.0.1:9514".parse().unwrap())
+    );
 }
 
 #[test]

@@ -68,7 +68,9 @@ pub enum WhenFull {
 /// When appends reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fsync {
-    /// Before each append returns.
+    /// Before the shipper sees an entry: the committer thread syncs what was
+    /// written; an append waits for it only when its sender is answered once the
+    /// records are durable (RELP, [`JournalWriter::wait_durable`]).
     Batch,
     /// At most this long after an append.
     Interval(Duration),

@@ -6,16 +6,19 @@
 //! the chunk that goes to the journal.
 
 pub mod batch;
+pub mod decode;
+pub mod filter;
 pub mod serialize;
 
 use crate::health::Health;
 use crate::journal::{Chunk, JournalWriter, Position, WriteFailing};
 use crate::listen::FrameBatch;
 use crate::metrics::Metrics;
-use crate::plugin_host::records::{self, DecodeScratch, FilterScratch};
-use crate::plugin_host::PluginInstance;
+use crate::plugin_host::{DecoderInstance, FilterInstance};
 use batch::RecordBatch;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use decode::DecodeScratch;
+use filter::FilterScratch;
 use serialize::Serializer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,9 +32,9 @@ pub struct Worker {
     /// Its stage name for the watchdog, such as `worker-0`.
     pub name: String,
     /// One decoder per `[[listen]]`, by index.
-    pub decoders: Vec<PluginInstance>,
+    pub decoders: Vec<DecoderInstance>,
     /// In config order.
-    pub filters: Vec<PluginInstance>,
+    pub filters: Vec<FilterInstance>,
     pub serializer: Serializer,
     pub journal: JournalWriter,
     pub metrics: Arc<Metrics>,
@@ -100,7 +103,7 @@ impl Worker {
         let Some(decoder) = self.decoders.get_mut(frames.listener) else {
             return true;
         };
-        let report = records::decode(decoder, frames, records, decode, self.local_ip.as_bytes());
+        let report = decode::decode(decoder, frames, records, decode, self.local_ip.as_bytes());
         if report.status == SL_PANICKED {
             Metrics::add(&m.plugin_panics, 1);
         }
@@ -114,7 +117,7 @@ impl Worker {
         Metrics::add(&m.parse_failures, failures as u64);
 
         for f in &mut self.filters {
-            let report = records::filter(f, records, filter);
+            let report = filter::filter(f, records, filter);
             if report.status == SL_PANICKED {
                 Metrics::add(&m.plugin_panics, 1);
             }

@@ -1,7 +1,11 @@
-//! Plugin instances: creation from JSON config, calls, and recovery from panics.
+//! The live instance behind every typed handle: creation from JSON config, the
+//! host API it is given, and recovery from panics. The typed handles
+//! ([`super::DecoderInstance`], [`super::FilterInstance`], [`super::OutputInstance`])
+//! wrap it with the calls of their kind.
 
-use super::{LoadedPlugin, PluginError};
+use super::{with_article, LoadedPlugin, PluginError};
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use syslane_abi::*;
 
@@ -14,14 +18,28 @@ pub struct HostInfo {
     pub state_dir: String,
 }
 
-/// Where an output's refused records go: `(table, record_count, reason, JSON lines)`.
-pub type DeadLetterSink = Arc<dyn Fn(u32, u32, &str, &[u8]) + Send + Sync>;
+/// Records an output refused for good within a batch it was offered (ABI 1.1).
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetter<'a> {
+    pub table: u32,
+    /// The batch the output was offered when it refused them.
+    pub batch_id: u64,
+    pub records: u32,
+    pub reason: &'a str,
+    /// The refused records, as JSON lines.
+    pub data: &'a [u8],
+}
+
+/// Where an output's refused records go.
+pub type DeadLetterSink = Arc<dyn Fn(DeadLetter<'_>) + Send + Sync>;
 
 /// What the host's callbacks see for one instance.
 struct HostCtx {
     plugin: String,
     error: Mutex<Option<String>>,
     dead_letters: Option<DeadLetterSink>,
+    /// The batch being offered to an output, for its dead letters.
+    batch_id: AtomicU64,
 }
 
 unsafe extern "C" fn host_log(ctx: *mut c_void, level: u32, message: SlStr) {
@@ -62,7 +80,13 @@ unsafe extern "C" fn host_dead_letter(
     };
     match &ctx.dead_letters {
         Some(sink) => {
-            sink(table, record_count, &String::from_utf8_lossy(reason), data);
+            sink(DeadLetter {
+                table,
+                batch_id: ctx.batch_id.load(Ordering::Relaxed),
+                records: record_count,
+                reason: &String::from_utf8_lossy(reason),
+                data,
+            });
             SL_OK
         }
         None => SL_ERROR,
@@ -78,7 +102,7 @@ struct VtableHead {
 }
 
 /// One live instance of a plugin. Used by one thread at a time.
-pub struct PluginInstance {
+pub(super) struct Instance {
     plugin: &'static LoadedPlugin,
     config_json: String,
     // Kept alive for the strings `api` points to.
@@ -90,43 +114,33 @@ pub struct PluginInstance {
 
 // SAFETY: the ABI lets an instance be called from any thread as long as calls do not
 // overlap; `&mut self` on every call guarantees that.
-unsafe impl Send for PluginInstance {}
+unsafe impl Send for Instance {}
 
-impl std::fmt::Debug for PluginInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginInstance")
-            .field("plugin", &self.plugin.name)
-            .finish()
-    }
-}
-
-impl PluginInstance {
-    /// Creates an instance with `config_json` (a JSON object).
-    /// The plugin's name.
-    pub fn name(&self) -> &str {
-        &self.plugin.name
-    }
-
-    pub fn create(
+impl Instance {
+    /// Creates an instance of `plugin`, which must be of kind `expected`, with
+    /// `config_json` (a JSON object); its `dead_letter` callback writes to
+    /// `dead_letters`.
+    pub(super) fn create(
         plugin: &'static LoadedPlugin,
-        config_json: &str,
-        info: Arc<HostInfo>,
-    ) -> Result<PluginInstance, PluginError> {
-        PluginInstance::create_with(plugin, config_json, info, None)
-    }
-
-    /// Creates an instance whose `dead_letter` callback writes to `dead_letters`.
-    pub fn create_with(
-        plugin: &'static LoadedPlugin,
+        expected: SlKind,
         config_json: &str,
         info: Arc<HostInfo>,
         dead_letters: Option<DeadLetterSink>,
-    ) -> Result<PluginInstance, PluginError> {
+    ) -> Result<Instance, PluginError> {
+        if plugin.kind != expected {
+            return Err(PluginError::WrongKind {
+                path: plugin.path.display().to_string(),
+                name: plugin.name.clone(),
+                actual: with_article(plugin.kind),
+                expected: with_article(expected),
+            });
+        }
         let has_sink = dead_letters.is_some();
         let ctx = Box::new(HostCtx {
             plugin: plugin.name.clone(),
             error: Mutex::new(None),
             dead_letters,
+            batch_id: AtomicU64::new(0),
         });
         let api = Box::new(SlHostApi {
             struct_size: std::mem::size_of::<SlHostApi>() as u32,
@@ -144,7 +158,7 @@ impl PluginInstance {
                 None
             },
         });
-        let mut instance = PluginInstance {
+        let mut instance = Instance {
             plugin,
             config_json: config_json.to_string(),
             _info: info,
@@ -156,8 +170,23 @@ impl PluginInstance {
         Ok(instance)
     }
 
-    pub fn plugin(&self) -> &'static LoadedPlugin {
+    pub(super) fn plugin(&self) -> &'static LoadedPlugin {
         self.plugin
+    }
+
+    /// The plugin's own instance pointer.
+    pub(super) fn ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+
+    /// The size of the plugin's vtable, which tells which ABI minor's calls it has.
+    pub(super) fn vtable_size(&self) -> usize {
+        self.head().struct_size as usize
+    }
+
+    /// Sets the batch id the `dead_letter` callback reports.
+    pub(super) fn set_batch(&self, batch_id: u64) {
+        self.ctx.batch_id.store(batch_id, Ordering::Relaxed);
     }
 
     fn head(&self) -> &VtableHead {
@@ -167,7 +196,7 @@ impl PluginInstance {
     }
 
     /// The reason the plugin gave for its last failure, if any.
-    pub fn take_error(&self) -> Option<String> {
+    pub(super) fn take_error(&self) -> Option<String> {
         self.ctx
             .error
             .lock()
@@ -205,7 +234,7 @@ impl PluginInstance {
 
     /// After a call returned `status`: a panicked instance is destroyed and created
     /// again from the same config. Returns whether the instance is usable.
-    fn recover(&mut self, status: SlStatus) -> bool {
+    pub(super) fn recover(&mut self, status: SlStatus) -> bool {
         if status == SL_PANICKED {
             tracing::error!(plugin = %self.plugin.name, "plugin panicked; destroying and recreating the instance");
             self.destroy_raw();
@@ -221,123 +250,9 @@ impl PluginInstance {
         }
         true
     }
-
-    /// Calls a decoder's `decode`.
-    ///
-    /// # Safety
-    /// `emit_ctx` must be what `emit` expects, valid for the call.
-    pub unsafe fn decode(
-        &mut self,
-        frames: &[SlFrame],
-        emit: SlEmitFn,
-        emit_ctx: *mut c_void,
-    ) -> SlStatus {
-        if !self.recover(SL_OK) {
-            return SL_ERROR;
-        }
-        // SAFETY: the loader checked this is an input plugin with a full 1.0 vtable.
-        let vt = unsafe { &*self.plugin.vtable.cast::<SlInputVtable>() };
-        // SAFETY: frames are valid for the call; the caller vouches for emit_ctx.
-        let status =
-            unsafe { (vt.decode)(self.ptr, frames.as_ptr(), frames.len(), emit, emit_ctx) };
-        self.recover(status);
-        status
-    }
-
-    /// Calls a filter's `filter`.
-    ///
-    /// # Safety
-    /// `records` and the edit API must be valid for the call.
-    pub unsafe fn filter(&mut self, records: &[SlRecord], edits: &SlEditApi) -> SlStatus {
-        if !self.recover(SL_OK) {
-            return SL_ERROR;
-        }
-        // SAFETY: the loader checked this is a filter plugin with a full 1.0 vtable.
-        let vt = unsafe { &*self.plugin.vtable.cast::<SlFilterVtable>() };
-        // SAFETY: the caller vouches for the views and the edit API.
-        let status = unsafe { (vt.filter)(self.ptr, records.as_ptr(), records.len(), edits) };
-        self.recover(status);
-        status
-    }
-
-    /// Offers `data` to an output. Returns the status, the requested delay and the
-    /// plugin's reason (for RETRY, REJECT, ERROR).
-    pub fn send(
-        &mut self,
-        data: &Arc<Vec<u8>>,
-        table: u32,
-        batch_id: u64,
-        records: u32,
-        attempt: u32,
-    ) -> (SlStatus, u64, Option<String>) {
-        if !self.recover(SL_OK) {
-            return (
-                SL_RETRY,
-                0,
-                Some("the output plugin could not be created".into()),
-            );
-        }
-        unsafe extern "C" fn release(ctx: *mut c_void) {
-            // SAFETY: `ctx` is the `Arc` leaked below for this payload, released once.
-            drop(unsafe { Arc::from_raw(ctx.cast_const().cast::<Vec<u8>>()) });
-        }
-        let payload = SlPayload {
-            struct_size: min_size::PAYLOAD,
-            table,
-            batch_id,
-            record_count: records,
-            attempt,
-            data: SlStr::from_bytes(data),
-            release,
-            release_ctx: Arc::into_raw(Arc::clone(data)).cast_mut().cast(),
-        };
-        let mut retry_after_ms = 0u64;
-        let _ = self.take_error();
-        // SAFETY: the loader checked this is an output plugin; the payload's bytes are
-        // kept alive by the Arc clone until the plugin releases it.
-        let vt = unsafe { &*self.plugin.vtable.cast::<SlOutputVtable>() };
-        // SAFETY: as above.
-        let status = unsafe { (vt.send)(self.ptr, &payload, &mut retry_after_ms) };
-        let reason = self.take_error();
-        self.recover(status);
-        (status, retry_after_ms, reason)
-    }
 }
 
-impl PluginInstance {
-    /// Runs an output's own setup check (ABI 1.1). `Ok(false)` when the plugin has none.
-    pub fn check(&mut self, online: bool) -> Result<bool, String> {
-        if !self.recover(SL_OK) {
-            return Err("the plugin instance could not be created".into());
-        }
-        if self.plugin.kind != SL_KIND_OUTPUT {
-            return Ok(false);
-        }
-        let size = self.head().struct_size as usize;
-        if size < std::mem::size_of::<SlOutputVtable>() {
-            return Ok(false);
-        }
-        // SAFETY: the vtable is an output vtable at least as large as the 1.1 struct.
-        let vt = unsafe { &*self.plugin.vtable.cast::<SlOutputVtable>() };
-        let Some(check) = vt.check else {
-            return Ok(false);
-        };
-        let _ = self.take_error();
-        let flags = if online { SL_CHECK_ONLINE } else { 0 };
-        // SAFETY: the instance is live and calls do not overlap (`&mut self`).
-        let status = unsafe { check(self.ptr, flags) };
-        self.recover(status);
-        match status {
-            SL_OK => Ok(true),
-            SL_PANICKED => Err("the plugin panicked while checking its setup".into()),
-            _ => Err(self
-                .take_error()
-                .unwrap_or_else(|| "the check failed without saying why".into())),
-        }
-    }
-}
-
-impl Drop for PluginInstance {
+impl Drop for Instance {
     fn drop(&mut self) {
         self.destroy_raw();
     }

@@ -5,13 +5,23 @@
 //! Refused, with the file and both versions named: a missing or foreign descriptor,
 //! another ABI major, a newer minor, a struct smaller than this ABI's, a kind other
 //! than the configuration expects, and files or directories others could write.
+//!
+//! An instance is created only from a loaded plugin of its kind, as a
+//! [`DecoderInstance`], [`FilterInstance`] or [`OutputInstance`] with safe calls;
+//! the `extern "C"` callbacks plugins call back into stay in this module.
 
 #![allow(unsafe_code)]
 
+mod calls;
 mod instance;
-pub mod records;
+mod output;
 
-pub use instance::{DeadLetterSink, HostInfo, PluginInstance};
+pub use calls::{
+    DecodeCall, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews, RecordIn,
+    RecordViews, ViewBuilder,
+};
+pub use instance::{DeadLetter, DeadLetterSink, HostInfo};
+pub use output::{OutputInstance, SendOutcome};
 
 use libloading::Library;
 use std::collections::HashMap;

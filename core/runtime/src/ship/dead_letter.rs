@@ -2,14 +2,19 @@
 //! operator can see them and send them again once the cause is fixed.
 
 use crate::metrics::Metrics;
-use crate::pipeline::serialize::write_str;
-use crate::plugin_host::DeadLetterSink;
+use crate::plugin_host::{DeadLetter, DeadLetterSink};
 use crate::state_dir::{open_private, private_dir};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use syslane_abi::SL_TABLE_SECURITY;
+
+/// Writes `s` as a JSON string.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, and a &str is always valid JSON text.
+    let _ = serde_json::to_writer(out, s);
+}
 
 #[derive(Clone, Debug)]
 pub struct DeadLetters {
@@ -18,15 +23,17 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     /// The callback an output uses to dead-letter part of a batch (ABI 1.1): writes
-    /// the records with the batch the shipper is offering and counts them.
-    pub fn sink(
-        &self,
-        metrics: std::sync::Arc<Metrics>,
-        batch: std::sync::Arc<AtomicU64>,
-    ) -> DeadLetterSink {
+    /// the records with the batch they were offered in and counts them.
+    pub fn sink(&self, metrics: Arc<Metrics>) -> DeadLetterSink {
         let letters = self.clone();
-        std::sync::Arc::new(move |table, records, reason: &str, data: &[u8]| {
-            let batch_id = batch.load(Ordering::Relaxed);
+        Arc::new(move |letter: DeadLetter<'_>| {
+            let DeadLetter {
+                table,
+                batch_id,
+                records,
+                reason,
+                data,
+            } = letter;
             tracing::error!(batch_id, records, %reason, "output refused records for good; writing them to the dead-letter file");
             if let Err(e) = letters.write(table, batch_id, reason, data) {
                 tracing::error!(path = %letters.path().display(), records, error = %e, "could not write records the output refused for good to the dead-letter file; they are lost");
@@ -61,11 +68,11 @@ impl DeadLetters {
         };
         for record in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             out.extend_from_slice(b"{\"time\":");
-            write_str(&mut out, time.as_bytes());
+            write_str(&mut out, &time);
             out.extend_from_slice(b",\"table\":");
-            write_str(&mut out, table.as_bytes());
+            write_str(&mut out, table);
             let _ = write!(out, ",\"batch_id\":{batch_id},\"reason\":");
-            write_str(&mut out, reason.as_bytes());
+            write_str(&mut out, reason);
             out.extend_from_slice(b",\"record\":");
             out.extend_from_slice(record);
             out.extend_from_slice(b"}\n");

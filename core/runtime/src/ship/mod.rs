@@ -12,11 +12,9 @@ pub use dead_letter::DeadLetters;
 use crate::health::Health;
 use crate::journal::{Chunk, JournalReader, Next, Position};
 use crate::metrics::Metrics;
-use crate::plugin_host::PluginInstance;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::plugin_host::{OutputInstance, SendOutcome};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use syslane_abi::*;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -25,14 +23,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 pub type Deadline = Arc<Mutex<Option<Instant>>>;
 
 pub struct Shipper {
-    pub output: PluginInstance,
+    pub output: OutputInstance,
     pub journal: JournalReader,
     pub metrics: Arc<Metrics>,
     pub batch_max_bytes: usize,
     pub dead_letters: DeadLetters,
     pub deadline: Deadline,
-    /// The batch being offered, for records the output dead-letters itself.
-    pub current_batch: Arc<AtomicU64>,
     pub health: Arc<Health>,
 }
 
@@ -141,7 +137,6 @@ impl Shipper {
             };
             let batch = self.gather(first, &mut carry);
             batch_id += 1;
-            self.current_batch.store(batch_id, Ordering::Relaxed);
             if !self.deliver(&batch, batch_id, &mut seed) {
                 tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
                 return;
@@ -155,18 +150,17 @@ impl Shipper {
         let mut backoff = BACKOFF_START;
         let mut attempt = 0u32;
         loop {
-            let (status, retry_after_ms, reason) =
+            let outcome =
                 self.output
                     .send(&batch.data, batch.table, batch_id, batch.records, attempt);
             let m = &*self.metrics;
-            match status {
-                SL_OK => {
+            match outcome {
+                SendOutcome::Delivered => {
                     Metrics::add(&m.records_sent, u64::from(batch.records));
                     Metrics::add(&m.batches_sent, 1);
                     return true;
                 }
-                SL_REJECT => {
-                    let reason = reason.unwrap_or_else(|| "rejected without a reason".into());
+                SendOutcome::Reject(reason) => {
                     tracing::error!(batch_id, records = batch.records, %reason, "output rejected a batch; writing it to the dead-letter file");
                     m.output_failed(self.output.name(), "reject", &reason);
                     // The batch stays journaled until its dead letters are on disk.
@@ -184,17 +178,19 @@ impl Shipper {
                     Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
                     return true;
                 }
-                other => {
-                    if other == SL_PANICKED {
+                SendOutcome::Retry {
+                    after,
+                    reason,
+                    panicked,
+                } => {
+                    if panicked {
                         Metrics::add(&m.plugin_panics, 1);
                     }
                     Metrics::add(&m.batches_retried, 1);
-                    let delay = if retry_after_ms > 0 {
-                        Duration::from_millis(retry_after_ms).min(Duration::from_secs(3600))
-                    } else {
-                        next_delay(&mut backoff, seed)
+                    let delay = match after {
+                        Some(after) => after.min(Duration::from_secs(3600)),
+                        None => next_delay(&mut backoff, seed),
                     };
-                    let reason = reason.unwrap_or_else(|| format!("status {other}"));
                     tracing::warn!(batch_id, attempt, delay_ms = delay.as_millis() as u64, %reason, "output did not take the batch; retrying");
                     m.output_failed(self.output.name(), "retry", &reason);
                     attempt = attempt.saturating_add(1);

@@ -1,9 +1,10 @@
 //! Loading the configured plugins and creating their instances, shared by `run`
 //! and `check-config` so both refuse exactly the same things.
 
-use crate::config::{Config, PluginRef, Section};
+use crate::config::{Config, Section};
 use crate::plugin_host::{
-    DeadLetterSink, HostInfo, LoadedPlugin, PluginError, PluginHost, PluginInstance,
+    DeadLetterSink, DecoderInstance, FilterInstance, HostInfo, LoadedPlugin, OutputInstance,
+    PluginError, PluginHost,
 };
 use crate::system;
 use std::sync::Arc;
@@ -66,36 +67,29 @@ impl Components {
         })
     }
 
-    fn create(
-        &self,
-        config: &Config,
-        plugin: &'static LoadedPlugin,
-        r: &PluginRef,
-    ) -> Result<PluginInstance, String> {
-        PluginInstance::create(plugin, &r.options_json, Arc::clone(&self.info))
-            .map_err(|e| at(config, r.section, &r.plugin, e))
-    }
-
     /// One decoder per listener, in listener order.
-    pub fn decoders(&self, config: &Config) -> Result<Vec<PluginInstance>, String> {
+    pub fn decoders(&self, config: &Config) -> Result<Vec<DecoderInstance>, String> {
         config
             .listen
             .iter()
             .zip(&self.decoders)
             .map(|(l, p)| {
-                PluginInstance::create(p, &l.options_json, Arc::clone(&self.info))
+                DecoderInstance::create(p, &l.options_json, Arc::clone(&self.info))
                     .map_err(|e| at(config, l.section, &l.input, e))
             })
             .collect()
     }
 
     /// The filter chain, in config order.
-    pub fn filters(&self, config: &Config) -> Result<Vec<PluginInstance>, String> {
+    pub fn filters(&self, config: &Config) -> Result<Vec<FilterInstance>, String> {
         config
             .filters
             .iter()
             .zip(&self.filters)
-            .map(|(r, p)| self.create(config, p, r))
+            .map(|(r, p)| {
+                FilterInstance::create(p, &r.options_json, Arc::clone(&self.info))
+                    .map_err(|e| at(config, r.section, &r.plugin, e))
+            })
             .collect()
     }
 
@@ -104,9 +98,9 @@ impl Components {
         &self,
         config: &Config,
         dead_letters: Option<DeadLetterSink>,
-    ) -> Result<PluginInstance, String> {
+    ) -> Result<OutputInstance, String> {
         let r = &config.output;
-        PluginInstance::create_with(
+        OutputInstance::create(
             self.output,
             &r.options_json,
             Arc::clone(&self.info),

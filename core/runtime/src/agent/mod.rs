@@ -1,0 +1,155 @@
+//! The agent's lifecycle: start every stage, reload a new configuration, drain.
+//!
+//! Start-up order puts the failure-prone parts first (config, plugins, their
+//! configs, sockets) so a mistake ends the process before anything is accepted.
+//! Shutdown runs the other way: listeners stop reading (connections drain what is
+//! already in flight), workers finish their queues, and the shipper delivers what
+//! is journaled until `shutdown_timeout` passes; the rest stays journaled.
+//!
+//! A reload checks all of the new configuration (plugins included) before
+//! touching anything: a bad one is refused with the reason and the running one
+//! stays. A good one replaces the pipeline (decoders, filters, journal, output);
+//! the journal, on disk, carries every accepted record across. When
+//! [`crate::config::diff`] finds the sockets fit the new configuration they and
+//! their connections stay open, and senders wait during the swap; otherwise they
+//! are reopened, and UDP datagrams arriving in those milliseconds are not received.
+
+pub mod components;
+mod listeners;
+mod pipeline;
+pub mod stats_socket;
+
+use crate::config::diff::Diff;
+use crate::config::Config;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use components::Components;
+use listeners::Listeners;
+use pipeline::Pipeline;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One running configuration: its sockets and the stages behind them.
+pub struct Generation {
+    listeners: Listeners,
+    pipeline: Pipeline,
+}
+
+/// What a reload did.
+pub struct Reloaded {
+    /// Whether the sockets stayed open.
+    pub kept_sockets: bool,
+    /// The top-level keys and tables that differ, for the log.
+    pub changed: Vec<&'static str>,
+    /// `Err` when the new configuration could not start and the old one runs again.
+    pub outcome: Result<(), String>,
+}
+
+impl Generation {
+    /// Starts a pipeline and its sockets; a pipeline whose sockets fail is stopped.
+    pub async fn launch(
+        config: &Config,
+        metrics: &Arc<Metrics>,
+        health: &Arc<Health>,
+    ) -> Result<Generation, String> {
+        let (pipeline, senders) = Pipeline::start(config, metrics, health)?;
+        match Listeners::open(config, senders, metrics).await {
+            Ok(listeners) => Ok(Generation {
+                listeners,
+                pipeline,
+            }),
+            Err(e) => {
+                pipeline.stop(Duration::ZERO).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops within `drain`. The deadline comes first: listeners may be waiting
+    /// on workers that wait on a full journal, which only the shipper's stop frees.
+    pub async fn stop(self, drain: Duration) {
+        self.pipeline.deadline(drain);
+        self.listeners.stop().await;
+        self.pipeline.join().await;
+    }
+
+    /// Replaces this generation, running `old`, with one running `new` (checked
+    /// by [`prepare`]). When `new` cannot start, `old` starts again; `Err` only
+    /// when neither could.
+    pub async fn reload(
+        self,
+        old: &Config,
+        new: &Config,
+        metrics: &Arc<Metrics>,
+        health: &Arc<Health>,
+    ) -> Result<(Generation, Reloaded), String> {
+        let Diff {
+            keep_sockets,
+            changed,
+        } = Diff::new(old, new);
+        let (generation, outcome) = if keep_sockets {
+            self.swap_pipeline(old, new, metrics, health).await?
+        } else {
+            self.stop(Duration::ZERO).await;
+            match Generation::launch(new, metrics, health).await {
+                Ok(g) => (g, Ok(())),
+                Err(e) => (Generation::launch(old, metrics, health).await?, Err(e)),
+            }
+        };
+        Ok((
+            generation,
+            Reloaded {
+                kept_sockets: keep_sockets,
+                changed,
+                outcome,
+            },
+        ))
+    }
+
+    /// Replaces the pipeline behind running listeners: senders wait meanwhile, so
+    /// connections stay open and UDP datagrams wait in the socket buffers. Falls
+    /// back to `old` when `new` cannot start (the inner error says why).
+    async fn swap_pipeline(
+        self,
+        old: &Config,
+        new: &Config,
+        metrics: &Arc<Metrics>,
+        health: &Arc<Health>,
+    ) -> Result<(Generation, Result<(), String>), String> {
+        let Generation {
+            listeners,
+            pipeline,
+        } = self;
+        listeners.ctx.router.replace(Vec::new());
+        pipeline.stop(Duration::ZERO).await;
+        let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics, health) {
+            Ok(started) => (Ok(()), started),
+            Err(e) => (Err(e), Pipeline::start(old, metrics, health)?),
+        };
+        listeners.ctx.router.replace(senders);
+        Ok((
+            Generation {
+                listeners,
+                pipeline,
+            },
+            outcome,
+        ))
+    }
+}
+
+/// Reads and checks a new configuration for `running` as `check-config` would.
+pub fn prepare(path: &Path, running: &Config) -> Result<Config, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    if config.state_dir != running.state_dir {
+        return Err(format!(
+            "{}: state_dir: cannot change while running (the journal lives there); restart the service to move it",
+            config.file.display()
+        ));
+    }
+    let components = Components::load(&config)?;
+    components.decoders(&config)?;
+    components.filters(&config)?;
+    components.output(&config, None)?;
+    Ok(config)
+}

@@ -1,0 +1,114 @@
+//! The stages behind the listeners, built from one configuration: workers
+//! (decoders, filters), the journal and the shipper (output).
+
+use super::components::Components;
+use crate::config::Config;
+use crate::health::Health;
+use crate::journal;
+use crate::listen::FrameBatch;
+use crate::metrics::Metrics;
+use crate::pipeline::serialize::Serializer;
+use crate::pipeline::Worker;
+use crate::ship::{DeadLetters, Deadline, Shipper};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(f)
+        .map_err(|e| format!("cannot start thread {name}: {e}"))
+}
+
+pub(super) struct Pipeline {
+    workers: Vec<JoinHandle<()>>,
+    shipper: JoinHandle<()>,
+    deadline: Deadline,
+}
+
+impl Pipeline {
+    /// Starts the stages; returns them with the senders that feed the workers.
+    pub(super) fn start(
+        config: &Config,
+        metrics: &Arc<Metrics>,
+        health: &Arc<Health>,
+    ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
+        let components = Components::load(config)?;
+        let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
+        let output = components.output(config, Some(dead_letters.sink(Arc::clone(metrics))))?;
+        let journal_config = journal::JournalConfig {
+            dir: config.state_dir.join("journal"),
+            max_bytes: config.journal.max_bytes,
+            when_full: config.journal.when_full,
+            fsync: config.journal.fsync,
+            health: Arc::clone(health),
+        };
+        let (journal_writer, journal_reader) = journal::open(journal_config, Arc::clone(metrics))?;
+        let deadline = Deadline::default();
+        let shipper = Shipper {
+            output,
+            journal: journal_reader,
+            metrics: Arc::clone(metrics),
+            batch_max_bytes: config.pipeline.batch_max_bytes,
+            dead_letters,
+            deadline: Arc::clone(&deadline),
+            health: Arc::clone(health),
+        };
+        let shipper = spawn("shipper".into(), move || shipper.run())?;
+
+        let workers_n = config.pipeline.workers;
+        let per_worker_queue = (config.pipeline.queue_batches / workers_n).max(4);
+        let mut senders = Vec::new();
+        let mut workers = Vec::new();
+        for i in 0..workers_n {
+            let worker = Worker {
+                name: format!("worker-{i}"),
+                health: Arc::clone(health),
+                decoders: components.decoders(config)?,
+                filters: components.filters(config)?,
+                serializer: Serializer::new(&components.info.host_name),
+                journal: journal_writer.clone(),
+                metrics: Arc::clone(metrics),
+                local_ip: components.local_ip.clone(),
+            };
+            let (tx, rx) = crossbeam_channel::bounded(per_worker_queue);
+            senders.push(tx);
+            workers.push(spawn(format!("worker-{i}"), move || worker.run(rx))?);
+        }
+        drop(journal_writer);
+        Ok((
+            Pipeline {
+                workers,
+                shipper,
+                deadline,
+            },
+            senders,
+        ))
+    }
+
+    /// Lets the shipper deliver for at most `drain` more. Once it stops, the
+    /// journal no longer blocks workers when it is full, so their queues empty.
+    pub(super) fn deadline(&self, drain: Duration) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + drain);
+    }
+
+    /// Stops within `drain`: see [`Pipeline::join`].
+    pub(super) async fn stop(self, drain: Duration) {
+        self.deadline(drain);
+        self.join().await;
+    }
+
+    /// Waits for the workers to finish their queues (their senders must be gone)
+    /// and for the shipper to reach its deadline.
+    pub(super) async fn join(self) {
+        let (workers, shipper) = (self.workers, self.shipper);
+        let _ = tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+            let _ = shipper.join();
+        })
+        .await;
+    }
+}
