@@ -143,11 +143,34 @@ fn check_cases(out: &Path, rounds: usize, logs: impl Fn() -> String) {
     }
 }
 
-const CEF_GOOD: &str = r"<132>Nov 25 10:00:00 fw01 CEF:0|Acme|Edge Firewall|2.1|4001|Blocked \| outbound|7|src=10.0.0.5 spt=51515 dst=203.0.113.9 dpt=443 proto=TCP act=block suser=alice msg=Denied by rule \= 5 cs1Label=Rule cs1=egress web in=1200 out=88 custom=x";
-const CEF_BROKEN: &str = "<132>Nov 25 10:00:01 fw01 CEF:0|Acme|Edge Firewall";
-const PLAIN: &str = "<134>Nov 25 10:00:02 fw01 sshd[77]: plain line next to CEF";
+/// The CEF case's messages, dated an hour ago in the system's zone (the decoders'
+/// default `timezone`), so that their time stays inside the window TimeGenerated
+/// accepts; and that time in UTC as TimeGenerated shows it (`THH:MM:SS`).
+fn cef_messages() -> &'static ([String; 3], String) {
+    static MESSAGES: std::sync::OnceLock<([String; 3], String)> = std::sync::OnceLock::new();
+    MESSAGES.get_or_init(|| {
+        let at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 3600).unwrap();
+        let stamp = |s: i64| {
+            jiff::tz::TimeZone::system()
+                .to_datetime(at + jiff::SignedDuration::from_secs(s))
+                .strftime("%b %e %H:%M:%S")
+                .to_string()
+        };
+        let good = format!(
+            r"<132>{} fw01 CEF:0|Acme|Edge Firewall|2.1|4001|Blocked \| outbound|7|src=10.0.0.5 spt=51515 dst=203.0.113.9 dpt=443 proto=TCP act=block suser=alice msg=Denied by rule \= 5 cs1Label=Rule cs1=egress web in=1200 out=88 custom=x",
+            stamp(0)
+        );
+        let broken = format!("<132>{} fw01 CEF:0|Acme|Edge Firewall", stamp(1));
+        let plain = format!("<134>{} fw01 sshd[77]: plain line next to CEF", stamp(2));
+        let utc = jiff::tz::TimeZone::UTC
+            .to_datetime(at)
+            .strftime("T%H:%M:%S")
+            .to_string();
+        ([good, broken, plain], utc)
+    })
+}
 
-/// Checks the CommonSecurityLog record of CEF_GOOD, the Syslog record of the
+/// Checks the CommonSecurityLog record of the good CEF message, the Syslog record of the
 /// broken one, and that neither reached the plain syslog stream as CEF.
 fn check_cef(out: &Path, logs: impl Fn() -> String) {
     assert!(
@@ -192,7 +215,10 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
         assert_eq!(r[column], value, "{column} in {r}");
     }
     assert!(
-        r["TimeGenerated"].as_str().unwrap().contains("T10:00:00"),
+        r["TimeGenerated"]
+            .as_str()
+            .unwrap()
+            .contains(&cef_messages().1),
         "{r}"
     );
     // The broken one is kept whole as a Syslog record (it came in on the CEF port).
@@ -276,10 +302,7 @@ fn rsyslog_sends_cef_to_the_cef_port_and_syslane_fills_common_security_log() {
     let (agent, ports) = start_agent(dir.path());
     let rsyslog = rsyslog_with_shipped_drop_in(dir.path(), &ports);
     std::thread::sleep(Duration::from_millis(300));
-    send_tcp_lf(
-        ports.daemon_in,
-        [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from),
-    );
+    send_tcp_lf(ports.daemon_in, cef_messages().0.clone());
     check_cef(&dir.path().join("out.jsonl"), || {
         format!("rsyslog:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs())
     });
@@ -304,10 +327,7 @@ fn syslog_ng_with_the_shipped_drop_in_forwards_the_selection_and_cef() {
     let (agent, ports) = start_agent(dir.path());
     let sng = syslog_ng_with_shipped_drop_in(dir.path(), &ports);
     std::thread::sleep(Duration::from_millis(500));
-    send_tcp_lf(
-        ports.daemon_in,
-        [CEF_GOOD, CEF_BROKEN, PLAIN].map(String::from),
-    );
+    send_tcp_lf(ports.daemon_in, cef_messages().0.clone());
     check_cef(&dir.path().join("out.jsonl"), || {
         format!("syslog-ng:\n{}\nsyslane:\n{}", sng.logs(), agent.logs())
     });
