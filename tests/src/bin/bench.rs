@@ -126,10 +126,24 @@ fn args() -> Args {
     a
 }
 
+/// Today's date in UTC: the messages are dated today, as rsyslog forwards them, so
+/// their time is within the window TimeGenerated accepts (a fixed date would soon be
+/// a device with a wrong clock, whose records take the receive time instead).
+fn today() -> &'static str {
+    static TODAY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TODAY.get_or_init(|| {
+        jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+            .to_string()
+    })
+}
+
 /// A realistic message: RFC 5424 with a timestamp, host, app, pid and ~100 bytes of text.
 fn message(conn: usize, i: usize) -> String {
     format!(
-        "<38>1 2026-11-25T10:{:02}:{:02}.{:06}Z web-{conn:02}.example.com sshd {} - - Accepted publickey for deploy from 192.0.2.{} port {} ssh2: ED25519 SHA256:abc{i}",
+        "<38>1 {}T10:{:02}:{:02}.{:06}Z web-{conn:02}.example.com sshd {} - - Accepted publickey for deploy from 192.0.2.{} port {} ssh2: ED25519 SHA256:abc{i}",
+        today(),
         (i / 60) % 60,
         i % 60,
         i % 1_000_000,
