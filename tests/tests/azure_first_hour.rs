@@ -315,6 +315,49 @@ fn cef_records_reach_common_security_log_with_every_column_kept() {
     agent.stop();
 }
 
+/// A workspace without Sentinel has no security stream, but the packaged
+/// configuration still listens for CEF: those records are kept in the dead-letter
+/// file with what to do, and Syslog records keep flowing.
+#[test]
+fn cef_records_without_a_security_stream_are_dead_lettered_with_what_to_do() {
+    let (dir, plugins, emu, port) = setup(&[]);
+    let cef_port = free_port();
+    let config = azure_config(&plugins, port, &emu.output_toml("client_secret", "")).replace(
+        "[output]",
+        &format!("[[listen]]\naddress = \"tcp://127.0.0.1:{cef_port}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n[output]"),
+    );
+    let agent = Agent::start(dir.path(), &config);
+    send_tcp_lf(
+        cef_port,
+        ["<134>Nov 25 10:00:00 fw01 CEF:0|Acme|FW|1|100|blocked|7|src=10.0.0.5".to_string()],
+    );
+    send_tcp_lf(port, numbered("plain", 0..5));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            counter(&stats_of(dir.path()), "syslane_records_dead_lettered") == 1
+        }),
+        "{}",
+        agent.logs()
+    );
+    assert!(emu.wait_for(SYSLOG_STREAM, 5, Duration::from_secs(20)));
+    let config_path = dir.path().join("syslane.toml");
+    let listing = syslane(&[
+        "dead-letter",
+        "list",
+        "--config",
+        config_path.to_str().unwrap(),
+    ])
+    .1;
+    assert!(
+        listing.contains("CommonSecurityLog (CEF) records cannot be sent")
+            && listing.contains("Microsoft Sentinel")
+            && listing.contains("--security-stream on")
+            && listing.contains("dead-letter replay"),
+        "{listing}"
+    );
+    agent.stop();
+}
+
 /// The (section, key) pairs of a TOML text, in order.
 fn keys(toml: &str) -> Vec<(String, String)> {
     let mut section = String::new();
