@@ -44,9 +44,9 @@ case $args in
     " deployment group create "*)
         [ "${AZ_FAIL:-}" = deployment ] && error "(InvalidTemplateDeployment) The template deployment 'syslane' is not valid: InvalidOutputTable: Table for output stream 'Microsoft-CommonSecurityLog' is not available for destination 'workspace'."
         if [ "${AZ_SEPARATOR:-line}" = tab ]; then
-            printf '%s\t%s\n' "$AZ_ENDPOINT" "$AZ_DCR"
+            printf '%s\t%s\t%s\n' "$AZ_ENDPOINT" "$AZ_DCR" "$AZ_RULE_ID"
         else
-            printf '%s\n%s\n' "$AZ_ENDPOINT" "$AZ_DCR"
+            printf '%s\n%s\n%s\n' "$AZ_ENDPOINT" "$AZ_DCR" "$AZ_RULE_ID"
         fi
         ;;
     *) error "the stand-in does not know: $*" ;;
@@ -56,6 +56,7 @@ esac
 const ENDPOINT: &str = "https://syslane-dcr-a1b2.westeurope-1.ingest.monitor.azure.com";
 const DCR: &str = "dcr-0123456789abcdef0123456789abcdef";
 const PRINCIPAL: &str = "11111111-2222-3333-4444-555555555555";
+const RULE_ID: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.Insights/dataCollectionRules/syslane-dcr";
 
 struct Run {
     ok: bool,
@@ -103,6 +104,7 @@ fn deploy(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env("AZ_LOCATION", "westeurope")
         .env("AZ_ENDPOINT", ENDPOINT)
         .env("AZ_DCR", DCR)
+        .env("AZ_RULE_ID", RULE_ID)
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -228,8 +230,17 @@ fn without_sentinel_the_security_stream_stays_off_unless_asked_for() {
         .parameters()
         .contains(&"securityStream=false".to_string()));
     assert!(run.parameters().contains(&"agentPrincipalId=".to_string()));
+    // A deployer who may not assign roles leaves the principal out; the script
+    // prints the command for someone who may, with the rule's resource id.
     assert!(
-        run.stderr.contains("assign 'Monitoring Metrics Publisher'"),
+        run.stderr.contains(&format!(
+            "az role assignment create --assignee-object-id OBJECT_ID --assignee-principal-type ServicePrincipal \\\n#     --role 'Monitoring Metrics Publisher' --scope '{RULE_ID}'"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Owner, User Access Administrator"),
         "{}",
         run.stderr
     );
@@ -345,6 +356,7 @@ fn empty_answers_are_refused() {
         ("AZ_ENDPOINT", "endpoint"),
         ("AZ_DCR", "rule id"),
         ("AZ_LOCATION", "location"),
+        ("AZ_RULE_ID", "resource id"),
     ] {
         let run = deploy(&dir, &["rg", "ws"], &[(var, "")]);
         assert!(!run.ok, "{var} empty: {}", run.stdout);

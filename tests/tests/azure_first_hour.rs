@@ -42,11 +42,13 @@ fn check_config(dir: &std::path::Path, config: &str) -> (bool, String) {
 
 /// Deploy, then start the agent at once, as the README says: the role has not
 /// applied yet. Batches wait (a log line a retry, naming the role and the rule),
-/// nothing is dead-lettered, and everything arrives once the role applies.
+/// offered again every `forbidden_retry_interval_secs` and not at the agent's
+/// short backoff, nothing is dead-lettered, and everything arrives once the role
+/// applies.
 #[test]
 fn a_role_not_yet_applied_is_waited_for_and_nothing_is_lost() {
-    let (dir, plugins, emu, port) = setup(&["--role-applies-after-secs", "6"]);
-    let output = emu.output_toml("client_secret", "forbidden_retry_interval_secs = 1");
+    let (dir, plugins, emu, port) = setup(&["--role-applies-after-secs", "8"]);
+    let output = emu.output_toml("client_secret", "forbidden_retry_interval_secs = 2");
     let agent = Agent::start(dir.path(), &azure_config(&plugins, port, &output));
     send_tcp_lf(port, numbered("early", 0..300));
     agent.expect_log("HTTP 403", 20);
@@ -67,7 +69,29 @@ fn a_role_not_yet_applied_is_waited_for_and_nothing_is_lost() {
     let seen = arrivals(&emu.records(SYSLOG_STREAM), "early");
     assert_eq!(seen.len(), 300);
     assert!(seen.values().all(|n| *n == 1));
-    assert!(emu.stat(&["statuses", "403"]) >= 1);
+    // The 403s came at the configured interval (2 s), not at the backoff that
+    // other failures get (1 s, then 2, 4, ... with jitter).
+    let forbidden: Vec<u64> = emu
+        .requests()
+        .iter()
+        .filter(|r| {
+            r["status"] == 403
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(&format!("/streams/{SYSLOG_STREAM}")))
+        })
+        .map(|r| r["at_ms"].as_u64().unwrap())
+        .collect();
+    assert!(
+        (2..=5).contains(&forbidden.len()),
+        "403s in the 8 s before the role applied, every 2 s: {forbidden:?}"
+    );
+    for pair in forbidden.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 1_900,
+            "retries of a 403 wait forbidden_retry_interval_secs: {forbidden:?}"
+        );
+    }
     agent.expect_log("accepts records again after", 10);
     let stats = stats_of(dir.path());
     assert_eq!(
@@ -311,6 +335,49 @@ fn cef_records_reach_common_security_log_with_every_column_kept() {
     assert!(
         algs.as_object().unwrap().keys().eq(["PS256"].iter()),
         "client assertions are PS256: {algs}"
+    );
+    agent.stop();
+}
+
+/// A workspace without Sentinel has no security stream, but the packaged
+/// configuration still listens for CEF: those records are kept in the dead-letter
+/// file with what to do, and Syslog records keep flowing.
+#[test]
+fn cef_records_without_a_security_stream_are_dead_lettered_with_what_to_do() {
+    let (dir, plugins, emu, port) = setup(&[]);
+    let cef_port = free_port();
+    let config = azure_config(&plugins, port, &emu.output_toml("client_secret", "")).replace(
+        "[output]",
+        &format!("[[listen]]\naddress = \"tcp://127.0.0.1:{cef_port}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n[output]"),
+    );
+    let agent = Agent::start(dir.path(), &config);
+    send_tcp_lf(
+        cef_port,
+        ["<134>Nov 25 10:00:00 fw01 CEF:0|Acme|FW|1|100|blocked|7|src=10.0.0.5".to_string()],
+    );
+    send_tcp_lf(port, numbered("plain", 0..5));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            counter(&stats_of(dir.path()), "syslane_records_dead_lettered") == 1
+        }),
+        "{}",
+        agent.logs()
+    );
+    assert!(emu.wait_for(SYSLOG_STREAM, 5, Duration::from_secs(20)));
+    let config_path = dir.path().join("syslane.toml");
+    let listing = syslane(&[
+        "dead-letter",
+        "list",
+        "--config",
+        config_path.to_str().unwrap(),
+    ])
+    .1;
+    assert!(
+        listing.contains("CommonSecurityLog (CEF) records cannot be sent")
+            && listing.contains("Microsoft Sentinel")
+            && listing.contains("--security-stream on")
+            && listing.contains("dead-letter replay"),
+        "{listing}"
     );
     agent.stop();
 }

@@ -184,6 +184,14 @@ fn the_rule_carries_its_own_endpoint_and_a_dce_is_only_for_private_link() {
         .as_str()
         .unwrap()
         .starts_with("dcr-"));
+    // The rule's resource id, the scope of its role assignment (deploy.sh prints
+    // the `az role assignment create` command with it when no principal is given).
+    let rule_id = r.deployment.outputs["dcrResourceId"].as_str().unwrap();
+    assert!(
+        rule_id.starts_with("/subscriptions/")
+            && rule_id.ends_with("/providers/Microsoft.Insights/dataCollectionRules/syslane-dcr"),
+        "{rule_id}"
+    );
 
     let r = rule(&["dataCollectionEndpoint=true"]);
     let dce: Vec<&Value> = r

@@ -102,20 +102,25 @@ out=$(az deployment group create \
     securityStream="$security_param" syslogExtraColumns="$extras" \
     dataCollectionEndpoint="$private_link" \
     agentPrincipalId="$principal" agentPrincipalType="$principal_type" \
-    --query '[properties.outputs.endpoint.value, properties.outputs.dcrImmutableId.value]' \
+    --query '[properties.outputs.endpoint.value, properties.outputs.dcrImmutableId.value, properties.outputs.dcrResourceId.value]' \
     --output tsv) ||
     fail "the deployment failed (the Azure CLI's message is above)"
-# tsv puts one value on each line (or tab-separated): read both either way,
+# tsv puts one value on each line (or tab-separated): read them either way,
 # keeping an empty first value in its place.
 mapfile -t values < <(printf '%s\n' "$out" | tr -d '\r' | tr '\t' '\n')
 endpoint=${values[0]:-}
 dcr=${values[1]:-}
+rule_id=${values[2]:-}
 case $endpoint in
     https://*) ;;
     *) fail "the deployment returned no logs ingestion endpoint (got '${endpoint}'; the whole answer: $out)" ;;
 esac
-[ -n "$dcr" ] && [ "${#values[@]}" -eq 2 ] ||
+[ -n "$dcr" ] && [ "${#values[@]}" -le 3 ] ||
     fail "the deployment returned no data collection rule id (got: $out)"
+case $rule_id in
+    /subscriptions/*/providers/Microsoft.Insights/dataCollectionRules/*) ;;
+    *) fail "the deployment returned no resource id for the data collection rule (got '${rule_id}'; the whole answer: $out)" ;;
+esac
 
 cat <<TOML
 # Add to /etc/syslane/syslane.toml (and fill in [output.auth]):
@@ -135,7 +140,13 @@ if [ "$private_link" = true ]; then
     echo "# Private link: add the data collection endpoint to your Azure Monitor Private Link Scope (AMPLS) before the agent sends through it." >&2
 fi
 if [ -z "$principal" ]; then
-    echo "# No principal given: assign 'Monitoring Metrics Publisher' on the rule to the agent's identity yourself." >&2
+    cat >&2 <<EOF
+# No principal given: the agent's identity still needs Monitoring Metrics Publisher
+# on the rule. Someone who may assign roles (Owner, User Access Administrator or
+# Role Based Access Control Administrator) runs, with the identity's object id:
+#   az role assignment create --assignee-object-id OBJECT_ID --assignee-principal-type $principal_type \\
+#     --role 'Monitoring Metrics Publisher' --scope '$rule_id'
+EOF
 else
     echo "# A new role assignment can take up to 30 minutes to apply; until then the agent retries (HTTP 403)." >&2
 fi

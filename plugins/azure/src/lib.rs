@@ -167,10 +167,7 @@ impl Output for AzureOutput {
     fn send(&mut self, payload: &Payload<'_>) -> Outcome {
         let Some(stream) = self.stream_for(payload.table).map(str::to_string) else {
             return Outcome::Reject {
-                reason: format!(
-                    "no stream is configured for table {} (set security_stream for CEF records)",
-                    payload.table
-                ),
+                reason: no_stream(payload.table),
             };
         };
         let (groups, oversized) = ingest::split(payload.data, self.max_request_bytes);
@@ -313,6 +310,15 @@ impl Output for AzureOutput {
             }
         }
         Ok(())
+    }
+}
+
+/// Why records of `table` cannot be sent: no stream is configured for them.
+fn no_stream(table: u32) -> String {
+    if table == SL_TABLE_SECURITY {
+        "CommonSecurityLog (CEF) records cannot be sent: [output] has no security_stream. They are kept in the dead-letter file. To ship them, the workspace needs Microsoft Sentinel and the rule the security stream (deploy.sh --security-stream on); then set security_stream = \"Custom-SyslaneSecurity\" and, with the agent stopped, run `syslane dead-letter replay`. Or remove the cef listeners".into()
+    } else {
+        format!("records of table {table} cannot be sent: the azure output has no stream for that table; they are kept in the dead-letter file")
     }
 }
 

@@ -80,6 +80,12 @@ pub(crate) async fn ingest(
     let started = Instant::now();
     let q = query(&req);
     let mut log = json!({
+        // When the request arrived (milliseconds since the Unix epoch), so tests
+        // can check how far apart the agent's retries are.
+        "at_ms": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
         "method": req.method().as_str(),
         "path": req.uri().path(),
         "query": q,
