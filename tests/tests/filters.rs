@@ -28,7 +28,7 @@ fn through(filters: &str, env: &[(&str, &str)], lines: &[&str]) -> Vec<serde_jso
         send_tcp_lf(port, lines.iter().map(|l| l.to_string()));
     }
     let arrived = up && wait_until(Duration::from_secs(10), || count_lines(&out) >= lines.len());
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();

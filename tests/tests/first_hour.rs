@@ -122,7 +122,7 @@ fn the_readme_run_command_works_on_the_embedded_default() {
                 .iter()
                 .any(|r| r["SyslogMessage"] == "hello from the README")
         });
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-TERM", &agent_pid.to_string()])
         .status()
         .unwrap();

@@ -131,7 +131,7 @@ fn datagram_and_stream_sockets_with_mode_group_and_counters() {
     assert_eq!(counter(&stats, "syslane_unix_dropped_total"), 0, "{stats}");
 
     // A crash leaves the socket file behind: the next start replaces it.
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-KILL", &agent.pid().to_string()])
         .status()
         .unwrap();
