@@ -2,7 +2,7 @@
 //! notification socket, and a bare RELP client that reports how each message
 //! was answered.
 
-use crate::{agent_binary, capture, wait_until, Agent};
+use crate::{agent_binary, capture, tool, wait_until, Agent};
 use serde_json::Value;
 use std::io::{BufReader, Write};
 use std::net::TcpStream;
@@ -21,7 +21,7 @@ pub struct Tmpfs {
 impl Tmpfs {
     pub fn mount(path: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(path).unwrap();
-        let out = Command::new("mount")
+        let out = Command::new(tool("mount"))
             .args([
                 "-t",
                 "tmpfs",
@@ -57,7 +57,10 @@ impl Tmpfs {
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         // Lazily, so a process still holding a file there cannot keep it mounted.
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = Command::new(tool("umount"))
+            .arg("-l")
+            .arg(&self.path)
+            .status();
     }
 }
 

@@ -248,7 +248,7 @@ impl Agent {
 
     fn exited(&self) -> bool {
         let child = self.child.as_ref().unwrap();
-        Command::new("kill")
+        Command::new(tool("kill"))
             .args(["-0", &child.id().to_string()])
             .stderr(Stdio::null())
             .status()
@@ -263,7 +263,7 @@ impl Agent {
     /// Sends SIGTERM and waits for the exit; returns the status and the logs.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
-        Command::new("kill")
+        Command::new(tool("kill"))
             .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
@@ -438,7 +438,7 @@ impl Rsyslog {
 
 impl Drop for Rsyslog {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
+        let _ = Command::new(tool("kill"))
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let end = Instant::now() + Duration::from_secs(10);
@@ -525,7 +525,7 @@ impl SyslogNg {
 
 impl Drop for SyslogNg {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
+        let _ = Command::new(tool("kill"))
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let end = Instant::now() + Duration::from_secs(10);

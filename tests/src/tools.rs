@@ -27,6 +27,8 @@ fn package(name: &str) -> &'static str {
         "debootstrap" => "debootstrap",
         "dpkg-deb" => "dpkg",
         "hostname" => "hostname",
+        "kill" => "procps",
+        "mount" | "umount" => "mount",
         "cargo-deb" | "cargo-generate-rpm" => "none: cargo install",
         _ => "unknown",
     }

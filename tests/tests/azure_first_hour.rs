@@ -440,7 +440,49 @@ fn auth_keys_written_in_output_are_sent_to_output_auth() {
         path.to_str().unwrap(),
     ]);
     assert!(
-        !ok && err.contains("authority_host belongs in [output.auth], not in [output]"),
+        !ok && err.contains(&format!(
+            "{}: line {}: [output] (azure) authority_host: belongs in [output.auth], not in [output]; move it below an [output.auth] line",
+            path.display(),
+            line_of(&path, "authority_host = ")
+        )),
         "{err}"
     );
+
+    // A key of [output.auth] misspelled, or a method that does not exist: the
+    // table, the line and the key, and [output.auth]'s own keys.
+    let auth = emu.output_toml("client_secret", "");
+    for (wrong, key, said) in [
+        (
+            auth.replace("tenant_id = ", "tenant = "),
+            "tenant",
+            "unknown key `tenant`; the valid keys are method, tenant_id, client_id, client_secret_file,",
+        ),
+        (
+            auth.replace("method = \"client_secret\"", "method = \"client_secrets\""),
+            "method",
+            "unknown variant `client_secrets`, expected one of `client_secret`, `client_certificate`, `managed_identity`, `azure_arc`",
+        ),
+    ] {
+        std::fs::write(&path, azure_config(&plugins, port, &wrong)).unwrap();
+        let (ok, _, err) = syslane(&["check-config", "--offline", "--config", path.to_str().unwrap()]);
+        let line = line_of(&path, &format!("{key} = "));
+        assert!(
+            !ok && err.contains(&format!(
+                "{}: line {line}: [output.auth] (azure) {key}: {said}",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("plugin,"), "[output.auth] takes no plugin key: {err}");
+    }
+}
+
+/// The 1-based line of the first line starting with `start` in `path`.
+fn line_of(path: &std::path::Path, start: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.trim_start().starts_with(start))
+        .unwrap_or_else(|| panic!("no {start} in {}", path.display()))
+        + 1
 }

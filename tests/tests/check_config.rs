@@ -54,7 +54,7 @@ fn a_state_dir_that_run_could_not_use_is_refused() {
     // A directory nobody may write (a read-only file system stops root too).
     let ro = dir.path().join("ro");
     let _mount = Tmpfs::mount(&ro, "1m");
-    assert!(std::process::Command::new("mount")
+    assert!(std::process::Command::new(tool("mount"))
         .args(["-o", "remount,ro"])
         .arg(&ro)
         .status()

@@ -189,3 +189,68 @@ fn a_conf_d_drop_in_adds_a_filter_without_editing_the_main_file() {
     let records = read_records(&out);
     assert_eq!(records[0]["Site"], "lab", "{}", records[0]);
 }
+
+/// `syslane-bench --help` and a bad option answer like `syslane` does (clap),
+/// never with a panic, and the help names every mode and option.
+#[test]
+fn the_benchmark_documents_its_modes_and_refuses_bad_options_without_a_panic() {
+    let bench = env!("CARGO_BIN_EXE_syslane-bench");
+    let out = std::process::Command::new(bench)
+        .arg("--help")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let (help, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{help}{err}");
+    assert!(
+        help.starts_with("End-to-end benchmarks of the real agent"),
+        "{help}"
+    );
+    for option in [
+        "--messages <N>",
+        "--connections <N,N,...>",
+        "--workers <N>",
+        "--fsync <POLICY>",
+        "--filter <FILTER,...>",
+        "--recovery-mib <MIB>",
+        "--azure <N,N,...>",
+        "--rsyslog",
+        "--parse",
+        "--rounds <N>",
+        "--compare",
+    ] {
+        assert!(help.contains(option), "{option} missing:\n{help}");
+    }
+    for mode in [
+        "Mode: fill the journal",
+        "Mode: ship to the workspace emulator",
+        "Mode: a real rsyslogd",
+        "Mode: the parser",
+    ] {
+        assert!(help.contains(mode), "{mode} missing:\n{help}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+
+    for bad in [
+        &["--messages", "0"][..],
+        &["--connections", "x"],
+        &["--parse", "--azure", "1"],
+        &["--compare"],
+        &["--no-such-option"],
+    ] {
+        let out = std::process::Command::new(bench)
+            .args(bad)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && !err.contains("panicked"),
+            "{bad:?}: {err}"
+        );
+    }
+}

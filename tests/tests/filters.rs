@@ -28,7 +28,7 @@ fn through(filters: &str, env: &[(&str, &str)], lines: &[&str]) -> Vec<serde_jso
         send_tcp_lf(port, lines.iter().map(|l| l.to_string()));
     }
     let arrived = up && wait_until(Duration::from_secs(10), || count_lines(&out) >= lines.len());
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
@@ -160,4 +160,64 @@ fn filter_config_errors_are_placed_and_explained() {
         !ok && text.contains("(enrich) feilds: unknown key `feilds` (did you mean `fields`?); the valid keys are plugin, fields, from_env, overwrite"),
         "{text}"
     );
+}
+
+/// What leaves the host holds no masked secret anywhere: not in `RawMessage`
+/// (the message as received, with `keep_raw`), nor in the text of a CEF record
+/// (its `Message` column and the extensions no column took).
+#[test]
+fn redact_reaches_raw_messages_and_cef_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (syslog, cef) = (free_port(), free_port());
+    let out = dir.path().join("out.jsonl");
+    let agent = Agent::start(
+        dir.path(),
+        &format!(
+            "state_dir = \"state\"\nplugin_dir = \"{}\"\n\
+             [[listen]]\naddress = \"tcp://127.0.0.1:{syslog}\"\ninput = \"syslog\"\nkeep_raw = true\n\
+             [[listen]]\naddress = \"tcp://127.0.0.1:{cef}\"\ninput = \"cef\"\n\
+             [[filter]]\nplugin = \"redact\"\npresets = [\"password\", \"token\"]\n\
+             [output]\nplugin = \"file\"\npath = \"{}\"\n",
+            build_dir().display(),
+            out.display()
+        ),
+    );
+    send_tcp_lf(
+        syslog,
+        [
+            "<38>1 2026-11-25T10:00:00Z web1 sshd 77 - - login user=bob password=hunter2 ok"
+                .to_string(),
+        ],
+    );
+    send_tcp_lf(
+        cef,
+        ["<134>Nov 25 10:00:00 fw01 CEF:0|Acme|Edge|2.1|4001|Login|7|src=10.0.0.5 msg=login password\\=hunter2 ok api_key=t0k3n".to_string()],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || count_lines(&out) == 2),
+        "{}",
+        agent.logs()
+    );
+    agent.stop();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("t0k3n"),
+        "a secret left the host:\n{text}"
+    );
+    let records = read_records(&out);
+    let syslog = message(&records, "login user=bob");
+    assert_eq!(syslog["SyslogMessage"], "login user=bob password=*** ok");
+    assert!(
+        syslog["RawMessage"]
+            .as_str()
+            .is_some_and(|raw| raw.ends_with("login user=bob password=*** ok")),
+        "{syslog}"
+    );
+    let event = records
+        .iter()
+        .find(|r| r["DeviceVendor"] == "Acme")
+        .unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(event["Message"], "login password=*** ok", "{event}");
+    assert_eq!(event["AdditionalExtensions"], "api_key=***", "{event}");
+    assert_eq!(event["SourceIP"], "10.0.0.5", "{event}");
 }

@@ -122,7 +122,7 @@ fn the_readme_run_command_works_on_the_embedded_default() {
                 .iter()
                 .any(|r| r["SyslogMessage"] == "hello from the README")
         });
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-TERM", &agent_pid.to_string()])
         .status()
         .unwrap();
@@ -323,6 +323,25 @@ fn control_characters_from_the_file_are_escaped_on_the_terminal() {
         "{text:?}"
     );
     assert!(text.contains("\\u{1b}[2J\\u{7}evil"), "{text}");
+
+    // A configuration that is valid but names paths with control characters:
+    // the summary of check-config escapes them too.
+    let config = config_file(dir.path(), &format!("{LISTEN}{OUTPUT}"));
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap().replace(
+            "state_dir = \"state\"",
+            "state_dir = \"st\\u001b]0;title\\u0007ate\"",
+        ),
+    )
+    .unwrap();
+    let (ok, text) = check(&config);
+    assert!(ok, "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(text.contains("st\\u{1b}]0;title\\u{7}ate"), "{text}");
 }
 
 #[test]

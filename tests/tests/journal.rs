@@ -22,7 +22,7 @@ fn records_journaled_while_the_output_is_down_survive_kill_9() {
     agent.expect_log("No space left on device", 10);
     // Let the pipeline journal the whole stream (it takes milliseconds), then crash.
     std::thread::sleep(Duration::from_secs(2));
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-KILL", &agent.pid().to_string()])
         .status()
         .unwrap();

@@ -170,3 +170,42 @@ fn metrics_are_served_over_http_in_the_prometheus_text_format() {
         "the endpoint closes with the agent"
     );
 }
+
+/// Off unless configured; an address beyond loopback is served, and the log
+/// says that other hosts can read it.
+#[test]
+fn metrics_are_off_by_default_and_a_wide_address_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let agent = Agent::start(
+        dir.path(),
+        &config_text(&build_dir(), free_port(), "", &out),
+    );
+    let (status, logs) = agent.stop();
+    assert!(
+        status.success() && !logs.contains("serving metrics"),
+        "{logs}"
+    );
+
+    let metrics_port = free_port();
+    let agent = Agent::start(
+        dir.path(),
+        &format!(
+            "metrics_address = \"0.0.0.0:{metrics_port}\"\n{}",
+            config_text(&build_dir(), free_port(), "", &out)
+        ),
+    );
+    agent.expect_log("serving /metrics beyond loopback", 5);
+    let mut r = client()
+        .get(&format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("syslane_build_info{"));
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+}

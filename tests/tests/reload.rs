@@ -6,7 +6,7 @@ use std::time::Duration;
 use syslane_tests::*;
 
 fn hup(agent: &Agent) {
-    assert!(Command::new("kill")
+    assert!(Command::new(tool("kill"))
         .args(["-HUP", &agent.pid().to_string()])
         .status()
         .unwrap()

@@ -150,7 +150,7 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(150 + (seed >> 33) % 600));
-        Command::new("kill")
+        Command::new(tool("kill"))
             .args(["-KILL", &agent.pid().to_string()])
             .status()
             .unwrap();

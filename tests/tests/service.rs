@@ -66,7 +66,10 @@ fn the_agent_notifies_ready_watchdog_reloading_and_stopping() {
         "pets every 100 ms: {got:?}"
     );
 
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    Command::new(tool("kill"))
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
     let got = receive_until(&sock, 20, |g| g.iter().any(|m| m.contains("READY=1")));
     let reloading = got.iter().position(|m| m.contains("RELOADING=1"));
     let ready = got.iter().position(|m| m.contains("READY=1"));
@@ -79,7 +82,10 @@ fn the_agent_notifies_ready_watchdog_reloading_and_stopping() {
         "{got:?}"
     );
 
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    Command::new(tool("kill"))
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     let got = receive_until(&sock, 20, |g| g.iter().any(|m| m.contains("STOPPING=1")));
     assert!(got.iter().any(|m| m.contains("STOPPING=1")), "{got:?}");
     let status = child.wait().unwrap();

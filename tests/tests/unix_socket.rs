@@ -21,6 +21,38 @@ fn unix_listen(path: &Path, scheme: &str, extra: &str) -> String {
     )
 }
 
+/// A group other than this process's own, which the agent (run by the same
+/// user) may give its socket to: for root any group, else a supplementary one.
+/// The socket would be in the process's own group without socket_group.
+fn other_group() -> (String, u32) {
+    let id = |arg: &str| {
+        let out = Command::new("id").arg(arg).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let own: u32 = id("-g").parse().unwrap();
+    let candidates: Vec<(String, u32)> = if id("-u") == "0" {
+        std::fs::read_to_string("/etc/group")
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?.to_string();
+                Some((name, f.nth(1)?.parse().ok()?))
+            })
+            .collect()
+    } else {
+        id("-Gn")
+            .split_whitespace()
+            .map(String::from)
+            .zip(id("-G").split_whitespace().map(|g| g.parse().unwrap()))
+            .collect()
+    };
+    candidates
+        .into_iter()
+        .find(|(_, gid)| *gid != own)
+        .expect("socket_group needs a group other than this user's own: run the tests as root (as CI does) or as a user in a supplementary group")
+}
+
 fn messages(out: &Path) -> Vec<String> {
     read_records(out)
         .iter()
@@ -34,10 +66,7 @@ fn datagram_and_stream_sockets_with_mode_group_and_counters() {
     let dgram = dir.path().join("run/syslog.sock");
     let stream = dir.path().join("run/stream.sock");
     let out = dir.path().join("out.jsonl");
-    let group = String::from_utf8(Command::new("id").arg("-gn").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string();
+    let (group, gid) = other_group();
     let config = config_with(
         &build_dir(),
         &format!(
@@ -55,8 +84,7 @@ fn datagram_and_stream_sockets_with_mode_group_and_counters() {
     let meta = std::fs::metadata(&dgram).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    let own_gid = std::fs::metadata(dir.path()).unwrap().gid();
-    assert_eq!(meta.gid(), own_gid, "socket_group = {group}");
+    assert_eq!(meta.gid(), gid, "socket_group = {group}");
     assert_eq!(
         std::fs::metadata(&stream).unwrap().permissions().mode() & 0o777,
         0o666,
@@ -131,7 +159,7 @@ fn datagram_and_stream_sockets_with_mode_group_and_counters() {
     assert_eq!(counter(&stats, "syslane_unix_dropped_total"), 0, "{stats}");
 
     // A crash leaves the socket file behind: the next start replaces it.
-    Command::new("kill")
+    Command::new(tool("kill"))
         .args(["-KILL", &agent.pid().to_string()])
         .status()
         .unwrap();

@@ -114,7 +114,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if let Some(table) = raw.as_object() {
         if let Some(key) = AUTH_KEYS.iter().find(|k| table.contains_key(**k)) {
             return Err(format!(
-                "{key} belongs in [output.auth], not in [output]: move it below an [output.auth] line"
+                "{key}: belongs in [output.auth], not in [output]; move it below an [output.auth] line"
             ));
         }
         if table.contains_key("client_secret") {
@@ -130,7 +130,9 @@ pub fn parse(text: &str) -> Result<Config, String> {
             _ => {}
         }
     }
-    let c: Config = serde_json::from_value(raw).map_err(|e| e.to_string())?;
+    // The SDK names the key an error is about (`auth.method: …`), so the agent
+    // can point at its line in [output] or [output.auth].
+    let c: Config = syslane_plugin_sdk::parse_config(text)?;
     let endpoint = c.endpoint.trim_end_matches('/');
     if !endpoint.starts_with("https://") {
         return Err(format!(
@@ -180,10 +182,21 @@ mod tests {
         for key in AUTH_KEYS {
             let e = parse(&with(&format!("\"{key}\":\"v\""))).unwrap_err();
             assert!(
-                e.starts_with(&format!("{key} belongs in [output.auth], not in [output]")),
+                e.starts_with(&format!("{key}: belongs in [output.auth], not in [output]")),
                 "{e}"
             );
         }
+        let e = parse(&GOOD.replace("managed_identity\"", "managed_identity\",\"tenant\":\"t\""))
+            .unwrap_err();
+        assert!(
+            e.starts_with("auth: unknown field `tenant`, expected one of `method`"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("managed_identity", "managed_identiy")).unwrap_err();
+        assert!(
+            e.starts_with("auth.method: unknown variant `managed_identiy`"),
+            "{e}"
+        );
         let e =
             parse(r#"{"endpoint":"https://x","dcr_immutable_id":"d","stream":"s"}"#).unwrap_err();
         assert!(e.contains("no [output.auth] table"), "{e}");

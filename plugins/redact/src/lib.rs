@@ -55,7 +55,7 @@ fn default_replacement() -> String {
     presets::MASK.to_string()
 }
 
-/// The message column (`Message` is accepted for CEF records too).
+/// The message column (`Message`, the CEF records' text, names it too).
 const MESSAGE: &str = "SyslogMessage";
 
 /// How a rule replaces a match.
@@ -95,6 +95,19 @@ fn field_name(name: &str) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// The fields a rule on `name` reaches: for the message, also the text of CEF
+/// records (the `Message` column and `AdditionalExtensions`, the pairs no column
+/// took) and `RawMessage` (the message as received, with `keep_raw` or a
+/// malformed message), which hold the same secrets.
+fn targets(name: &str) -> impl Iterator<Item = &str> {
+    let also: &[&str] = if name == MESSAGE {
+        &["Message", "AdditionalExtensions", "RawMessage"]
+    } else {
+        &[]
+    };
+    std::iter::once(name).chain(also.iter().copied())
 }
 
 /// A field's current value in a record.
@@ -214,15 +227,28 @@ impl Filter for Redact {
 
     fn filter(&mut self, records: &[RecordView<'_>], edits: &mut Edits<'_>) {
         let mut refused = None;
+        // Per record, the fields changed so far: rules of several entries that
+        // reach the same field apply one after the other, and it is set once.
+        let mut changed: Vec<(&str, Vec<u8>)> = Vec::new();
         for (i, r) in records.iter().enumerate() {
+            changed.clear();
             for field in &self.rules.fields {
-                let Some(v) = value(r, &field.name) else {
-                    continue;
-                };
-                if let Some(new) = self.rules.redact(field, v) {
-                    if !edits.set(i, &field.name, &new) {
-                        refused = Some(field.name.clone());
+                for target in targets(&field.name) {
+                    let at = changed.iter().position(|(n, _)| *n == target);
+                    let new = match at {
+                        Some(at) => self.rules.redact(field, &changed[at].1),
+                        None => value(r, target).and_then(|v| self.rules.redact(field, v)),
+                    };
+                    match (new, at) {
+                        (Some(new), Some(at)) => changed[at].1 = new,
+                        (Some(new), None) => changed.push((target, new)),
+                        (None, _) => {}
                     }
+                }
+            }
+            for (name, new) in &changed {
+                if !edits.set(i, name, new) {
+                    refused = Some(name.to_string());
                 }
             }
         }

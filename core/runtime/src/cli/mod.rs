@@ -146,23 +146,23 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { config, offline } => config
             .path()
             .and_then(|p| check::check_config(&p, offline))
-            .map(|summary| println!("{summary}")),
+            .map(|summary| println!("{}", printable(&summary))),
         Command::Plugins { config } => config
             .path()
             .and_then(|p| check::list_plugins(&p))
-            .map(|table| print!("{table}")),
+            .map(|table| print!("{}", printable(&table))),
         Command::DeadLetter {
             action: DeadLetterAction::List { config },
         } => config
             .path()
             .and_then(|p| dead_letter::list(&p))
-            .map(|t| print!("{t}")),
+            .map(|t| print!("{}", printable(&t))),
         Command::DeadLetter {
             action: DeadLetterAction::Replay { config },
         } => config
             .path()
             .and_then(|p| dead_letter::replay(&p))
-            .map(|t| print!("{t}")),
+            .map(|t| print!("{}", printable(&t))),
         Command::Stats {
             config,
             prometheus,
@@ -170,7 +170,7 @@ pub fn main() -> ExitCode {
         } => config
             .path()
             .and_then(|p| stats::show(&p, prometheus, interval))
-            .map(|text| print!("{text}")),
+            .map(|text| print!("{}", printable(&text))),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
     };
     match result {
@@ -182,8 +182,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A message with control characters other than line breaks escaped: values
-/// from files and the network never drive the terminal.
+/// A message or report with control characters other than line breaks escaped:
+/// values from files, plugins and the network never drive the terminal. (Not
+/// for `syslog-config`, whose output is a daemon's configuration file.)
 fn printable(message: &str) -> String {
     message
         .split('\n')

@@ -137,6 +137,21 @@ pub fn serde_message(message: &str, also_valid: &[&str]) -> (String, Option<Stri
     (escape(message), None)
 }
 
+/// A plugin message that begins with the key it is about, as the SDK writes
+/// them (`auth: unknown field …`, `auth.method: unknown variant …`, `keep: …`):
+/// the key's path split into its parts, and the rest of the message.
+pub fn leading_path(message: &str) -> Option<(Vec<&str>, &str)> {
+    let (path, rest) = message.split_once(": ")?;
+    let word = |w: &str| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let parts: Vec<&str> = path.split('.').collect();
+    parts.iter().all(|p| word(p)).then_some((parts, rest))
+}
+
 /// What to write for a required top-level key.
 pub fn example(key: &str) -> Option<&'static str> {
     Some(match key {
@@ -181,6 +196,24 @@ mod tests {
         );
         let (text, _) = serde_message("invalid type: string \"x\", expected u32", &[]);
         assert_eq!(text, "invalid type: string \"x\", expected u32");
+    }
+
+    #[test]
+    fn a_leading_key_path_is_split_off() {
+        assert_eq!(
+            leading_path("auth.method: unknown variant `x`"),
+            Some((vec!["auth", "method"], "unknown variant `x`"))
+        );
+        assert_eq!(
+            leading_path("auth: unknown field `t`, expected `method`"),
+            Some((vec!["auth"], "unknown field `t`, expected `method`"))
+        );
+        assert_eq!(leading_path("rules[0].pattern: does not compile"), None);
+        assert_eq!(
+            leading_path("endpoint \"x\" must start with https://"),
+            None
+        );
+        assert_eq!(leading_path("plugin `x` not found: looked for …"), None);
     }
 
     #[test]

@@ -219,6 +219,9 @@ impl Config {
     /// section came from), the line, the section, the plugin, the key, and the
     /// valid keys in the operator's words.
     pub fn plugin_error(&self, section: Section, plugin: &str, message: &str) -> String {
+        if let Some(placed) = self.table_key_error(section, plugin, message) {
+            return placed;
+        }
         let host_keys: &[&str] = match section.name {
             "listen" => &["address", "input"],
             _ => &["plugin"],
@@ -231,6 +234,45 @@ impl Config {
             ..place
         }
         .to_string()
+    }
+
+    /// A plugin's message that starts with the path of a key of a table section
+    /// (`auth.method: …`, `auth: unknown field …`, `keep: …`), placed at that key:
+    /// in `[output.auth]` when the path starts with a table inside the section,
+    /// whose valid keys are then the plugin's only. `None` for other messages.
+    fn table_key_error(&self, section: Section, plugin: &str, message: &str) -> Option<String> {
+        if !source::TABLES.contains(&section.name) {
+            return None;
+        }
+        let (path, rest) = explain::leading_path(message.trim())?;
+        let (table, key, rest) = match path.as_slice() {
+            [sub, key @ ..] if self.sources.has(section.name, sub, true) => {
+                let (rest, unknown) = explain::serde_message(rest, &[]);
+                let key = match key {
+                    [] => unknown,
+                    _ => Some(key.join(".")),
+                };
+                (format!("{}.{sub}", section.name), key, rest)
+            }
+            [key] if self.sources.has(section.name, key, false) => {
+                let (rest, _) = explain::serde_message(rest, &[]);
+                (section.name.to_string(), Some(key.to_string()), rest)
+            }
+            _ => return None,
+        };
+        let at = self.sources.locate(Some((&table, 0)), key.as_deref());
+        Some(
+            ConfigError {
+                file: at.file,
+                line: at.line,
+                key: format!(
+                    "[{table}] ({plugin}){}",
+                    key.map(|k| format!(" {k}")).unwrap_or_default()
+                ),
+                message: rest,
+            }
+            .to_string(),
+        )
     }
 
     /// A message about a section as a whole (`[output] (azure): ...`).

@@ -5,7 +5,7 @@
 use super::drop_in;
 use super::explain::{escape, Location};
 use super::ConfigError;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One file of a configuration, with its text (for line numbers).
@@ -21,6 +21,8 @@ pub struct Sources {
     files: Vec<File>,
     /// Top-level key, or `output.key` → (file index) of the last file that set it.
     keys: HashMap<String, usize>,
+    /// Tables inside `[output]` (`output.auth`), written as `[output.auth]` or inline.
+    subtables: HashSet<String>,
     /// `listen` / `filter` entry n of the merged list → (file index, entry index in that file).
     entries: HashMap<(String, usize), (usize, usize)>,
     pub merged: toml::Table,
@@ -55,6 +57,7 @@ impl Sources {
         let mut sources = Sources {
             files: Vec::new(),
             keys: HashMap::new(),
+            subtables: HashSet::new(),
             entries: HashMap::new(),
             merged: toml::Table::new(),
         };
@@ -80,8 +83,11 @@ impl Sources {
                 } else if let (true, toml::Value::Table(t)) =
                     (TABLES.contains(&key.as_str()), value)
                 {
-                    for sub in t.keys() {
+                    for (sub, v) in t {
                         sources.keys.insert(format!("{key}.{sub}"), index);
+                        if v.is_table() {
+                            sources.subtables.insert(format!("{key}.{sub}"));
+                        }
                     }
                     sources.keys.entry(key.clone()).or_insert(index);
                 } else {
@@ -92,6 +98,16 @@ impl Sources {
             drop_in::merge(&mut sources.merged, table);
         }
         Ok(sources)
+    }
+
+    /// Whether `[table]` holds `name` as a key (`sub`: as a table, `[table.name]`).
+    pub fn has(&self, table: &str, name: &str, sub: bool) -> bool {
+        let path = format!("{table}.{name}");
+        if sub {
+            self.subtables.contains(&path)
+        } else {
+            self.keys.contains_key(&path)
+        }
     }
 
     /// The file and line of `key` in `section` (`None`: the top level).
@@ -217,5 +233,22 @@ mod tests {
         assert_eq!((l.file.as_str(), l.line), ("conf.d/10.toml", Some(4)));
         let l = s.locate(Some(("output", 0)), Some("pth"));
         assert_eq!((l.file.as_str(), l.line), ("main.toml", Some(9)));
+    }
+
+    #[test]
+    fn tables_inside_output_are_found() {
+        let s = Sources::new(
+            (Path::new("main.toml"), TEXT),
+            &[(
+                PathBuf::from("conf.d/20.toml"),
+                "[output]\nplugin = \"azure\"\n\n[output.auth]\nmethod = \"x\"\ntenant = \"t\"\n"
+                    .into(),
+            )],
+        )
+        .unwrap();
+        assert!(s.has("output", "auth", true) && !s.has("output", "plugin", true));
+        assert!(s.has("output", "plugin", false) && !s.has("output", "nothing", false));
+        let l = s.locate(Some(("output.auth", 0)), Some("tenant"));
+        assert_eq!((l.file.as_str(), l.line), ("conf.d/20.toml", Some(6)));
     }
 }

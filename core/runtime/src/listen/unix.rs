@@ -1,5 +1,6 @@
 //! Unix socket listeners: `unix://` (datagrams, one message each, as rsyslog's
-//! `omuxsock`, syslog-ng's `unix-dgram()` and the Azure Monitor Agent send them)
+//! `omuxsock` and syslog-ng's `unix-dgram()` send them, as to the Azure Monitor
+//! Agent before its version 1.28)
 //! and `unixstream://` (framed like TCP).
 //!
 //! The rules are those of the network listeners: a datagram batch that finds the

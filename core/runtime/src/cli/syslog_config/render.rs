@@ -213,7 +213,7 @@ pub fn rsyslog(sel: &Selection) -> String {
 fn rsyslog_unix_comment() -> String {
     format!(
         "\n# Over a unix datagram socket instead of TCP (as the Azure Monitor Agent\n\
-         # receives): add a listener `address = \"unix://{UNIX_SOCKET}\"` with\n\
+         # received before 1.28): add a listener `address = \"unix://{UNIX_SOCKET}\"` with\n\
          # `input = \"syslog\"` to /etc/syslane/syslane.toml, and write this file with\n\
          # `syslane syslog-config --unix-socket {UNIX_SOCKET} ...`; it forwards with\n\
          # omuxsock (shipped with rsyslog) in place of the omfwd action above.\n"
