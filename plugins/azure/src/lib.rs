@@ -43,7 +43,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use syslane_abi::{SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
-use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload};
+use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload, Preferences};
 
 pub use network::{no_proxy_matches, url_host};
 pub use proxy::{parse as parse_proxy, ProxySetting};
@@ -57,6 +57,7 @@ pub struct AzureOutput {
     security_stream: Option<String>,
     concurrency: usize,
     max_request_bytes: usize,
+    flush_interval: Duration,
     forbidden: ForbiddenPolicy,
     /// Which proxy the endpoint and the authority are reached through, for check-config.
     proxy_note: String,
@@ -164,6 +165,7 @@ impl Output for AzureOutput {
             security_stream: c.security_stream,
             concurrency: c.max_concurrent_requests,
             max_request_bytes: c.max_request_bytes,
+            flush_interval: Duration::from_secs(c.flush_interval_secs),
             proxy_note,
             progress: Progress::default(),
             pool: Pool::new(c.compression_level),
@@ -264,6 +266,19 @@ impl Output for AzureOutput {
                 self.progress = Progress::default();
                 Outcome::Ok
             }
+        }
+    }
+
+    /// Batches that fill every concurrent request, so the requests of one batch
+    /// overlap (and compress on every core); and the linger that keeps a quiet
+    /// host within the rule's request budget.
+    fn preferences(&self) -> Preferences {
+        Preferences {
+            // A request cuts at a line boundary, so it carries a little less than
+            // the limit; 1/32 spare keeps a batch at `concurrency` requests.
+            batch_bytes: ((self.max_request_bytes - self.max_request_bytes / 32) * self.concurrency)
+                as u64,
+            flush_interval: self.flush_interval,
         }
     }
 

@@ -6,7 +6,6 @@
 //! that repeat (records of one read share their receive time) are formatted once.
 
 use super::batch::{Rec, RecordBatch};
-use std::io::Write;
 use syslane_abi::*;
 use syslane_syslog::{FACILITY_NAMES, SEVERITY_NAMES};
 
