@@ -190,13 +190,13 @@ mod tests {
     fn empty_lines_and_a_missing_final_newline_are_taken() {
         let data = b"\n\n{\"a\":1}\n\n{\"b\":2}";
         let p = plan(data, 1000);
-        assert_eq!(p.parts, [2..data.len()]);
+        assert_eq!(p.parts, vec![Range { start: 2, end: data.len() }]);
         assert_eq!(array(data, &p.parts[0]), b"[{\"a\":1},{\"b\":2}]");
         assert_eq!(records(data), 2);
         // The last line without its newline still fits exactly: `[x]`.
         let p = plan(b"abc\nx", 3);
-        assert_eq!(p.oversized, [0..3]);
-        assert_eq!(p.parts, [4..5]);
+        assert_eq!(p.oversized, vec![Range { start: 0, end: 3 }]);
+        assert_eq!(p.parts, vec![Range { start: 4, end: 5 }]);
         assert!(plan(b"", 10).parts.is_empty());
         assert_eq!(array(b"", &(0..0)), b"[]");
     }
