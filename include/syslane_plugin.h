@@ -39,7 +39,7 @@
 #define SL_ABI_MAJOR 1
 
 // Bumped when fields or functions are added; the host refuses a newer minor.
-#define SL_ABI_MINOR 1
+#define SL_ABI_MINOR 2
 
 // Capability bits in `SlPluginDescriptor::capabilities`. None are defined in 1.0;
 // hosts ignore bits they do not know.
@@ -302,6 +302,21 @@ typedef struct {
   void *release_ctx;
 } SlPayload;
 
+// What an output asks of the batches it is offered (ABI 1.2). Zero means "no
+// preference" for every field.
+typedef struct {
+  // `sizeof(SlOutputPreferences)` as the host knows it.
+  uint32_t struct_size;
+  // The batch size in bytes (of JSON lines) the output handles best, such as
+  // what its concurrent requests carry together; used when the configuration
+  // does not set `batch_max_bytes`.
+  uint64_t batch_bytes;
+  // How long a batch that is not full may wait for more records, counted from
+  // the previous batch offered: it bounds how often a quiet host calls `send`.
+  // The host sends at once when it drains or shuts down.
+  uint64_t flush_interval_ms;
+} SlOutputPreferences;
+
 // Output functions (`SL_KIND_OUTPUT`).
 typedef struct {
   uint32_t struct_size;
@@ -316,6 +331,10 @@ typedef struct {
   // network). Report each step through `log`; on failure call `set_error` and
   // return `SL_ERROR`.
   SlStatus (*check)(void *instance, uint32_t flags);
+  // Since 1.2, may be null: how this instance wants its batches cut. The host
+  // calls it once after `create`, with `prefs` zeroed but for `struct_size`, and
+  // reads what the plugin set.
+  void (*preferences)(void *instance, SlOutputPreferences *prefs);
 } SlOutputVtable;
 
 // The type of the exported `syslane_plugin_descriptor` symbol.

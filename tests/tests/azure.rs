@@ -345,9 +345,14 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
 #[test]
 fn short_lived_tokens_are_refreshed_before_they_expire() {
     let (dir, plugins, emu, port) = setup(&["--token-lifetime-secs", "4"]);
+    // Each wave is its own request (no linger), so requests span the token's life.
     let agent = Agent::start(
         dir.path(),
-        &azure_config(&plugins, port, &emu.output_toml("managed_identity", "")),
+        &azure_config(
+            &plugins,
+            port,
+            &emu.output_toml("managed_identity", "flush_interval_secs = 0"),
+        ),
     );
     for wave in 0..4 {
         send_tcp_lf(port, numbered("wave", wave * 100..(wave + 1) * 100));

@@ -151,9 +151,14 @@ fn a_403_that_outlasts_the_window_is_dead_lettered_with_the_role_named() {
 #[test]
 fn a_token_outage_is_retried_with_pauses_while_the_old_token_serves() {
     let (dir, plugins, emu, port) = setup(&["--token-lifetime-secs", "8"]);
+    // Requests all through the outage (no linger), so the refresh is tried on the way.
     let agent = Agent::start(
         dir.path(),
-        &azure_config(&plugins, port, &emu.output_toml("managed_identity", "")),
+        &azure_config(
+            &plugins,
+            port,
+            &emu.output_toml("managed_identity", "flush_interval_secs = 0"),
+        ),
     );
     send_tcp_lf(port, numbered("before", 0..10));
     assert!(emu.wait_for(SYSLOG_STREAM, 10, Duration::from_secs(20)));

@@ -111,7 +111,7 @@ fn metrics_are_served_over_http_in_the_prometheus_text_format() {
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert!(
         body.contains(&format!(
-            "syslane_build_info{{version=\"{}\",abi=\"1.1\"}} 1\n",
+            "syslane_build_info{{version=\"{}\",abi=\"1.2\"}} 1\n",
             env!("CARGO_PKG_VERSION")
         )),
         "{body}"

@@ -25,7 +25,7 @@ pub const SL_MAGIC: u32 = 0x4C50_4C53;
 /// Bumped when a change breaks existing plugins; the host refuses another major.
 pub const SL_ABI_MAJOR: u16 = 1;
 /// Bumped when fields or functions are added; the host refuses a newer minor.
-pub const SL_ABI_MINOR: u16 = 1;
+pub const SL_ABI_MINOR: u16 = 2;
 /// The exported symbol every plugin provides, of type `SlDescriptorFn`.
 pub const SL_DESCRIPTOR_SYMBOL: &str = "syslane_plugin_descriptor";
 
@@ -375,6 +375,28 @@ pub struct SlOutputVtable {
     /// network). Report each step through `log`; on failure call `set_error` and
     /// return `SL_ERROR`.
     pub check: Option<unsafe extern "C" fn(instance: *mut c_void, flags: u32) -> SlStatus>,
+    /// Since 1.2, may be null: how this instance wants its batches cut. The host
+    /// calls it once after `create`, with `prefs` zeroed but for `struct_size`, and
+    /// reads what the plugin set.
+    pub preferences:
+        Option<unsafe extern "C" fn(instance: *mut c_void, prefs: *mut SlOutputPreferences)>,
+}
+
+/// What an output asks of the batches it is offered (ABI 1.2). Zero means "no
+/// preference" for every field.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlOutputPreferences {
+    /// `sizeof(SlOutputPreferences)` as the host knows it.
+    pub struct_size: u32,
+    /// The batch size in bytes (of JSON lines) the output handles best, such as
+    /// what its concurrent requests carry together; used when the configuration
+    /// does not set `batch_max_bytes`.
+    pub batch_bytes: u64,
+    /// How long a batch that is not full may wait for more records, counted from
+    /// the previous batch offered: it bounds how often a quiet host calls `send`.
+    /// The host sends at once when it drains or shuts down.
+    pub flush_interval_ms: u64,
 }
 
 /// What `syslane_plugin_descriptor()` returns: static data describing the plugin.

@@ -43,6 +43,7 @@ fn header_declares_every_public_item() {
         "SlInputVtable",
         "SlFilterVtable",
         "SlOutputVtable",
+        "SlOutputPreferences",
         "SlEditApi",
         "SlPayload",
         "SlRecord",
@@ -65,6 +66,11 @@ fn struct_layouts_are_stable_on_64_bit() {
         assert_eq!(min_size::RECORD, 168);
         assert_eq!(core::mem::size_of::<SlStr>(), 16);
         assert_eq!(core::mem::size_of::<SlFrame>(), 48);
+        // The output vtable as 1.0, 1.1 and 1.2 plugins lay it out.
+        assert_eq!(min_size::OUTPUT_VTABLE, 32);
+        assert_eq!(core::mem::offset_of!(SlOutputVtable, preferences), 40);
+        assert_eq!(core::mem::size_of::<SlOutputVtable>(), 48);
+        assert_eq!(core::mem::size_of::<SlOutputPreferences>(), 24);
     }
 }
 

@@ -1,7 +1,10 @@
-//! Sending a batch's lines to one stream: what each answer makes of a range of
-//! lines (what of the batch is settled between attempts is [`crate::progress`]).
+//! Sending a batch's lines to one stream: what each answer makes of a byte range
+//! of the batch (what of the batch is settled between attempts is
+//! [`crate::progress`]).
 
-use crate::ingest::{self, Answer, Ingestor};
+use crate::body;
+use crate::codec::Scratch;
+use crate::ingest::{Answer, Ingestor};
 use crate::progress::Fate;
 use std::ops::Range;
 use std::time::Duration;
@@ -38,37 +41,38 @@ impl ForbiddenPolicy {
     }
 }
 
-/// Sends the lines in `range`; a 413 halves it and sends both halves. Each
-/// range that got an answer is reported with its fate.
+/// Sends the lines of `data` in the byte range `part`; a 413 halves it and sends
+/// both halves. Each range that got an answer is reported with its fate.
 pub fn deliver(
     ingestor: &Ingestor,
     policy: &ForbiddenPolicy,
     stream: &str,
-    lines: &[&[u8]],
-    range: Range<usize>,
+    data: &[u8],
+    part: Range<usize>,
+    scratch: &mut Scratch,
     fates: &mut Vec<(Range<usize>, Fate)>,
 ) {
-    let group = &lines[range.clone()];
-    let body = ingest::json_array(group);
-    match ingestor.post(stream, &body, group.len() as u64) {
-        Answer::Accepted => fates.push((range, Fate::Accepted)),
-        Answer::TooLarge if group.len() > 1 => {
-            let mid = range.start + group.len() / 2;
-            deliver(ingestor, policy, stream, lines, range.start..mid, fates);
-            deliver(ingestor, policy, stream, lines, mid..range.end, fates);
-        }
-        Answer::TooLarge => fates.push((
-            range,
-            Fate::Refused(format!(
-                "the Logs Ingestion API answered HTTP 413 to a single record of {} bytes",
-                body.len()
+    let records = body::json_array_into(&mut scratch.body, &data[part.clone()]);
+    match ingestor.post_scratch(stream, scratch, records as u64) {
+        Answer::Accepted => fates.push((part, Fate::Accepted)),
+        Answer::TooLarge => match body::halve(data, &part) {
+            Some((a, b)) => {
+                deliver(ingestor, policy, stream, data, a, scratch, fates);
+                deliver(ingestor, policy, stream, data, b, scratch, fates);
+            }
+            None => fates.push((
+                part,
+                Fate::Refused(format!(
+                    "the Logs Ingestion API answered HTTP 413 to a single record of {} bytes",
+                    scratch.body.len()
+                )),
             )),
-        )),
+        },
         Answer::Forbidden(text) => {
             let fate = policy.fate(ingestor, stream, &text);
-            fates.push((range, fate));
+            fates.push((part, fate));
         }
-        Answer::Refused(reason) => fates.push((range, Fate::Refused(reason))),
-        Answer::Retry { after, reason } => fates.push((range, Fate::Retry(after, reason))),
+        Answer::Refused(reason) => fates.push((part, Fate::Refused(reason))),
+        Answer::Retry { after, reason } => fates.push((part, Fate::Retry(after, reason))),
     }
 }

@@ -80,7 +80,8 @@ pub fn run(
     }
     loop {
         let sent = ingestor.counters.records_sent.load(Ordering::Relaxed);
-        let body = crate::ingest::json_array(&[&record(&computer, started, sent)]);
+        let mut body = Vec::new();
+        crate::body::json_array_into(&mut body, &record(&computer, started, sent));
         match ingestor.post(&stream, &body, 0) {
             Answer::Accepted => {}
             Answer::TooLarge => {}

@@ -3,8 +3,7 @@
 
 use crate::auth::Credentials;
 use crate::client::{self, Client};
-use flate2::write::GzEncoder;
-use std::io::Write;
+use crate::codec::Scratch;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -73,46 +72,8 @@ pub struct Ingestor {
     pub base: String,
     pub counters: Counters,
     pub forbidden: Forbidden,
-}
-
-/// The records of a payload (JSON lines) as a JSON array.
-pub fn json_array(lines: &[&[u8]]) -> Vec<u8> {
-    let len = lines.iter().map(|l| l.len() + 1).sum::<usize>() + 2;
-    let mut out = Vec::with_capacity(len);
-    out.push(b'[');
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(line);
-    }
-    out.push(b']');
-    out
-}
-
-/// Splits JSON lines into groups whose array stays within `limit` bytes. Lines that
-/// could never fit are returned apart.
-pub fn split(data: &[u8], limit: usize) -> (Vec<Vec<&[u8]>>, Vec<&[u8]>) {
-    let mut groups = Vec::new();
-    let mut oversized = Vec::new();
-    let mut group: Vec<&[u8]> = Vec::new();
-    let mut size = 2;
-    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        if line.len() + 2 > limit {
-            oversized.push(line);
-            continue;
-        }
-        if !group.is_empty() && size + 1 + line.len() > limit {
-            groups.push(std::mem::take(&mut group));
-            size = 2;
-        }
-        size += line.len() + usize::from(!group.is_empty());
-        group.push(line);
-    }
-    if !group.is_empty() {
-        groups.push(group);
-    }
-    (groups, oversized)
+    /// gzip level of request bodies; 0 sends them plain.
+    pub level: u32,
 }
 
 fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
@@ -133,19 +94,22 @@ fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> 
 }
 
 impl Ingestor {
-    /// Posts one JSON array (uncompressed) to `stream`. A 401 refreshes the token
-    /// once and tries again.
-    pub fn post(&self, stream: &str, body: &[u8], records: u64) -> Answer {
-        let mut gz = GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
-            flate2::Compression::fast(),
-        );
-        let compressed = match gz.write_all(body).and_then(|()| gz.finish()) {
-            Ok(c) => c,
-            Err(e) => {
+    /// Posts one JSON array to `stream`, encoded at the configured level. A 401
+    /// refreshes the token once and tries again.
+    pub fn post(&self, stream: &str, json: &[u8], records: u64) -> Answer {
+        let mut scratch = Scratch::new(self.level);
+        scratch.body.extend_from_slice(json);
+        self.post_scratch(stream, &mut scratch, records)
+    }
+
+    /// Posts the JSON array in `scratch.body` to `stream`.
+    pub fn post_scratch(&self, stream: &str, scratch: &mut Scratch, records: u64) -> Answer {
+        let (wire, gzip) = match scratch.encode() {
+            Ok(w) => w,
+            Err(reason) => {
                 return Answer::Retry {
                     after: None,
-                    reason: format!("gzip failed: {e}"),
+                    reason,
                 }
             }
         };
@@ -161,15 +125,17 @@ impl Ingestor {
                 }
             };
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let result = self
+            let mut request = self
                 .client
                 .agent
                 .post(&url)
                 .query("api-version", API_VERSION)
                 .header("Authorization", &format!("Bearer {}", token.expose()))
-                .header("Content-Type", "application/json")
-                .header("Content-Encoding", "gzip")
-                .send(&compressed[..]);
+                .header("Content-Type", "application/json");
+            if gzip {
+                request = request.header("Content-Encoding", "gzip");
+            }
+            let result = request.send(wire);
             let mut response = match result {
                 Ok(r) => r,
                 Err(e) => {
@@ -189,7 +155,7 @@ impl Ingestor {
                     self.counters.records_sent.fetch_add(records, Ordering::Relaxed);
                     self.counters
                         .bytes_sent
-                        .fetch_add(compressed.len() as u64, Ordering::Relaxed);
+                        .fetch_add(wire.len() as u64, Ordering::Relaxed);
                     return Answer::Accepted;
                 }
                 401 if attempt == 0 => {
@@ -226,37 +192,5 @@ impl Ingestor {
             after: None,
             reason: "HTTP 401 twice".into(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_stay_within_the_limit_and_keep_every_line_in_order() {
-        let mut data = Vec::new();
-        let mut lines = Vec::new();
-        for i in 0..500 {
-            let line = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 97));
-            data.extend_from_slice(line.as_bytes());
-            data.push(b'\n');
-            lines.push(line);
-        }
-        let big = format!("{{\"big\":\"{}\"}}", "y".repeat(5000));
-        data.extend_from_slice(big.as_bytes());
-        data.push(b'\n');
-        let (groups, oversized) = split(&data, 4096);
-        assert_eq!(oversized, vec![big.as_bytes()]);
-        let mut seen = Vec::new();
-        for g in &groups {
-            let array = json_array(g);
-            assert!(array.len() <= 4096, "{}", array.len());
-            let parsed: serde_json::Value = serde_json::from_slice(&array).unwrap();
-            assert_eq!(parsed.as_array().unwrap().len(), g.len());
-            seen.extend(g.iter().map(|l| String::from_utf8(l.to_vec()).unwrap()));
-        }
-        assert_eq!(seen, lines);
-        assert!(groups.len() > 5);
     }
 }

@@ -18,7 +18,9 @@
 mod arc;
 mod assertion;
 mod auth;
+mod body;
 mod client;
+mod codec;
 mod config;
 mod deliver;
 mod heartbeat;
@@ -30,6 +32,7 @@ mod secret;
 
 use auth::Credentials;
 use client::Client;
+use codec::Pool;
 use deliver::{deliver, ForbiddenPolicy};
 use ingest::{Answer, Ingestor};
 use network::ProxyPlan;
@@ -40,7 +43,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use syslane_abi::{SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
-use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload};
+use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload, Preferences};
 
 pub use network::{no_proxy_matches, url_host};
 pub use proxy::{parse as parse_proxy, ProxySetting};
@@ -54,10 +57,13 @@ pub struct AzureOutput {
     security_stream: Option<String>,
     concurrency: usize,
     max_request_bytes: usize,
+    flush_interval: Duration,
     forbidden: ForbiddenPolicy,
     /// Which proxy the endpoint and the authority are reached through, for check-config.
     proxy_note: String,
     progress: Progress,
+    /// Compressors and buffers of the request threads, kept between batches.
+    pool: Pool,
     heartbeat: Option<(Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
@@ -126,6 +132,7 @@ impl Output for AzureOutput {
             ),
             counters: Default::default(),
             forbidden: Default::default(),
+            level: c.compression_level,
         });
         let heartbeat = match &c.heartbeat_stream {
             None => None,
@@ -158,8 +165,10 @@ impl Output for AzureOutput {
             security_stream: c.security_stream,
             concurrency: c.max_concurrent_requests,
             max_request_bytes: c.max_request_bytes,
+            flush_interval: Duration::from_secs(c.flush_interval_secs),
             proxy_note,
             progress: Progress::default(),
+            pool: Pool::new(c.compression_level),
             heartbeat,
         })
     }
@@ -170,29 +179,39 @@ impl Output for AzureOutput {
                 reason: no_stream(payload.table),
             };
         };
-        let (groups, oversized) = ingest::split(payload.data, self.max_request_bytes);
-        let lines: Vec<&[u8]> = groups.concat();
-        let digest = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            payload.data.hash(&mut h);
-            h.finish()
-        };
-        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-        self.progress.offer(payload.batch_id, digest, &sizes);
+        let data = payload.data;
+        let plan = body::plan(data, self.max_request_bytes);
+        // Tells a replay of other bytes under this batch id from a retry; libdeflate's
+        // crc32 runs at memory speed.
+        let digest = u64::from(libdeflater::crc32(data)) ^ ((data.len() as u64) << 32);
+        self.progress
+            .offer(payload.batch_id, digest, data.len(), &plan.parts);
         let pending = self.progress.pending();
         let next = AtomicUsize::new(0);
         let fates: Mutex<Vec<(Range<usize>, Fate)>> = Mutex::new(Vec::new());
         let workers = self.concurrency.min(pending.len());
         let ingestor = &*self.ingestor;
         let policy = &self.forbidden;
+        let pool = &self.pool;
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(range) = pending.get(k) else { break };
+                scope.spawn(|| {
+                    let mut scratch = pool.take();
                     let mut mine = Vec::new();
-                    deliver(ingestor, policy, &stream, &lines, range.clone(), &mut mine);
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(part) = pending.get(k) else { break };
+                        deliver(
+                            ingestor,
+                            policy,
+                            &stream,
+                            data,
+                            part.clone(),
+                            &mut scratch,
+                            &mut mine,
+                        );
+                    }
+                    pool.give(scratch);
                     fates.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
                 });
             }
@@ -202,11 +221,11 @@ impl Output for AzureOutput {
             .progress
             .answer(fates.into_inner().unwrap_or_else(|e| e.into_inner()));
         // Settle what was refused for good before anything else.
-        let mut settle: Vec<(Vec<&[u8]>, String)> = Vec::new();
+        let mut settle: Vec<(Range<usize>, String)> = Vec::new();
         if !self.progress.oversized_settled {
-            for line in &oversized {
+            for line in &plan.oversized {
                 settle.push((
-                    vec![*line],
+                    line.clone(),
                     format!(
                         "record of {} bytes exceeds the Logs Ingestion API's limit of {} bytes per request",
                         line.len(),
@@ -215,28 +234,17 @@ impl Output for AzureOutput {
                 ));
             }
         }
-        settle.extend(
-            answered
-                .refused
-                .into_iter()
-                .map(|(range, reason)| (lines[range].to_vec(), reason)),
-        );
-        for (group, reason) in &settle {
-            let mut data = Vec::new();
-            for l in group {
-                data.extend_from_slice(l);
-                data.push(b'\n');
-            }
+        settle.extend(answered.refused);
+        for (range, reason) in &settle {
+            let lines = &data[range.clone()];
+            let records = body::records(lines);
             self.host.log(
                 Level::Error,
-                &format!(
-                    "{} records to {stream} refused for good: {reason}",
-                    group.len()
-                ),
+                &format!("{records} records to {stream} refused for good: {reason}"),
             );
             if !self
                 .host
-                .dead_letter(payload.table, group.len() as u32, reason, &data)
+                .dead_letter(payload.table, records as u32, reason, lines)
             {
                 // An older host cannot take part of a batch: refuse it whole.
                 self.progress = Progress::default();
@@ -255,6 +263,19 @@ impl Output for AzureOutput {
                 self.progress = Progress::default();
                 Outcome::Ok
             }
+        }
+    }
+
+    /// Batches that fill every concurrent request, so the requests of one batch
+    /// overlap (and compress on every core); and the linger that keeps a quiet
+    /// host within the rule's request budget.
+    fn preferences(&self) -> Preferences {
+        Preferences {
+            // A request cuts at a line boundary, so it carries a little less than
+            // the limit; 1/32 spare keeps a batch at `concurrency` requests.
+            batch_bytes: ((self.max_request_bytes - self.max_request_bytes / 32) * self.concurrency)
+                as u64,
+            flush_interval: self.flush_interval,
         }
     }
 

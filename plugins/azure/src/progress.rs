@@ -2,10 +2,11 @@
 //! ranges of the batch's lines, apart from the requests that settle them.
 //!
 //! A batch is known by its id and a digest of its bytes (`dead-letter replay` may
-//! offer different payloads under one id). Its lines start in parts of at most
-//! one request each; a part's answer settles it (accepted, or refused for good
-//! and dead-lettered) or leaves it pending. A 413 splits a part for good, so a
-//! retry resends only what was not settled, in pieces the service already took.
+//! offer different payloads under one id). Its bytes start in parts of at most
+//! one request each (ranges that begin and end at line boundaries); a part's
+//! answer settles it (accepted, or refused for good and dead-lettered) or leaves
+//! it pending. A 413 splits a part for good, so a retry resends only what was not
+//! settled, in pieces the service already took.
 
 use std::ops::Range;
 use std::time::Duration;
@@ -23,8 +24,8 @@ pub enum Fate {
 pub struct Progress {
     batch_id: u64,
     digest: u64,
-    lines: usize,
-    /// Ranges of the batch's lines, in order, with whether each is settled.
+    len: usize,
+    /// Ranges of the batch's bytes, in order, with whether each is settled.
     parts: Vec<(Range<usize>, bool)>,
     /// Records over the request limit were dead-lettered in an earlier attempt.
     pub oversized_settled: bool,
@@ -41,25 +42,18 @@ pub struct Answered {
 }
 
 impl Progress {
-    /// Takes up batch `batch_id` with `digest`, whose lines come in requests of
-    /// `groups` lines each. The same batch offered again keeps what is settled;
-    /// any other starts afresh.
-    pub fn offer(&mut self, batch_id: u64, digest: u64, groups: &[usize]) {
-        let lines = groups.iter().sum();
-        if self.batch_id == batch_id && self.digest == digest && self.lines == lines {
+    /// Takes up batch `batch_id` of `len` bytes with `digest`, whose requests are
+    /// `parts`. The same batch offered again keeps what is settled; any other
+    /// starts afresh.
+    pub fn offer(&mut self, batch_id: u64, digest: u64, len: usize, parts: &[Range<usize>]) {
+        if self.batch_id == batch_id && self.digest == digest && self.len == len {
             return;
-        }
-        let mut parts = Vec::with_capacity(groups.len());
-        let mut at = 0;
-        for &g in groups {
-            parts.push((at..at + g, false));
-            at += g;
         }
         *self = Progress {
             batch_id,
             digest,
-            lines,
-            parts,
+            len,
+            parts: parts.iter().map(|r| (r.clone(), false)).collect(),
             oversized_settled: false,
         };
     }
@@ -116,10 +110,21 @@ mod tests {
         Some(Duration::from_secs(s))
     }
 
+    /// Offers a batch whose requests hold `sizes` bytes each, back to back.
+    fn offer_sizes(p: &mut Progress, batch_id: u64, digest: u64, sizes: &[usize]) {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for &n in sizes {
+            parts.push(at..at + n);
+            at += n;
+        }
+        p.offer(batch_id, digest, at, &parts);
+    }
+
     #[test]
     fn a_new_batch_starts_with_every_request_pending() {
         let mut p = Progress::default();
-        p.offer(1, 7, &[3, 2, 4]);
+        offer_sizes(&mut p, 1, 7, &[3, 2, 4]);
         assert_eq!(p.pending(), [0..3, 3..5, 5..9]);
         assert!(!p.pending().is_empty());
     }
@@ -127,7 +132,7 @@ mod tests {
     #[test]
     fn a_retry_resends_only_what_was_not_taken() {
         let mut p = Progress::default();
-        p.offer(1, 7, &[3, 2, 4]);
+        offer_sizes(&mut p, 1, 7, &[3, 2, 4]);
         let a = p.answer(vec![
             (0..3, Fate::Accepted),
             (3..5, Fate::Retry(secs(5), "HTTP 503".into())),
@@ -135,7 +140,7 @@ mod tests {
         ]);
         assert_eq!(a.retry, Some((secs(5), "HTTP 503".into())));
         assert!(a.refused.is_empty());
-        p.offer(1, 7, &[3, 2, 4]);
+        offer_sizes(&mut p, 1, 7, &[3, 2, 4]);
         assert_eq!(p.pending(), vec![Range { start: 3, end: 5 }]);
         let a = p.answer(vec![(3..5, Fate::Accepted)]);
         assert_eq!(a, Answered::default());
@@ -145,7 +150,7 @@ mod tests {
     #[test]
     fn a_413_split_stays_split_across_retries() {
         let mut p = Progress::default();
-        p.offer(4, 1, &[8]);
+        offer_sizes(&mut p, 4, 1, &[8]);
         // The request of 8 was too large: its halves answered separately, one of
         // them again split.
         p.answer(vec![
@@ -153,7 +158,7 @@ mod tests {
             (4..6, Fate::Retry(None, "timeout".into())),
             (6..8, Fate::Accepted),
         ]);
-        p.offer(4, 1, &[8]);
+        offer_sizes(&mut p, 4, 1, &[8]);
         assert_eq!(p.pending(), vec![Range { start: 4, end: 6 }]);
         p.answer(vec![
             (4..5, Fate::Accepted),
@@ -167,7 +172,7 @@ mod tests {
     #[test]
     fn mixed_answers_settle_refusals_and_keep_the_longest_delay() {
         let mut p = Progress::default();
-        p.offer(2, 9, &[2, 2, 2, 2]);
+        offer_sizes(&mut p, 2, 9, &[2, 2, 2, 2]);
         let a = p.answer(vec![
             (4..6, Fate::Retry(secs(3), "HTTP 429".into())),
             (0..2, Fate::Refused("HTTP 400: bad column".into())),
@@ -178,14 +183,14 @@ mod tests {
         // The longest delay asked for, with the first reason given.
         assert_eq!(a.retry, Some((secs(30), "HTTP 429".into())));
         // Refused ranges are settled: they go to the dead-letter file, not again.
-        p.offer(2, 9, &[2, 2, 2, 2]);
+        offer_sizes(&mut p, 2, 9, &[2, 2, 2, 2]);
         assert_eq!(p.pending(), [2..4, 4..6]);
     }
 
     #[test]
     fn a_delay_survives_an_answer_without_one() {
         let mut p = Progress::default();
-        p.offer(1, 1, &[1, 1]);
+        offer_sizes(&mut p, 1, 1, &[1, 1]);
         let a = p.answer(vec![
             (0..1, Fate::Retry(secs(10), "HTTP 429".into())),
             (1..2, Fate::Retry(None, "connection reset".into())),
@@ -196,22 +201,22 @@ mod tests {
     #[test]
     fn a_replay_under_the_same_id_with_other_bytes_starts_afresh() {
         let mut p = Progress::default();
-        p.offer(5, 100, &[2, 2]);
+        offer_sizes(&mut p, 5, 100, &[2, 2]);
         p.answer(vec![
             (0..2, Fate::Accepted),
             (2..4, Fate::Retry(None, "timeout".into())),
         ]);
         p.oversized_settled = true;
         // dead-letter replay offers other records under the batch's old id.
-        p.offer(5, 200, &[2, 2]);
+        offer_sizes(&mut p, 5, 200, &[2, 2]);
         assert_eq!(p.pending(), [0..2, 2..4]);
         assert!(!p.oversized_settled);
         // So does the same id and digest with another number of lines.
-        p.offer(5, 200, &[2, 3]);
+        offer_sizes(&mut p, 5, 200, &[2, 3]);
         assert_eq!(p.pending(), [0..2, 2..5]);
         // And the next batch.
         p.answer(vec![(0..2, Fate::Accepted), (2..5, Fate::Accepted)]);
-        p.offer(6, 200, &[2, 3]);
+        offer_sizes(&mut p, 6, 200, &[2, 3]);
         assert_eq!(p.pending(), [0..2, 2..5]);
     }
 }

@@ -113,9 +113,10 @@ static SlStatus reject_send(void *instance, const SlPayload *payload, uint64_t *
 #define EXAMPLE_MINOR SL_ABI_MINOR
 #endif
 
-/* `check` (ABI 1.1) is optional: NULL means check-config has nothing more to ask. */
+/* `check` (ABI 1.1) is optional: NULL means check-config has nothing more to ask.
+ * So is `preferences` (ABI 1.2): NULL takes the host's batch size, with no linger. */
 static const SlOutputVtable VTABLE = {
-    EXAMPLE_VTABLE_SIZE, reject_create, reject_destroy, reject_send, NULL,
+    EXAMPLE_VTABLE_SIZE, reject_create, reject_destroy, reject_send, NULL, NULL,
 };
 
 static const SlPluginDescriptor DESCRIPTOR = {

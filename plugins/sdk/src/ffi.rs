@@ -226,6 +226,30 @@ unsafe extern "C" fn output_check<T: Output>(inst: *mut c_void, flags: u32) -> S
     })
 }
 
+unsafe extern "C" fn output_preferences<T: Output>(
+    inst: *mut c_void,
+    prefs: *mut SlOutputPreferences,
+) {
+    // SAFETY: the host passes a writable struct whose `struct_size` says how much
+    // of it exists, or null.
+    let Some(prefs) = (unsafe { prefs.as_mut() }) else {
+        return;
+    };
+    let _ = guard(|| {
+        // SAFETY: as in `input_decode`.
+        let Some(inst) = (unsafe { instance::<T>(inst) }) else {
+            return SL_ERROR;
+        };
+        let wanted = inst.plugin.preferences();
+        if prefs.struct_size as usize >= std::mem::size_of::<SlOutputPreferences>() {
+            prefs.batch_bytes = wanted.batch_bytes;
+            prefs.flush_interval_ms =
+                wanted.flush_interval.as_millis().min(u128::from(u64::MAX)) as u64;
+        }
+        SL_OK
+    });
+}
+
 pub const fn input_vtable<T: Decoder>() -> SlInputVtable {
     SlInputVtable {
         struct_size: std::mem::size_of::<SlInputVtable>() as u32,
@@ -251,5 +275,6 @@ pub const fn output_vtable<T: Output>() -> SlOutputVtable {
         destroy: destroy::<T>,
         send: output_send::<T>,
         check: Some(output_check::<T>),
+        preferences: Some(output_preferences::<T>),
     }
 }

@@ -76,6 +76,21 @@ pub trait Output: Sized + 'static {
         let _ = online;
         Ok(())
     }
+    /// How this output wants its batches cut (ABI 1.2); the default asks nothing.
+    fn preferences(&self) -> Preferences {
+        Preferences::default()
+    }
+}
+
+/// What an output asks of its batches (ABI 1.2); zero is "no preference".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preferences {
+    /// The batch size, in bytes of JSON lines, the output handles best; the host
+    /// uses it unless the configuration sets `batch_max_bytes`.
+    pub batch_bytes: u64,
+    /// How long a batch that is not full may wait for more records, counted from
+    /// the previous batch; it bounds how often a quiet host calls `send`.
+    pub flush_interval: std::time::Duration,
 }
 
 pub use ffi::Emitter;

@@ -7,8 +7,11 @@
 //!   target/release/syslane-bench [--messages 1000000] [--connections 1,8] [--workers N] [--filter select,redact]
 //!
 //! With `--azure 1,4` it ships instead to the workspace emulator over HTTPS with
-//! gzip (the azure output with 1, then 4 concurrent requests) and reports records
-//! per second, compressed bytes per record and requests per second.
+//! gzip (the azure output at its defaults with 1, then 4 concurrent requests) and
+//! reports records per second, compressed bytes per record and requests per second.
+//!
+//! `--load bench,real` (the default: both) chooses the messages: one repeated
+//! shape, or varied ones that compress as real logs do (`bench/load.rs`).
 //!
 //! With `--rsyslog` the senders talk to a real rsyslogd running the shipped drop-in
 //! (rsyslog.d/95-syslane.conf, ports and spool directory rewritten), which forwards
@@ -24,9 +27,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 #[path = "bench/compare.rs"]
 mod compare;
+#[path = "bench/load.rs"]
+mod load;
 #[path = "bench/parse.rs"]
 mod parse;
 
+use load::Load;
 use syslane_tests::{
     build_dir, config_text, free_port, octet_stream, peak_rss_kib, tool, workspace_root, Agent,
     Rsyslog,
@@ -76,6 +82,11 @@ struct Args {
     /// The journal's fsync policy: "batch" (the default) or an interval such as 200ms.
     #[arg(long, value_name = "POLICY")]
     fsync: Option<String>,
+    /// The messages: `bench` (one repeated shape, compresses ~20x) and/or `real`
+    /// (varied hosts, programs, pids, addresses and ids, compresses ~5x); one run
+    /// per value, for the pipeline and --azure modes.
+    #[arg(long, value_enum, value_name = "LOAD,...", value_delimiter = ',', default_values_t = [Load::Bench, Load::Real])]
+    load: Vec<Load>,
     /// Filters compared in the pipeline run; one run per value (e.g. select,redact).
     #[arg(long, value_enum, value_name = "FILTER,...", value_delimiter = ',', default_values_t = [FilterMode::Select])]
     filter: Vec<FilterMode>,
@@ -154,6 +165,15 @@ fn message(conn: usize, i: usize) -> String {
     )
 }
 
+/// `n` messages of connection `conn` under `load`.
+fn messages(load: Load, conn: usize, n: usize) -> impl Iterator<Item = String> {
+    let mut rng = load::Rng::new(conn as u64 + 1);
+    (0..n).map(move |i| match load {
+        Load::Bench => message(conn, i),
+        Load::Real => load::real_message(&mut rng, today(), i),
+    })
+}
+
 /// Counts newlines appended to `path` since `offset`.
 fn count_new_lines(path: &Path, offset: &mut u64, buf: &mut Vec<u8>) -> usize {
     let Ok(mut f) = std::fs::File::open(path) else {
@@ -169,7 +189,8 @@ fn count_new_lines(path: &Path, offset: &mut u64, buf: &mut Vec<u8>) -> usize {
 }
 
 fn run(
-    messages: usize,
+    load: Load,
+    count: usize,
     connections: usize,
     workers: Option<usize>,
     fsync: Option<&str>,
@@ -186,10 +207,10 @@ fn run(
         config = format!("fsync = \"{f}\"\n{config}");
     }
     let agent = Agent::start(dir.path(), &config);
-    let per_conn = messages / connections;
+    let per_conn = count / connections;
     let total = per_conn * connections;
     let streams: Vec<Vec<u8>> = (0..connections)
-        .map(|c| octet_stream((0..per_conn).map(|i| message(c, i))))
+        .map(|c| octet_stream(messages(load, c, per_conn)))
         .collect();
     let bytes: usize = streams.iter().map(Vec::len).sum();
 
@@ -222,7 +243,7 @@ fn run(
     assert!(status.success());
     assert_eq!(seen, total, "not every record arrived");
     println!(
-        "filter={filter:?} fsync={:<6} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
+        "load={load:?} filter={filter:?} fsync={:<6} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
         fsync.unwrap_or("batch"),
         total as f64 / elapsed,
         bytes as f64 / elapsed / 1e6,
@@ -300,8 +321,9 @@ fn recovery(mib: u64) {
     );
 }
 
-/// The azure output to the emulator: HTTPS, gzip, Entra token, `concurrency` requests.
-fn azure(messages: usize, concurrency: usize) {
+/// The azure output to the emulator at its defaults (batches of what its
+/// concurrent requests carry, the linger on, gzip level 1) but for `concurrency`.
+fn azure(load: Load, count: usize, concurrency: usize) {
     use syslane_tests::emulator::{azure_config, Emulator, SYSLOG_STREAM};
     let dir = tempfile::tempdir().unwrap();
     let emu = Emulator::start(dir.path(), &[]);
@@ -310,13 +332,10 @@ fn azure(messages: usize, concurrency: usize) {
         "client_secret",
         &format!("max_concurrent_requests = {concurrency}"),
     );
-    // Four requests of 1 MB in flight need batches of 4 MiB (README, Ship to Azure).
-    let config = format!(
-        "batch_max_bytes = 4194304\n{}",
-        azure_config(&build_dir(), port, &output)
-    );
+    let config = azure_config(&build_dir(), port, &output);
     let agent = Agent::start(dir.path(), &config);
-    let stream = octet_stream((0..messages).map(|i| message(0, i)));
+    let messages = count;
+    let stream = octet_stream(self::messages(load, 0, messages));
     let start = Instant::now();
     let sender = std::thread::spawn(move || {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -335,7 +354,7 @@ fn azure(messages: usize, concurrency: usize) {
     let plain = stats["bytes_uncompressed"].as_u64().unwrap_or(0);
     let requests = stats["statuses"]["204"].as_u64().unwrap_or(0);
     println!(
-        "azure concurrency={concurrency} records={messages} seconds={elapsed:.2} records_per_sec={:.0} requests={requests} requests_per_sec={:.1} gzip_bytes_per_record={:.1} json_bytes_per_record={:.1} ratio={:.1} peak_rss_MiB={:.1}",
+        "azure load={load:?} concurrency={concurrency} records={messages} seconds={elapsed:.2} records_per_sec={:.0} requests={requests} requests_per_sec={:.1} gzip_bytes_per_record={:.1} json_bytes_per_record={:.1} ratio={:.1} peak_rss_MiB={:.1}",
         messages as f64 / elapsed,
         requests as f64 / elapsed,
         compressed as f64 / messages as f64,
@@ -405,8 +424,10 @@ fn main() {
     }
     if let Some(levels) = &a.azure {
         println!("syslane azure benchmark: TCP octet-counted RFC 5424 -> syslog -> azure output -> workspace emulator over HTTPS ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
-        for &c in levels {
-            azure(a.messages, c);
+        for &load in &a.load {
+            for &c in levels {
+                azure(load, a.messages, c);
+            }
         }
         return;
     }
@@ -415,9 +436,11 @@ fn main() {
         return;
     }
     println!("syslane end-to-end benchmark: TCP octet-counted RFC 5424 -> syslog -> filter -> journal -> file ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    for &c in &a.connections {
-        for &f in &a.filter {
-            run(a.messages, c, a.workers, a.fsync.as_deref(), f);
+    for &load in &a.load {
+        for &c in &a.connections {
+            for &f in &a.filter {
+                run(load, a.messages, c, a.workers, a.fsync.as_deref(), f);
+            }
         }
     }
 }

@@ -187,6 +187,8 @@ pub fn replay(path: &Path) -> Result<String, String> {
     }
     // The output first: a configuration it refuses leaves the files as they are.
     let mut output = output(&config, &dl)?;
+    let batch_max_bytes =
+        crate::ship::batch_bytes(config.pipeline.batch_max_bytes, &output.preferences());
     if !resumed {
         std::fs::rename(&file, &taken)
             .map_err(|e| format!("cannot take {} aside: {e}", file.display()))?;
@@ -218,7 +220,7 @@ pub fn replay(path: &Path) -> Result<String, String> {
         let mut batch: Vec<&Letter> = Vec::new();
         while let Some(Ok(l)) = lines.get(j).map(|l| l.letter.as_ref()) {
             if l.table != first.table
-                || (j > i && data.len() + l.record.get().len() >= config.pipeline.batch_max_bytes)
+                || (j > i && data.len() + l.record.get().len() >= batch_max_bytes)
             {
                 break;
             }

@@ -230,7 +230,9 @@ path   = "records.jsonl"
             }),
             ("workers", |c| c.pipeline.workers += 1),
             ("queue_batches", |c| c.pipeline.queue_batches += 1),
-            ("batch_max_bytes", |c| c.pipeline.batch_max_bytes += 1),
+            ("batch_max_bytes", |c| {
+                c.pipeline.batch_max_bytes = Some(4096)
+            }),
             ("shutdown_timeout", |c| {
                 c.pipeline.shutdown_timeout += Duration::from_secs(1)
             }),

@@ -346,7 +346,7 @@ impl Config {
         if raw.queue_batches == 0 {
             return Err(top("queue_batches", "must be at least 1".into()));
         }
-        if raw.batch_max_bytes < 1024 {
+        if raw.batch_max_bytes.is_some_and(|n| n < 1024) {
             return Err(top("batch_max_bytes", "must be at least 1024".into()));
         }
         let when_full = match raw.when_full.as_str() {

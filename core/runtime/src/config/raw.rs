@@ -20,8 +20,9 @@ pub struct RawConfig {
     pub shutdown_timeout_secs: u64,
     #[serde(default = "defaults::stall_timeout_secs")]
     pub stall_timeout_secs: u64,
-    #[serde(default = "defaults::batch_max_bytes")]
-    pub batch_max_bytes: usize,
+    /// Unset: what the output asks for (ABI 1.2), else 1 MiB.
+    #[serde(default)]
+    pub batch_max_bytes: Option<usize>,
     #[serde(default = "defaults::queue_batches")]
     pub queue_batches: usize,
     #[serde(default = "defaults::udp_receive_buffer")]
@@ -55,9 +56,6 @@ mod defaults {
     }
     pub fn stall_timeout_secs() -> u64 {
         120
-    }
-    pub fn batch_max_bytes() -> usize {
-        1024 * 1024
     }
     pub fn queue_batches() -> usize {
         64

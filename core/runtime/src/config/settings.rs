@@ -31,7 +31,8 @@ pub struct JournalSettings {
 pub struct PipelineSettings {
     pub workers: usize,
     pub queue_batches: usize,
-    pub batch_max_bytes: usize,
+    /// As configured; unset, the output's preference (see [`crate::ship::batch_bytes`]).
+    pub batch_max_bytes: Option<usize>,
     pub shutdown_timeout: Duration,
     /// A pipeline stage silent this long is wedged: the watchdog stops being petted.
     pub stall_timeout: Duration,

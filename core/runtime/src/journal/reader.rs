@@ -43,6 +43,12 @@ impl Drop for JournalReader {
 }
 
 impl JournalReader {
+    /// Where the next read starts: what `ack` of it would leave unacknowledged is
+    /// everything not read yet.
+    pub fn position(&self) -> Position {
+        self.pos
+    }
+
     /// The next chunk, waiting up to `wait` for one.
     pub fn next(&mut self, wait: Duration) -> Next {
         let sh = Arc::clone(&self.shared);

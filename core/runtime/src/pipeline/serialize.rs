@@ -6,7 +6,6 @@
 //! that repeat (records of one read share their receive time) are formatted once.
 
 use super::batch::{Rec, RecordBatch};
-use std::io::Write;
 use syslane_abi::*;
 use syslane_syslog::{FACILITY_NAMES, SEVERITY_NAMES};
 
@@ -28,30 +27,72 @@ const ESCAPE: [u8; 256] = {
     t
 };
 
-fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
+/// Whether any byte of `w` needs a look of its own: a control character, `"`,
+/// `\\`, or a byte of a multi-byte UTF-8 sequence (which must be validated). Eight
+/// bytes at a time, so plain ASCII runs are skipped without a per-byte lookup.
+#[inline]
+fn needs_look(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20);
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    // A byte's high bit ends up set for a byte below 0x20 or equal to '"' or '\\'
+    // (bytes above 0x7f are caught by `w` itself).
+    let hit = (control & !w)
+        | (quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash);
+    (hit | w) & HIGH != 0
+}
+
+/// Escapes `s` into `out`; `false` (with part of it written) when `s` is not
+/// valid UTF-8. The bytes before the first non-ASCII one are ASCII, so that is
+/// where validation starts, once.
+fn escape_checked(out: &mut Vec<u8>, s: &[u8]) -> bool {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut validated = false;
     let mut start = 0;
-    for (i, &c) in s.iter().enumerate() {
-        let e = ESCAPE[c as usize];
-        if e == 0 {
-            continue;
+    let mut i = 0;
+    while i < s.len() {
+        if let Some(chunk) = s.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !needs_look(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
         }
-        out.extend_from_slice(&s[start..i]);
-        if e == b'u' {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(c >> 4) as usize],
-                HEX[(c & 15) as usize],
-            ]);
-        } else {
-            out.extend_from_slice(&[b'\\', e]);
+        let end = (i + 8).min(s.len());
+        if !validated && !s[i..end].is_ascii() {
+            if std::str::from_utf8(&s[i..]).is_err() {
+                return false;
+            }
+            validated = true;
         }
-        start = i + 1;
+        for (k, &c) in s[i..end].iter().enumerate() {
+            let e = ESCAPE[c as usize];
+            if e == 0 {
+                continue;
+            }
+            out.extend_from_slice(&s[start..i + k]);
+            if e == b'u' {
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(c >> 4) as usize],
+                    HEX[(c & 15) as usize],
+                ]);
+            } else {
+                out.extend_from_slice(&[b'\\', e]);
+            }
+            start = i + k + 1;
+        }
+        i = end;
     }
     out.extend_from_slice(&s[start..]);
+    true
 }
 
 /// How far before its receive time a record's own time may be and still be its
@@ -81,12 +122,14 @@ pub fn time_generated(r: &Rec) -> (i64, bool) {
     }
 }
 
-/// Writes `s` as a JSON string; invalid UTF-8 becomes U+FFFD.
+/// Writes `s` as a JSON string; invalid UTF-8 becomes U+FFFD. One pass over
+/// ASCII (the common case); a string with other bytes is validated once.
 pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    match std::str::from_utf8(s) {
-        Ok(_) => escape_into(out, s),
-        Err(_) => escape_into(out, String::from_utf8_lossy(s).as_bytes()),
+    let mark = out.len();
+    if !escape_checked(out, s) {
+        out.truncate(mark);
+        escape_checked(out, String::from_utf8_lossy(s).as_bytes());
     }
     out.push(b'"');
 }
@@ -105,8 +148,9 @@ pub struct Serializer {
     /// This host's name, already a JSON string.
     host_name_json: Vec<u8>,
     host_name: Vec<u8>,
-    cached_ns: i64,
-    cached_time: Vec<u8>,
+    /// The day (since the epoch) whose date `cached_date` holds: `"YYYY-MM-DDT`.
+    cached_day: i64,
+    cached_date: Vec<u8>,
 }
 
 impl Serializer {
@@ -116,25 +160,58 @@ impl Serializer {
         Serializer {
             host_name_json,
             host_name: host_name.as_bytes().to_vec(),
-            cached_ns: i64::MIN,
-            cached_time: Vec::new(),
+            cached_day: i64::MIN,
+            cached_date: Vec::new(),
         }
     }
 
+    /// Writes `ns` as a quoted RFC 3339 UTC time, as jiff prints it (the fraction
+    /// without trailing zeros). jiff formats the date once per day; the time of day
+    /// is arithmetic, so records with times all over the day cost no calendar work.
     fn write_time(&mut self, out: &mut Vec<u8>, ns: i64) {
-        if ns != self.cached_ns {
-            self.cached_time.clear();
-            self.cached_time.push(b'"');
-            match jiff::Timestamp::from_nanosecond(i128::from(ns)) {
+        const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+        let day = ns.div_euclid(NS_PER_DAY);
+        if day != self.cached_day || self.cached_date.is_empty() {
+            self.cached_date.clear();
+            self.cached_date.push(b'"');
+            match jiff::Timestamp::from_nanosecond(i128::from(day) * i128::from(NS_PER_DAY)) {
                 Ok(t) => {
-                    let _ = write!(self.cached_time, "{t}");
+                    let text = t.to_string();
+                    let date = text.split('T').next().unwrap_or("1970-01-01");
+                    self.cached_date.extend_from_slice(date.as_bytes());
                 }
-                Err(_) => self.cached_time.extend_from_slice(b"1970-01-01T00:00:00Z"),
+                Err(_) => self.cached_date.extend_from_slice(b"1970-01-01"),
             }
-            self.cached_time.push(b'"');
-            self.cached_ns = ns;
+            self.cached_date.push(b'T');
+            self.cached_day = day;
         }
-        out.extend_from_slice(&self.cached_time);
+        out.extend_from_slice(&self.cached_date);
+        let in_day = ns.rem_euclid(NS_PER_DAY);
+        let secs = in_day / 1_000_000_000;
+        let two = |out: &mut Vec<u8>, v: i64| {
+            out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+        };
+        two(out, secs / 3600);
+        out.push(b':');
+        two(out, secs / 60 % 60);
+        out.push(b':');
+        two(out, secs % 60);
+        let mut frac = in_day % 1_000_000_000;
+        if frac != 0 {
+            let mut digits = 9;
+            while frac % 10 == 0 {
+                frac /= 10;
+                digits -= 1;
+            }
+            out.push(b'.');
+            let at = out.len();
+            out.resize(at + digits, b'0');
+            for d in out[at..].iter_mut().rev() {
+                *d = b'0' + (frac % 10) as u8;
+                frac /= 10;
+            }
+        }
+        out.extend_from_slice(b"Z\"");
     }
 
     fn key(out: &mut Vec<u8>, key: &str) {
@@ -271,6 +348,72 @@ impl Serializer {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn times_are_written_as_jiff_prints_them() {
+        let mut s = Serializer::new("h");
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut cases = vec![
+            0i64,
+            1,
+            -1,
+            999_999_999,
+            1_000_000_000,
+            -86_400 * 1_000_000_000,
+            i64::MAX,
+            i64::MIN,
+            1_700_000_000_123_000_000,
+            1_700_000_000_000_000_010,
+        ];
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Mostly around now, some anywhere; fractions of every length.
+            let ns = if seed % 4 == 0 {
+                seed as i64
+            } else {
+                1_764_000_000_000_000_000 + (seed % 400_000_000_000_000_000) as i64
+            };
+            cases.push(ns - ns % 10i64.pow((seed % 10) as u32));
+        }
+        for ns in cases {
+            let mut out = Vec::new();
+            s.write_time(&mut out, ns);
+            let want = format!(
+                "\"{}\"",
+                jiff::Timestamp::from_nanosecond(i128::from(ns)).unwrap()
+            );
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{ns}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_in_every_position_and_invalid_utf8_replaced() {
+        let specials: [&[u8]; 9] = [
+            b"\"",
+            b"\\",
+            b"\n",
+            b"\x01",
+            b"\x1f",
+            "é".as_bytes(),
+            "€".as_bytes(),
+            b"\xff",
+            b"\x7f",
+        ];
+        for len in 0..20 {
+            for at in 0..=len {
+                for sp in specials {
+                    let mut input = vec![b'a'; len];
+                    input.splice(at..at, sp.iter().copied());
+                    let mut out = Vec::new();
+                    write_str(&mut out, &input);
+                    let want = serde_json::to_string(&String::from_utf8_lossy(&input)).unwrap();
+                    assert_eq!(String::from_utf8(out).unwrap(), want, "{input:?}");
+                }
+            }
+        }
+    }
 
     fn one(build: impl FnOnce(&mut RecordBatch) -> Rec) -> Value {
         let mut b = RecordBatch::default();

@@ -184,6 +184,12 @@ impl Instance {
         self.head().struct_size as usize
     }
 
+    /// Whether the plugin's vtable reaches past the pointer-sized field at
+    /// `offset` (a field a later minor version added).
+    pub(super) fn has_field(&self, offset: usize) -> bool {
+        self.vtable_size() >= offset + std::mem::size_of::<usize>()
+    }
+
     /// Sets the batch id the `dead_letter` callback reports.
     pub(super) fn set_batch(&self, batch_id: u64) {
         self.ctx.batch_id.store(batch_id, Ordering::Relaxed);

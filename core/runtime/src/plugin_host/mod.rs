@@ -21,7 +21,7 @@ pub use calls::{
     RecordViews, ViewBuilder,
 };
 pub use instance::{DeadLetter, DeadLetterSink, HostInfo};
-pub use output::{OutputInstance, SendOutcome};
+pub use output::{OutputInstance, OutputPreferences, SendOutcome};
 
 use libloading::Library;
 use std::collections::HashMap;

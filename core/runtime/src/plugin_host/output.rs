@@ -103,12 +103,15 @@ impl OutputInstance {
         let mut retry_after_ms = 0u64;
         let _ = self.0.take_error();
         self.0.set_batch(batch_id);
+        let vt = self.0.plugin().vtable.cast::<SlOutputVtable>();
         // SAFETY: `Instance::create` checked this is an output plugin, whose vtable
-        // the loader checked is at least the 1.0 output vtable.
-        let vt = unsafe { &*self.0.plugin().vtable.cast::<SlOutputVtable>() };
+        // the loader checked is at least the 1.0 output vtable, which holds `send`;
+        // the field is read through the pointer, with no reference to the whole
+        // (possibly older, smaller) struct.
+        let send = unsafe { std::ptr::addr_of!((*vt).send).read() };
         // SAFETY: the instance is live and calls do not overlap (`&mut self`); the
         // payload's bytes are kept alive by the Arc clone until the plugin releases it.
-        let status = unsafe { (vt.send)(self.0.ptr(), &payload, &mut retry_after_ms) };
+        let status = unsafe { send(self.0.ptr(), &payload, &mut retry_after_ms) };
         let reason = self.0.take_error();
         self.0.recover(status);
         SendOutcome::from_status(status, retry_after_ms, reason)
@@ -119,12 +122,16 @@ impl OutputInstance {
         if !self.0.recover(SL_OK) {
             return Err("the plugin instance could not be created".into());
         }
-        if self.0.vtable_size() < std::mem::size_of::<SlOutputVtable>() {
+        if !self
+            .0
+            .has_field(std::mem::offset_of!(SlOutputVtable, check))
+        {
             return Ok(false);
         }
-        // SAFETY: the vtable is an output vtable at least as large as the 1.1 struct.
-        let vt = unsafe { &*self.0.plugin().vtable.cast::<SlOutputVtable>() };
-        let Some(check) = vt.check else {
+        let vt = self.0.plugin().vtable.cast::<SlOutputVtable>();
+        // SAFETY: the vtable is an output vtable that holds the 1.1 `check` field,
+        // read through the pointer (as in `send`).
+        let Some(check) = (unsafe { std::ptr::addr_of!((*vt).check).read() }) else {
             return Ok(false);
         };
         let _ = self.0.take_error();
@@ -139,6 +146,44 @@ impl OutputInstance {
                 .0
                 .take_error()
                 .unwrap_or_else(|| "the check failed without saying why".into())),
+        }
+    }
+}
+
+/// What an output asked of its batches (ABI 1.2); zero fields ask nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputPreferences {
+    pub batch_bytes: usize,
+    pub flush_interval: Duration,
+}
+
+impl OutputInstance {
+    /// The output's batching preferences; an output built for ABI 1.0 or 1.1, or
+    /// one without the function, asks nothing.
+    pub fn preferences(&mut self) -> OutputPreferences {
+        if !self.0.recover(SL_OK)
+            || !self
+                .0
+                .has_field(std::mem::offset_of!(SlOutputVtable, preferences))
+        {
+            return OutputPreferences::default();
+        }
+        let vt = self.0.plugin().vtable.cast::<SlOutputVtable>();
+        // SAFETY: the vtable is an output vtable that holds the 1.2 `preferences`
+        // field, read through the pointer (as in `send`).
+        let Some(preferences) = (unsafe { std::ptr::addr_of!((*vt).preferences).read() }) else {
+            return OutputPreferences::default();
+        };
+        let mut prefs = SlOutputPreferences {
+            struct_size: std::mem::size_of::<SlOutputPreferences>() as u32,
+            ..SlOutputPreferences::default()
+        };
+        // SAFETY: the instance is live and calls do not overlap (`&mut self`);
+        // `prefs` is a writable struct of the size it says.
+        unsafe { preferences(self.0.ptr(), &mut prefs) };
+        OutputPreferences {
+            batch_bytes: usize::try_from(prefs.batch_bytes).unwrap_or(usize::MAX),
+            flush_interval: Duration::from_millis(prefs.flush_interval_ms),
         }
     }
 }

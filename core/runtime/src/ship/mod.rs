@@ -1,5 +1,7 @@
-//! The shipper: reads the journal in order, gathers chunks of one table into
-//! batches of at most `batch_max_bytes`, and offers each batch to the output plugin
+//! The shipper: reads the journal in order, gathers chunks of each table into
+//! batches of at most `batch_max_bytes` (or the size the output asks for), lets a
+//! batch that is not full wait for the output's linger, and offers each batch to
+//! the output plugin
 //! until it is accepted (OK), rejected for good (REJECT: dead-lettered), or the
 //! shutdown deadline passes. RETRY waits the plugin's delay, else an exponential
 //! backoff with jitter. Only a settled batch is acknowledged to the journal, so what
@@ -10,9 +12,9 @@ mod dead_letter;
 pub use dead_letter::DeadLetters;
 
 use crate::health::Health;
-use crate::journal::{Chunk, JournalReader, Next, Position};
+use crate::journal::{JournalReader, Next, Position};
 use crate::metrics::Metrics;
-use crate::plugin_host::{OutputInstance, SendOutcome};
+use crate::plugin_host::{OutputInstance, OutputPreferences, SendOutcome};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,18 +28,70 @@ pub struct Shipper {
     pub output: OutputInstance,
     pub journal: JournalReader,
     pub metrics: Arc<Metrics>,
-    pub batch_max_bytes: usize,
+    /// `batch_max_bytes` when the configuration sets it.
+    pub batch_max_bytes: Option<usize>,
     pub dead_letters: DeadLetters,
     pub deadline: Deadline,
     pub health: Arc<Health>,
+}
+
+/// The batch size when neither the configuration nor the output says.
+pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
+/// The most an output may ask for (a batch is held in memory while it is offered).
+pub const MAX_PREFERRED_BATCH_BYTES: usize = 64 << 20;
+/// While the output is throttled (it asked for a delay), the linger stretches up
+/// to this many times its length, or this long, whichever is longer.
+const STRETCH_MAX: u32 = 6;
+const STRETCH_CAP: Duration = Duration::from_secs(60);
+
+/// The batch size: `batch_max_bytes` when configured, else what the output asks
+/// (ABI 1.2), else 1 MiB.
+pub fn batch_bytes(configured: Option<usize>, prefs: &OutputPreferences) -> usize {
+    configured.unwrap_or(match prefs.batch_bytes {
+        0 => DEFAULT_BATCH_BYTES,
+        n => n.clamp(1024, MAX_PREFERRED_BATCH_BYTES),
+    })
 }
 
 struct Batch {
     table: u32,
     records: u32,
     data: Arc<Vec<u8>>,
-    /// Journal position after the batch's last chunk.
-    end: Position,
+}
+
+/// A batch being gathered: chunks of one table, in journal order.
+struct Open {
+    table: u32,
+    records: u32,
+    data: Vec<u8>,
+    begin: Position,
+    opened: Instant,
+}
+
+/// What the shipper's loop carries from one batch to the next.
+struct State {
+    /// Batches being gathered, at most one per table.
+    open: Vec<Open>,
+    /// Buffers of offered batches, for the next ones.
+    spare: Vec<Vec<u8>>,
+    /// Journal position after the last chunk read.
+    read_end: Position,
+    /// When the last batch that was not full was offered.
+    last_partial: Option<Instant>,
+    /// Whether the last batch offered was full: the end of a burst goes at once.
+    last_was_full: bool,
+    /// The linger's multiplier while the output is throttled.
+    stretch: u32,
+    batch_id: u64,
+    seed: u64,
+}
+
+/// How a batch's delivery ended.
+struct Delivered {
+    /// `false` when the shutdown deadline stopped it.
+    settled: bool,
+    /// The output asked for a delay (429, 503 with Retry-After) on the way.
+    throttled: bool,
 }
 
 /// Cheap jitter (not for secrets): xorshift over the clock.
@@ -83,72 +137,179 @@ impl Shipper {
         !self.past_deadline()
     }
 
-    /// Gathers chunks of one table that are already journaled into a batch.
-    fn gather(
-        &mut self,
-        (first, mut end): (Chunk, Position),
-        carry: &mut Option<(Chunk, Position)>,
-    ) -> Batch {
-        let table = first.table;
-        let mut records = first.records;
-        let mut data = first.data;
-        while data.len() < self.batch_max_bytes {
-            match self.journal.next(Duration::ZERO) {
-                Next::Chunk(c, pos)
-                    if c.table == table && data.len() + c.data.len() <= self.batch_max_bytes =>
-                {
-                    records += c.records;
-                    data.extend_from_slice(&c.data);
-                    end = pos;
-                }
-                Next::Chunk(c, pos) => {
-                    *carry = Some((c, pos));
-                    break;
-                }
-                Next::Idle | Next::Closed => break,
-            }
-        }
-        Batch {
-            table,
-            records,
-            data: Arc::new(data),
-            end,
-        }
+    fn shutting_down(&self) -> bool {
+        self.deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     /// Runs until the journal is closed and empty, or the deadline passes.
+    ///
+    /// Chunks gather into one open batch per table (a host that sends CEF and
+    /// syslog together gets full batches of each). A batch is offered as soon as
+    /// it is full. One that is not (the journal has nothing more for now) waits
+    /// until the output's linger has passed since the last batch that was not
+    /// full, stretched while the output is throttled: a quiet host makes at most
+    /// one such offer per linger, and a record waits at most that long. The rest
+    /// of a burst of full batches goes at once. Shutdown and a closed journal
+    /// offer everything at once. The journal is acknowledged up to the oldest
+    /// batch still open.
     pub fn run(mut self) {
         let _stage = self.health.register("shipper");
-        let mut carry: Option<(Chunk, Position)> = None;
-        let mut batch_id = 0u64;
-        let mut seed = crate::system::now_ns() as u64 | 1;
+        let prefs = self.output.preferences();
+        let target = batch_bytes(self.batch_max_bytes, &prefs);
+        let linger = prefs.flush_interval;
+        tracing::debug!(
+            target_bytes = target,
+            linger_ms = linger.as_millis() as u64,
+            "shipper batching"
+        );
+        let mut st = State {
+            open: Vec::new(),
+            spare: Vec::new(),
+            read_end: self.journal.position(),
+            last_partial: None,
+            last_was_full: false,
+            stretch: 1,
+            batch_id: 0,
+            seed: crate::system::now_ns() as u64 | 1,
+        };
         loop {
             crate::health::beat();
-            let first = match carry.take() {
-                Some(c) => c,
-                None => match self.journal.next(Duration::from_millis(200)) {
-                    Next::Chunk(c, pos) => (c, pos),
-                    // Writers still open at the deadline (a worker holding records
-                    // while the disk fails, say) cannot keep the agent running.
-                    Next::Idle if self.past_deadline() => return,
-                    Next::Idle => continue,
-                    Next::Closed => break,
-                },
+            let interval = (linger * st.stretch).min(linger.max(STRETCH_CAP));
+            let due_at = st.last_partial.map(|t| t + interval);
+            let now = Instant::now();
+            let on_time = due_at.is_none_or(|d| now >= d) || self.shutting_down();
+            // After a full batch, what is open goes once the journal has been
+            // quiet for a moment (the end of the burst), not at every short gap
+            // between chunks of a steady stream.
+            let due = on_time || st.last_was_full;
+            let wait = if st.open.is_empty() {
+                Duration::from_millis(200)
+            } else if on_time {
+                Duration::ZERO
+            } else if st.last_was_full {
+                Duration::from_millis(100)
+            } else {
+                due_at
+                    .map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
+                    .min(Duration::from_millis(200))
             };
-            let batch = self.gather(first, &mut carry);
-            batch_id += 1;
-            if !self.deliver(&batch, batch_id, &mut seed) {
-                tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
-                return;
+            let mut closed = false;
+            match self.journal.next(wait) {
+                Next::Chunk(c, end) => {
+                    let begin = st.read_end;
+                    st.read_end = end;
+                    let k = match st.open.iter().position(|o| o.table == c.table) {
+                        Some(k) if st.open[k].data.len() + c.data.len() > target => {
+                            // Full: offer it, then start the table's next batch with
+                            // this chunk (not acknowledged before it is offered: the
+                            // acknowledgement stops at `begin`).
+                            let full = st.open.remove(k);
+                            if !self.offer(&mut st, full, begin, true) {
+                                return;
+                            }
+                            None
+                        }
+                        k => k,
+                    };
+                    match k {
+                        Some(k) => {
+                            let o = &mut st.open[k];
+                            o.records += c.records;
+                            o.data.extend_from_slice(&c.data);
+                        }
+                        None => {
+                            let mut data = st.spare.pop().unwrap_or_default();
+                            data.clear();
+                            data.reserve(target.max(c.data.len()));
+                            data.extend_from_slice(&c.data);
+                            st.open.push(Open {
+                                table: c.table,
+                                records: c.records,
+                                data,
+                                begin,
+                                opened: Instant::now(),
+                            });
+                        }
+                    }
+                    // Read on while chunks are there. A batch that has waited its
+                    // whole interval (at least a second) goes now even so, so a
+                    // table with few records is not held up by a busy one.
+                    let oldest = interval.max(Duration::from_secs(1));
+                    while let Some(k) = st.open.iter().position(|o| o.opened.elapsed() >= oldest) {
+                        let aged = st.open.remove(k);
+                        let to = st.read_end;
+                        if !self.offer(&mut st, aged, to, false) {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                // Writers still open at the deadline (a worker holding records
+                // while the disk fails, say) cannot keep the agent running.
+                Next::Idle if st.open.is_empty() && self.past_deadline() => return,
+                Next::Idle => {}
+                Next::Closed => closed = true,
             }
-            self.journal.ack(batch.end);
+            if !st.open.is_empty() && (due || closed) {
+                // Offer what is open in journal order: the oldest batch first.
+                while !st.open.is_empty() {
+                    let first = st.open.remove(0);
+                    let to = st.read_end;
+                    if !self.offer(&mut st, first, to, false) {
+                        return;
+                    }
+                }
+            }
+            if closed && st.open.is_empty() {
+                break;
+            }
         }
     }
 
-    /// Offers a batch until it is settled. `false` when the deadline stopped it.
-    fn deliver(&mut self, batch: &Batch, batch_id: u64, seed: &mut u64) -> bool {
+    /// Offers one batch until it is settled, then acknowledges the journal up to
+    /// the oldest batch still open, or `read_to` when none is. `false` when the
+    /// deadline stopped it.
+    fn offer(&mut self, st: &mut State, o: Open, read_to: Position, full: bool) -> bool {
+        let batch = Batch {
+            table: o.table,
+            records: o.records,
+            data: Arc::new(o.data),
+        };
+        st.batch_id += 1;
+        let outcome = self.deliver(&batch, st.batch_id, &mut st.seed);
+        st.last_was_full = full;
+        if !full {
+            st.last_partial = Some(Instant::now());
+        }
+        if !outcome.settled {
+            tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
+            return false;
+        }
+        st.stretch = if outcome.throttled {
+            (st.stretch * 2).min(STRETCH_MAX)
+        } else {
+            1
+        };
+        let acked = st.open.iter().map(|o| o.begin).min().unwrap_or(read_to);
+        self.journal.ack(acked);
+        if let Ok(data) = Arc::try_unwrap(batch.data) {
+            st.spare.push(data);
+        }
+        true
+    }
+
+    /// Offers a batch until it is settled, or the deadline stops it.
+    fn deliver(&mut self, batch: &Batch, batch_id: u64, seed: &mut u64) -> Delivered {
         let mut backoff = BACKOFF_START;
         let mut attempt = 0u32;
+        let mut throttled = false;
+        let stopped = |throttled| Delivered {
+            settled: false,
+            throttled,
+        };
         loop {
             let outcome =
                 self.output
@@ -158,7 +319,10 @@ impl Shipper {
                 SendOutcome::Delivered => {
                     Metrics::add(&m.records_sent, u64::from(batch.records));
                     Metrics::add(&m.batches_sent, 1);
-                    return true;
+                    return Delivered {
+                        settled: true,
+                        throttled,
+                    };
                 }
                 SendOutcome::Reject(reason) => {
                     tracing::error!(batch_id, records = batch.records, %reason, "output rejected a batch; writing it to the dead-letter file");
@@ -171,12 +335,15 @@ impl Shipper {
                     {
                         tracing::error!(path = %self.dead_letters.path().display(), error = %e, delay_ms = wait.as_millis() as u64, "cannot write the dead-letter file; the batch stays in the journal and the write is retried");
                         if !self.wait(wait) {
-                            return false;
+                            return stopped(throttled);
                         }
                         wait = (wait * 2).min(BACKOFF_MAX);
                     }
                     Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
-                    return true;
+                    return Delivered {
+                        settled: true,
+                        throttled,
+                    };
                 }
                 SendOutcome::Retry {
                     after,
@@ -187,6 +354,7 @@ impl Shipper {
                         Metrics::add(&m.plugin_panics, 1);
                     }
                     Metrics::add(&m.batches_retried, 1);
+                    throttled |= after.is_some();
                     let delay = match after {
                         Some(after) => after.min(Duration::from_secs(3600)),
                         None => next_delay(&mut backoff, seed),
@@ -195,7 +363,7 @@ impl Shipper {
                     m.output_failed(self.output.name(), "retry", &reason);
                     attempt = attempt.saturating_add(1);
                     if !self.wait(delay) {
-                        return false;
+                        return stopped(throttled);
                     }
                 }
             }

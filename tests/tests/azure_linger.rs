@@ -1,0 +1,192 @@
+//! The request budget of a data collection rule: the azure output's linger
+//! (`flush_interval_secs`) keeps a quiet host to one request per interval, never
+//! holds a record longer than the interval, lets the end of a burst go at once,
+//! and keeps syslog and CEF records of one host in their own batches.
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use syslane_tests::emulator::*;
+use syslane_tests::*;
+
+fn line(tag: &str, i: usize) -> String {
+    format!("<134>Nov 25 10:00:00 web01 nginx[4242]: {tag} seq={i} GET /api/v1/items 200 upstream cache miss")
+}
+
+fn setup(args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Emulator, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir_with_builtins(dir.path());
+    let emu = Emulator::start(dir.path(), args);
+    (dir, plugins, emu, free_port())
+}
+
+/// Accepted ingestion requests so far, for one stream.
+fn posts(emu: &Emulator, stream: &str) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| {
+            r["path"].as_str().unwrap_or("").contains(stream) && r["status"].as_u64() == Some(204)
+        })
+        .count()
+}
+
+#[test]
+fn a_quiet_host_makes_one_request_per_interval_and_no_record_waits_longer() {
+    let (dir, plugins, emu, port) = setup(&[]);
+    let agent = Agent::start(
+        dir.path(),
+        &azure_config(
+            &plugins,
+            port,
+            &emu.output_toml("client_secret", "flush_interval_secs = 3"),
+        ),
+    );
+    // The first record after a quiet spell goes at once.
+    let start = Instant::now();
+    send_tcp_lf(port, [line("quiet", 0)]);
+    assert!(
+        emu.wait_for(SYSLOG_STREAM, 1, Duration::from_secs(10)),
+        "{}",
+        agent.logs()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    // A record every 150 ms for 6 s: one request per 3 s interval, not forty.
+    let first_post = Instant::now();
+    for i in 1..=40 {
+        send_tcp_lf(port, [line("quiet", i)]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let sent_at = Instant::now();
+    assert!(
+        emu.wait_for(SYSLOG_STREAM, 41, Duration::from_secs(10)),
+        "{}",
+        agent.logs()
+    );
+    // The last record waited at most the interval (and a request).
+    assert!(
+        sent_at.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent_at.elapsed()
+    );
+    let n = posts(&emu, SYSLOG_STREAM);
+    let spread = first_post.elapsed().as_secs_f64();
+    assert!(
+        (2..=1 + (spread / 3.0).ceil() as usize + 1).contains(&n),
+        "{n} requests over {spread:.1} s with a 3 s linger"
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+}
+
+#[test]
+fn the_end_of_a_burst_does_not_wait_for_the_linger() {
+    let (dir, plugins, emu, port) = setup(&[]);
+    // A linger far longer than the test may wait.
+    let agent = Agent::start(
+        dir.path(),
+        &azure_config(
+            &plugins,
+            port,
+            &emu.output_toml("client_secret", "flush_interval_secs = 120"),
+        ),
+    );
+    // Enough for several full batches (4 MB each at the defaults) and a tail.
+    let n = 30_000;
+    let start = Instant::now();
+    send_tcp_lf(port, (0..n).map(|i| line("burst", i)));
+    assert!(
+        emu.wait_for(SYSLOG_STREAM, n, Duration::from_secs(60)),
+        "{} of {n} arrived: {}",
+        emu.records(SYSLOG_STREAM).len(),
+        agent.logs()
+    );
+    assert!(start.elapsed() < Duration::from_secs(60));
+    // Full batches of four requests, not a request per journal chunk.
+    let requests = posts(&emu, SYSLOG_STREAM);
+    let stats = emu.stats();
+    let bytes = stats["bytes_uncompressed"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        requests <= bytes / 900_000 + 4,
+        "{requests} requests for {bytes} bytes"
+    );
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+}
+
+#[test]
+fn syslog_and_cef_from_one_host_keep_their_own_batches_and_the_budget() {
+    let (dir, plugins, emu, port) = setup(&["--parameter", "securityStream=true"]);
+    let cef_port = free_port();
+    let output = emu.output_toml(
+        "client_secret",
+        "security_stream = \"Custom-SyslaneSecurity\"\nflush_interval_secs = 3",
+    );
+    let config = azure_config(&plugins, port, &output).replace(
+        "[output]",
+        &format!("[[listen]]\naddress = \"tcp://127.0.0.1:{cef_port}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n[output]"),
+    );
+    let agent = Agent::start(dir.path(), &config);
+    // Syslog and CEF interleaved, one of each every 200 ms for 6 s: alternating
+    // tables must not cut a batch (and a request) at every switch.
+    let start = Instant::now();
+    for i in 0..30 {
+        send_tcp_lf(port, [line("mixed", i)]);
+        send_tcp_lf(
+            cef_port,
+            [format!("<134>Nov 25 10:00:00 fw01 CEF:0|Acme|FW|1|100|blocked|7|src=10.0.0.5 spt={i} act=deny")],
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        emu.wait_for(SYSLOG_STREAM, 30, Duration::from_secs(10)),
+        "{}",
+        agent.logs()
+    );
+    assert!(
+        emu.wait_for(SECURITY_STREAM, 30, Duration::from_secs(10)),
+        "{}",
+        agent.logs()
+    );
+    let spread = start.elapsed().as_secs_f64();
+    let (syslog, cef) = (posts(&emu, SYSLOG_STREAM), posts(&emu, SECURITY_STREAM));
+    let bound = (spread / 3.0).ceil() as usize + 2;
+    assert!(
+        syslog <= bound && cef <= bound,
+        "{syslog} syslog and {cef} CEF requests over {spread:.1} s with a 3 s linger"
+    );
+    // Every record once, in its own table.
+    let ports: Vec<Value> = emu.records(SECURITY_STREAM);
+    assert_eq!(ports.len(), 30);
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+}
+
+#[test]
+fn shutdown_sends_what_lingers_at_once() {
+    let (dir, plugins, emu, port) = setup(&[]);
+    let agent = Agent::start(
+        dir.path(),
+        &azure_config(
+            &plugins,
+            port,
+            &emu.output_toml("client_secret", "flush_interval_secs = 120"),
+        ),
+    );
+    send_tcp_lf(port, [line("early", 0)]);
+    assert!(
+        emu.wait_for(SYSLOG_STREAM, 1, Duration::from_secs(10)),
+        "{}",
+        agent.logs()
+    );
+    // These wait for the 120 s linger...
+    send_tcp_lf(port, (1..6).map(|i| line("late", i)));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(emu.records(SYSLOG_STREAM).len(), 1);
+    // ...until SIGTERM, which delivers them within the shutdown timeout.
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert_eq!(emu.records(SYSLOG_STREAM).len(), 6, "{logs}");
+}
