@@ -190,7 +190,13 @@ mod tests {
     fn empty_lines_and_a_missing_final_newline_are_taken() {
         let data = b"\n\n{\"a\":1}\n\n{\"b\":2}";
         let p = plan(data, 1000);
-        assert_eq!(p.parts, vec![Range { start: 2, end: data.len() }]);
+        assert_eq!(
+            p.parts,
+            vec![Range {
+                start: 2,
+                end: data.len()
+            }]
+        );
         assert_eq!(array(data, &p.parts[0]), b"[{\"a\":1},{\"b\":2}]");
         assert_eq!(records(data), 2);
         // The last line without its newline still fits exactly: `[x]`.
