@@ -14,14 +14,15 @@ mod cef;
 mod framing;
 mod message;
 mod relp;
+mod relp_frame;
 mod rfc3164;
 mod rfc5424;
 mod timestamp;
 
 pub use cef::{find_cef, parse_cef, Cef, CefError};
-pub use framing::{FrameFlags, Framer};
+pub use framing::{trim_trailer, FrameFlags, Framer};
 pub use message::{parse, Format, ParseIssue, Syslog};
-pub use relp::{parse_relp, RelpFrame, RelpParse};
+pub use relp::{RelpError, RelpEvent, RelpReader, RelpRefusal};
 pub use timestamp::Timestamp;
 
 /// Facility names in code order (0 = kern .. 23 = local7), as Log Analytics spells them.

@@ -38,17 +38,11 @@ pub struct SyslogDecoder {
     keep_raw: bool,
 }
 
-/// Line ends and NULs at the end are framing left in the message (rsyslog's RFC 5424
-/// template ends with LF even inside octet-counted frames). Spaces at the start
-/// that follow the header's own separating space are the separator rsyslog keeps in
-/// front of an RFC 3164 message's text (`SD  text`); a space after a BOM is content.
+/// The message text. Frames arrive with their trailer (line ends, NULs) already
+/// trimmed by the listener. Spaces at the start that follow the header's own
+/// separating space are the separator rsyslog keeps in front of an RFC 3164
+/// message's text (`SD  text`); a space after a BOM is content.
 fn trim_message<'a>(frame: &[u8], m: &'a [u8]) -> &'a [u8] {
-    let end = m.len()
-        - m.iter()
-            .rev()
-            .take_while(|b| matches!(**b, b'\n' | b'\r' | b'\0'))
-            .count();
-    let m = &m[..end];
     let offset = (m.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
     let after_space = offset
         .checked_sub(1)

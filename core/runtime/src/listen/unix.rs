@@ -17,7 +17,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use syslane_abi::{SL_FRAME_TRUNCATED, SL_TRANSPORT_UNIX};
+use syslane_abi::SL_TRANSPORT_UNIX;
 use tokio::net::{UnixDatagram, UnixListener};
 use tokio::task::JoinSet;
 
@@ -123,24 +123,6 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
-fn push(batch: &mut FrameBatch, datagram: &[u8], max: usize, now: i64, metrics: &Metrics) {
-    let truncated = datagram.len() > max;
-    let mut data = &datagram[..datagram.len().min(max)];
-    while let [rest @ .., b'\n' | b'\r' | 0] = data {
-        data = rest;
-    }
-    if data.is_empty() {
-        return;
-    }
-    Metrics::add(&metrics.frames_received, 1);
-    Metrics::add(&metrics.bytes_received, data.len() as u64);
-    if truncated {
-        Metrics::add(&metrics.frames_truncated, 1);
-    }
-    let flags = if truncated { SL_FRAME_TRUNCATED } else { 0 };
-    batch.push(data, flags, LOCAL.ip(), now);
-}
-
 pub(super) async fn run_datagram(
     socket: UnixDatagram,
     path: std::path::PathBuf,
@@ -163,7 +145,7 @@ pub(super) async fn run_datagram(
         let mut result = first;
         loop {
             match result {
-                Ok(n) => push(&mut batch, &buf[..n], max, now, &ctx.metrics),
+                Ok(n) => batch.push_datagram(&buf[..n], max, LOCAL.ip(), now, &ctx.metrics),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "unix socket receive failed");
