@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use syslane_abi::SL_TRANSPORT_UNIX;
 use tokio::net::{UnixDatagram, UnixListener};
-use tokio::task::JoinSet;
 
 /// Datagrams gathered into one batch at most.
 const BATCH_DATAGRAMS: usize = 512;
@@ -196,15 +195,10 @@ pub(super) async fn run_stream(
     let remove = RemoveOnDrop(&path);
     // The same slots as TCP: a connection that completes no message within
     // idle_timeout is closed, and a full table makes room for a new one.
-    let table = super::slots::Table::new(ctx.max_connections);
-    let mut connections = JoinSet::new();
+    let mut connections = super::tcp::Connections::new(&ctx);
     let mut shutdown = ctx.shutdown.clone();
-    let mut limit_warning = RateLimited::new(super::tcp::LIMIT_WARNING_EVERY);
     loop {
-        while connections.try_join_next().is_some() {}
-        if let Some(closed) = limit_warning.due() {
-            super::tcp::warn_limit(&ctx, closed);
-        }
+        connections.tidy();
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.changed() => break,
@@ -217,15 +211,9 @@ pub(super) async fn run_stream(
                 continue;
             }
         };
-        let held = super::tcp::admit(
-            &table,
-            &mut connections,
-            &mut shutdown,
-            &ctx,
-            &mut limit_warning,
-        )
-        .await;
-        let Some(held) = held else { break };
+        let Some(held) = connections.admit(&mut shutdown).await else {
+            break;
+        };
         let ctx = Arc::clone(&ctx);
         connections.spawn(async move {
             super::tcp::connection(stream, LOCAL, index, SL_TRANSPORT_UNIX, &ctx, &held).await;
@@ -233,8 +221,5 @@ pub(super) async fn run_stream(
     }
     drop(listener);
     drop(remove);
-    while connections.join_next().await.is_some() {}
-    if let Some(closed) = limit_warning.rest() {
-        super::tcp::warn_limit(&ctx, closed);
-    }
+    connections.close().await;
 }
