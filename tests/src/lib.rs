@@ -387,56 +387,57 @@ pub fn plugin_dir_with_builtins(dir: &Path) -> PathBuf {
     plugins
 }
 
-/// A real rsyslogd in the foreground with its own configuration (never the
-/// system's), stopped when dropped.
-pub struct Rsyslog {
+/// A real syslog daemon (rsyslogd or syslog-ng) in the foreground with its own
+/// configuration in a test's directory (never the system's), its stderr kept for
+/// the test's messages, stopped with SIGTERM when dropped. Start one with
+/// [`Rsyslog::start`] or [`SyslogNg::start`].
+pub struct Daemon {
     child: Child,
     logs: Arc<Mutex<String>>,
 }
 
-impl Rsyslog {
-    /// Starts `rsyslogd -n` with `config` written to `dir/rsyslog.conf`; the work
-    /// directory and pid file live in `dir` too.
-    pub fn start(dir: &Path, config: &str) -> Rsyslog {
-        let rsyslogd = tool("rsyslogd");
-        let work = dir.join("rsyslog-work");
-        std::fs::create_dir_all(&work).unwrap();
-        let conf = dir.join("rsyslog.conf");
-        std::fs::write(
-            &conf,
-            format!("global(workDirectory=\"{}\")\n{config}", work.display()),
-        )
-        .unwrap();
-        let check = Command::new(&rsyslogd)
-            .args(["-N1", "-f"])
-            .arg(&conf)
+impl Daemon {
+    /// Writes `config` to `conf`, has `program` check it with `check_args`
+    /// (failing the test with the daemon's words when it refuses), then starts it
+    /// with `run_args`.
+    fn start(
+        program: &Path,
+        conf: &Path,
+        config: &str,
+        check_args: &[&str],
+        run: &mut Command,
+    ) -> Daemon {
+        std::fs::write(conf, config).unwrap();
+        let check = Command::new(program)
+            .args(check_args)
+            .arg(conf)
             .output()
             .unwrap();
         assert!(
             check.status.success(),
-            "rsyslogd -N1 refused the test config:\n{}",
+            "{} {} refused the test config:\n{}{}",
+            program.display(),
+            check_args.join(" "),
+            String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
-        let mut child = Command::new(rsyslogd)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
+        let mut child = run
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let logs = capture(child.stderr.take().unwrap());
-        Rsyslog { child, logs }
+        Daemon { child, logs }
     }
 
+    /// What the daemon wrote to stderr so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
 }
 
-impl Drop for Rsyslog {
+impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = Command::new(tool("kill"))
             .args(["-TERM", &self.child.id().to_string()])
@@ -453,12 +454,29 @@ impl Drop for Rsyslog {
     }
 }
 
-/// A real syslog-ng in the foreground (`-F`) with its own configuration, persist
-/// file, pid file and control socket in `dir`, stopped when dropped.
-pub struct SyslogNg {
-    child: Child,
-    logs: Arc<Mutex<String>>,
+/// rsyslogd as a test [`Daemon`].
+pub struct Rsyslog;
+
+impl Rsyslog {
+    /// Starts `rsyslogd -n` with `config` written to `dir/rsyslog.conf` (checked
+    /// with `-N1` first); the work directory and pid file live in `dir` too.
+    pub fn start(dir: &Path, config: &str) -> Daemon {
+        let rsyslogd = tool("rsyslogd");
+        let work = dir.join("rsyslog-work");
+        std::fs::create_dir_all(&work).unwrap();
+        let conf = dir.join("rsyslog.conf");
+        let config = format!("global(workDirectory=\"{}\")\n{config}", work.display());
+        let mut run = Command::new(&rsyslogd);
+        run.args(["-n", "-f"])
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"));
+        Daemon::start(&rsyslogd, &conf, &config, &["-N1", "-f"], &mut run)
+    }
 }
+
+/// syslog-ng as a test [`Daemon`].
+pub struct SyslogNg;
 
 impl SyslogNg {
     /// The `syslog-ng` program: Debian's syslog-ng-core conflicts with rsyslog, so
@@ -483,23 +501,14 @@ impl SyslogNg {
         v.split('.').take(2).collect::<Vec<_>>().join(".")
     }
 
-    /// Checks `config` with `--syntax-only`, then starts syslog-ng with it.
-    pub fn start(dir: &Path, config: &str) -> SyslogNg {
+    /// Starts `syslog-ng -F` with `config` written to `dir/syslog-ng.conf`
+    /// (checked with `--syntax-only` first); its persist file, pid file and
+    /// control socket live in `dir` too.
+    pub fn start(dir: &Path, config: &str) -> Daemon {
+        let program = Self::program();
         let conf = dir.join("syslog-ng.conf");
-        std::fs::write(&conf, config).unwrap();
-        let check = Command::new(Self::program())
-            .args(["--syntax-only", "-f"])
-            .arg(&conf)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "syslog-ng --syntax-only refused the test config:\n{}{}",
-            String::from_utf8_lossy(&check.stdout),
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let mut child = Command::new(Self::program())
-            .arg("-F")
+        let mut run = Command::new(&program);
+        run.arg("-F")
             .arg("-f")
             .arg(&conf)
             .arg("-R")
@@ -508,35 +517,8 @@ impl SyslogNg {
             .arg(dir.join("syslog-ng.pid"))
             .arg("-c")
             .arg(dir.join("syslog-ng.ctl"))
-            .arg("--no-caps")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = capture(child.stderr.take().unwrap());
-        SyslogNg { child, logs }
-    }
-
-    pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
-    }
-}
-
-impl Drop for SyslogNg {
-    fn drop(&mut self) {
-        let _ = Command::new(tool("kill"))
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+            .arg("--no-caps");
+        Daemon::start(&program, &conf, config, &["--syntax-only", "-f"], &mut run)
     }
 }
 

@@ -36,7 +36,7 @@ fn numbers(records: &[Value]) -> HashMap<usize, usize> {
 /// `expect` records, stops both and returns the agent's logs.
 fn through_rsyslog(
     agent: Agent,
-    rsyslog: Rsyslog,
+    rsyslog: Daemon,
     in_port: u16,
     messages: impl IntoIterator<Item = String>,
     out: &std::path::Path,

@@ -243,7 +243,7 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
     assert_eq!(records.len(), 3, "{records:?}");
 }
 
-fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Rsyslog {
+fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
     let spool = dir.join("spool");
     std::fs::create_dir_all(&spool).unwrap();
     let drop_ins = dir.join("rsyslog.d");
@@ -263,7 +263,7 @@ fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Rsyslog {
     )
 }
 
-fn syslog_ng_with_shipped_drop_in(dir: &Path, ports: &Ports) -> SyslogNg {
+fn syslog_ng_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
     let drop_in = dir.join("syslane-ng.conf");
     std::fs::write(
         &drop_in,

@@ -56,6 +56,7 @@ pub mod service;
 pub mod ship;
 pub mod state_dir;
 pub mod system;
+mod table;
 
 /// The agent's version, as `syslane --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,7 +1,7 @@
 //! TCP framing (RFC 6587), detected per message as rsyslog does: a frame that starts
 //! with a non-zero digit followed by digits and a space is octet-counted
-//! (`LEN SP MSG`); anything else runs to the next LF or NUL (non-transparent framing,
-//! a trailing CR is removed).
+//! (`LEN SP MSG`); anything else runs to the next LF or NUL (non-transparent framing).
+//! Either way the frame's trailer (line ends and NULs at its end) is trimmed.
 //!
 //! Memory stays bounded whatever the sender does: a message longer than the maximum
 //! is cut to the maximum, reported as truncated, and the rest of it is skipped, so the
@@ -78,8 +78,16 @@ fn find_delimiter(b: &[u8]) -> Option<usize> {
     memchr::memchr2(b'\n', 0, b)
 }
 
-fn trim_cr(frame: &[u8]) -> &[u8] {
-    frame.strip_suffix(b"\r").unwrap_or(frame)
+/// A frame without the line ends and NULs at its end: framing left in the message
+/// (rsyslog's RFC 5424 template ends with LF even inside octet-counted frames, and
+/// datagram senders often end theirs with one). Every listener hands on frames
+/// trimmed so, once: decoders see the message only.
+pub fn trim_trailer(frame: &[u8]) -> &[u8] {
+    let mut end = frame.len();
+    while end > 0 && matches!(frame[end - 1], b'\n' | b'\r' | 0) {
+        end -= 1;
+    }
+    &frame[..end]
 }
 
 impl Framer {
@@ -136,7 +144,7 @@ impl Framer {
                                 if available < self.max {
                                     return pos;
                                 }
-                                sink(&buf[start..start + self.max], truncated());
+                                sink(trim_trailer(&buf[start..start + self.max]), truncated());
                                 pos = start + self.max;
                                 self.state = State::Skip(len - self.max);
                             } else {
@@ -144,23 +152,26 @@ impl Framer {
                                     return pos;
                                 }
                                 if len > 0 {
-                                    sink(&buf[start..start + len], FrameFlags::default());
+                                    sink(
+                                        trim_trailer(&buf[start..start + len]),
+                                        FrameFlags::default(),
+                                    );
                                 }
                                 pos = start + len;
                             }
                         }
                         Header::Delimited => match find_delimiter(&buf[pos..]) {
                             Some(i) => {
-                                let frame = trim_cr(&buf[pos..pos + i]);
+                                let frame = trim_trailer(&buf[pos..pos + i]);
                                 if frame.len() > self.max {
-                                    sink(&frame[..self.max], truncated());
+                                    sink(trim_trailer(&frame[..self.max]), truncated());
                                 } else {
                                     sink(frame, FrameFlags::default());
                                 }
                                 pos += i + 1;
                             }
                             None if buf.len() - pos > self.max => {
-                                sink(&buf[pos..pos + self.max], truncated());
+                                sink(trim_trailer(&buf[pos..pos + self.max]), truncated());
                                 pos += self.max;
                                 self.state = State::Discard;
                             }
@@ -189,8 +200,9 @@ impl Framer {
         }
         let body = match octet_header(rest) {
             Header::Counted(_, header) => &rest[header..],
-            _ => trim_cr(rest),
+            _ => rest,
         };
+        let body = trim_trailer(body);
         if body.is_empty() {
             return;
         }
@@ -198,7 +210,7 @@ impl Framer {
             truncated: body.len() > self.max,
             incomplete: true,
         };
-        sink(&body[..body.len().min(self.max)], flags);
+        sink(trim_trailer(&body[..body.len().min(self.max)]), flags);
     }
 }
 

@@ -14,15 +14,24 @@ mod cef;
 mod framing;
 mod message;
 mod relp;
+mod relp_frame;
 mod rfc3164;
 mod rfc5424;
 mod timestamp;
 
 pub use cef::{find_cef, parse_cef, Cef, CefError};
-pub use framing::{FrameFlags, Framer};
+pub use framing::{trim_trailer, FrameFlags, Framer};
 pub use message::{parse, Format, ParseIssue, Syslog};
-pub use relp::{parse_relp, RelpFrame, RelpParse};
+pub use relp::{RelpError, RelpEvent, RelpReader, RelpRefusal};
 pub use timestamp::Timestamp;
+
+/// The facility of a message without a valid PRI: `user` (RFC 3164 section 4.3.3,
+/// which makes such a message `<13>`, `user.notice`). Every decoder and the
+/// record kept whole for a frame no decoder could read use it.
+pub const NO_PRI_FACILITY: u8 = 1;
+
+/// The severity of a message without a valid PRI: `notice` (see [`NO_PRI_FACILITY`]).
+pub const NO_PRI_SEVERITY: u8 = 5;
 
 /// Facility names in code order (0 = kern .. 23 = local7), as Log Analytics spells them.
 pub const FACILITY_NAMES: [&str; 24] = [

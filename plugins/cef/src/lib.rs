@@ -13,7 +13,9 @@
 
 use serde::Deserialize;
 use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_TABLE_SECURITY};
-use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Field, Frame, Host, Record, ValueKind};
+use syslane_plugin_sdk::{
+    export_plugin, Decoder, Emitter, Field, Frame, FrameDecoder, Host, Record, ValueKind,
+};
 use syslane_syslog::{find_cef, parse_cef, Cef};
 use syslane_syslog_decoder::{Clock, SyslogDecoder};
 
@@ -184,13 +186,11 @@ impl CefDecoder {
     pub fn from_config(config: &str) -> Result<CefDecoder, String> {
         let c: Config =
             serde_json::from_str(config).map_err(|e| format!("cef decoder config: {e}"))?;
-        let tz = serde_json::to_string(&c.timezone).map_err(|e| e.to_string())?;
+        let clock = Clock::new(c.timezone.as_deref().unwrap_or("local"))?;
         Ok(CefDecoder {
-            clock: Clock::new(c.timezone.as_deref().unwrap_or("local"))?,
-            plain: SyslogDecoder::from_config(&format!("{{\"timezone\":{tz}}}"))?,
-            broken: SyslogDecoder::from_config(&format!(
-                "{{\"timezone\":{tz},\"keep_raw\":true}}"
-            ))?,
+            plain: SyslogDecoder::new(clock.clone(), false),
+            broken: SyslogDecoder::new(clock.clone(), true),
+            clock,
         })
     }
 
@@ -247,8 +247,8 @@ impl CefDecoder {
         let record = Record {
             table: SL_TABLE_SECURITY,
             flags: if truncated { SL_RECORD_TRUNCATED } else { 0 },
-            facility: header.facility.unwrap_or(1),
-            severity: header.severity.unwrap_or(5),
+            facility: header.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
+            severity: header.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
             event_time_ns,
             receive_time_ns,
             host_name: header.hostname,
@@ -305,17 +305,19 @@ impl Decoder for CefDecoder {
     }
 
     fn decode(&mut self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
-        for (i, frame) in frames.iter().enumerate() {
-            self.decode_one(
-                frame.data(),
-                frame.peer(),
-                frame.receive_time_ns(),
-                frame.truncated(),
-                |r| {
-                    out.emit(i, r);
-                },
-            );
-        }
+        self.decode_frames(frames, out);
+    }
+}
+
+impl FrameDecoder for CefDecoder {
+    fn decode_frame(&self, frame: &Frame<'_>, emit: impl FnOnce(&Record<'_>)) {
+        self.decode_one(
+            frame.data(),
+            frame.peer(),
+            frame.receive_time_ns(),
+            frame.truncated(),
+            emit,
+        );
     }
 }
 

@@ -43,6 +43,24 @@ pub trait Decoder: Sized + 'static {
     fn decode(&mut self, frames: &[Frame<'_>], out: &mut Emitter<'_>);
 }
 
+/// A decoder that makes the record of each frame on its own, carrying nothing from
+/// one frame to the next: implement [`FrameDecoder::decode_frame`] and let
+/// [`Decoder::decode`] call [`FrameDecoder::decode_frames`], the loop over a batch.
+pub trait FrameDecoder {
+    /// Decodes one frame and hands its record to `emit` (or emits nothing, and the
+    /// host keeps the frame whole as a parse failure).
+    fn decode_frame(&self, frame: &Frame<'_>, emit: impl FnOnce(&Record<'_>));
+
+    /// Decodes every frame of a batch in turn.
+    fn decode_frames(&self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
+        for (i, frame) in frames.iter().enumerate() {
+            self.decode_frame(frame, |r| {
+                out.emit(i, r);
+            });
+        }
+    }
+}
+
 /// A filter: drops or edits records (`SL_KIND_FILTER`).
 pub trait Filter: Sized + 'static {
     fn create(host: Host, config: &str) -> Result<Self, String>;

@@ -111,13 +111,15 @@ pub struct Record<'a> {
     pub fields: &'a [Field<'a>],
 }
 
+/// A Syslog-table record of a message without a PRI (`user.notice`), with
+/// nothing else set.
 impl Default for Record<'_> {
     fn default() -> Self {
         Record {
             table: SL_TABLE_SYSLOG,
             flags: 0,
-            facility: 1,
-            severity: 5,
+            facility: syslane_syslog::NO_PRI_FACILITY,
+            severity: syslane_syslog::NO_PRI_SEVERITY,
             event_time_ns: None,
             receive_time_ns: 0,
             host_name: None,

@@ -15,7 +15,7 @@ mod time;
 
 use serde::Deserialize;
 use syslane_plugin_sdk::abi::{SL_RECORD_PARSE_FAILED, SL_RECORD_TRUNCATED};
-use syslane_plugin_sdk::{Field, Record, ValueKind};
+use syslane_plugin_sdk::{Field, Frame, FrameDecoder, Record, ValueKind};
 use syslane_syslog::{Format, ParseIssue};
 
 pub use time::Clock;
@@ -38,17 +38,11 @@ pub struct SyslogDecoder {
     keep_raw: bool,
 }
 
-/// Line ends and NULs at the end are framing left in the message (rsyslog's RFC 5424
-/// template ends with LF even inside octet-counted frames). Spaces at the start
-/// that follow the header's own separating space are the separator rsyslog keeps in
-/// front of an RFC 3164 message's text (`SD  text`); a space after a BOM is content.
+/// The message text. Frames arrive with their trailer (line ends, NULs) already
+/// trimmed by the listener. Spaces at the start that follow the header's own
+/// separating space are the separator rsyslog keeps in front of an RFC 3164
+/// message's text (`SD  text`); a space after a BOM is content.
 fn trim_message<'a>(frame: &[u8], m: &'a [u8]) -> &'a [u8] {
-    let end = m.len()
-        - m.iter()
-            .rev()
-            .take_while(|b| matches!(**b, b'\n' | b'\r' | b'\0'))
-            .count();
-    let m = &m[..end];
     let offset = (m.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
     let after_space = offset
         .checked_sub(1)
@@ -66,10 +60,13 @@ impl SyslogDecoder {
     pub fn from_config(config: &str) -> Result<SyslogDecoder, String> {
         let config: Config = syslane_plugin_sdk::parse_config(config)?;
         let clock = Clock::new(config.timezone.as_deref().unwrap_or("local"))?;
-        Ok(SyslogDecoder {
-            clock,
-            keep_raw: config.keep_raw,
-        })
+        Ok(SyslogDecoder::new(clock, config.keep_raw))
+    }
+
+    /// A decoder reading zone-less dates with `clock`; `keep_raw` adds the message
+    /// as received to every record.
+    pub fn new(clock: Clock, keep_raw: bool) -> SyslogDecoder {
+        SyslogDecoder { clock, keep_raw }
     }
 
     /// Decodes one frame and hands the record to `emit`.
@@ -102,8 +99,8 @@ impl SyslogDecoder {
         }];
         let record = Record {
             flags,
-            facility: m.facility.unwrap_or(1),
-            severity: m.severity.unwrap_or(5),
+            facility: m.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
+            severity: m.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
             event_time_ns,
             receive_time_ns,
             host_name: m.hostname,
@@ -121,5 +118,17 @@ impl SyslogDecoder {
             ..Record::default()
         };
         emit(&record);
+    }
+}
+
+impl FrameDecoder for SyslogDecoder {
+    fn decode_frame(&self, frame: &Frame<'_>, emit: impl FnOnce(&Record<'_>)) {
+        self.decode_one(
+            frame.data(),
+            frame.peer(),
+            frame.receive_time_ns(),
+            frame.truncated(),
+            emit,
+        );
     }
 }

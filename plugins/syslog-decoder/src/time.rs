@@ -11,6 +11,7 @@ use syslane_syslog::Timestamp;
 pub const YEAR_AHEAD_WINDOW_NS: i64 = 31 * 86_400 * 1_000_000_000;
 
 /// The time zone for zone-less timestamps.
+#[derive(Clone)]
 pub struct Clock {
     zone: TimeZone,
 }

@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Frame, Host};
+use syslane_plugin_sdk::{export_plugin, Decoder, Emitter, Frame, FrameDecoder, Host};
 pub use syslane_syslog_decoder::{Clock, SyslogDecoder};
 
 /// The plugin: a [`SyslogDecoder`] behind the decoder ABI.
@@ -15,17 +15,7 @@ impl Decoder for SyslogPlugin {
     }
 
     fn decode(&mut self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
-        for (i, frame) in frames.iter().enumerate() {
-            self.0.decode_one(
-                frame.data(),
-                frame.peer(),
-                frame.receive_time_ns(),
-                frame.truncated(),
-                |r| {
-                    out.emit(i, r);
-                },
-            );
-        }
+        self.0.decode_frames(frames, out);
     }
 }
 

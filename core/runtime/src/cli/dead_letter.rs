@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use syslane_abi::{SL_KIND_OUTPUT, SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
+use syslane_abi::SL_KIND_OUTPUT;
 
 #[derive(Deserialize)]
 struct Letter {
@@ -158,14 +158,6 @@ pub fn list(path: &Path) -> Result<String, String> {
     Ok(out)
 }
 
-fn table_code(name: &str) -> u32 {
-    if name == "CommonSecurityLog" {
-        SL_TABLE_SECURITY
-    } else {
-        SL_TABLE_SYSLOG
-    }
-}
-
 /// Offers every dead letter to the configured output again, resuming an
 /// interrupted replay first.
 pub fn replay(path: &Path) -> Result<String, String> {
@@ -235,7 +227,7 @@ pub fn replay(path: &Path) -> Result<String, String> {
         } else {
             let outcome = output.send(
                 &Arc::new(data),
-                table_code(&first.table),
+                crate::table::code(&first.table),
                 first.batch_id,
                 batch.len() as u32,
                 0,
@@ -362,7 +354,7 @@ fn rewrite(dl: &DeadLetters, batch: &[&Letter], reason: Option<&str>) -> Result<
         data.push(b'\n');
     }
     dl.write(
-        table_code(&batch[0].table),
+        crate::table::code(&batch[0].table),
         batch[0].batch_id,
         reason.unwrap_or(&batch[0].reason),
         &data,

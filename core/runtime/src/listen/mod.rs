@@ -72,6 +72,34 @@ impl FrameBatch {
         });
     }
 
+    /// Adds one datagram (UDP or unix socket): cut at `max` bytes (marked
+    /// truncated), its trailer trimmed, counted; an empty one carries nothing.
+    pub(crate) fn push_datagram(
+        &mut self,
+        datagram: &[u8],
+        max: usize,
+        peer: IpAddr,
+        receive_time_ns: i64,
+        metrics: &Metrics,
+    ) {
+        let truncated = datagram.len() > max;
+        let data = syslane_syslog::trim_trailer(&datagram[..datagram.len().min(max)]);
+        if data.is_empty() {
+            return;
+        }
+        Metrics::add(&metrics.frames_received, 1);
+        Metrics::add(&metrics.bytes_received, data.len() as u64);
+        if truncated {
+            Metrics::add(&metrics.frames_truncated, 1);
+        }
+        let flags = if truncated {
+            syslane_abi::SL_FRAME_TRUNCATED
+        } else {
+            0
+        };
+        self.push(data, flags, peer, receive_time_ns);
+    }
+
     pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
         let start = meta.start as usize;
         self.data

@@ -16,8 +16,8 @@ use crate::system::now_ns;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Instant;
-use syslane_abi::SL_TRANSPORT_RELP;
-use syslane_syslog::{parse_relp, RelpParse};
+use syslane_abi::{SL_FRAME_TRUNCATED, SL_TRANSPORT_RELP};
+use syslane_syslog::{RelpEvent, RelpReader};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -30,43 +30,6 @@ fn rsp(out: &mut Vec<u8>, txnr: u64, data: &str) {
         let _ = writeln!(out, "{txnr} rsp 0");
     } else {
         let _ = writeln!(out, "{txnr} rsp {} {data}", data.len());
-    }
-}
-
-fn trim_trailer(d: &[u8]) -> &[u8] {
-    let mut end = d.len();
-    while end > 0 && matches!(d[end - 1], b'\n' | b'\r' | 0) {
-        end -= 1;
-    }
-    &d[..end]
-}
-
-/// A frame larger than `max_message_size + 64`, read as it arrives: the first
-/// `max_message_size` bytes are kept, the rest skipped.
-struct Oversized {
-    txnr: u64,
-    syslog: bool,
-    kept: Vec<u8>,
-    /// DATA bytes not read yet; then the closing LF.
-    left: usize,
-    data_len: usize,
-}
-
-impl Oversized {
-    /// Takes what `input` holds of the frame; returns the bytes used and whether
-    /// the frame is complete. `Err` when the LF after DATA is missing.
-    fn feed(&mut self, input: &[u8], max: usize) -> Result<(usize, bool), &'static str> {
-        let take = self.left.min(input.len());
-        let room = max.saturating_sub(self.kept.len()).min(take);
-        self.kept.extend_from_slice(&input[..room]);
-        self.left -= take;
-        if self.left > 0 || take == input.len() {
-            return Ok((take, false));
-        }
-        match input[take] {
-            b'\n' => Ok((take + 1, true)),
-            _ => Err("expected LF after DATA"),
-        }
     }
 }
 
@@ -145,8 +108,11 @@ pub(super) async fn session(
     let mut out: Vec<u8> = Vec::new();
     let mut shutdown = ctx.shutdown.clone();
     let mut pending = Pending::new(listener);
-    let mut opened = false;
-    let mut oversized: Option<Oversized> = None;
+    let mut reader = RelpReader::new(max);
+    let offer = format!(
+        "200 OK\nrelp_version=0\nrelp_software=syslane,{},\ncommands=syslog",
+        crate::VERSION
+    );
     // A frame must complete within idle_timeout of the last one (or the accept).
     let mut last_frame = Instant::now();
     'session: loop {
@@ -173,98 +139,45 @@ pub(super) async fn session(
             }
         }
         let now = now_ns();
-        let mut used = 0;
         let mut close = false;
-        loop {
-            if let Some(mut big) = oversized.take() {
-                match big.feed(&buf.data[used..], max) {
-                    Ok((n, done)) => {
-                        used += n;
-                        if !done {
-                            oversized = Some(big);
-                            break;
-                        }
-                        last_frame = Instant::now();
-                        held.completed();
-                    }
-                    Err(why) => {
-                        tracing::warn!(%peer, reason = why, "RELP protocol error; closing the session (the sender will resend)");
-                        close = true;
-                        break;
-                    }
-                }
-                if big.syslog && opened {
-                    tracing::warn!(%peer, txnr = big.txnr, bytes = big.data_len, kept = max, "RELP message larger than max_message_size; kept its start, marked Truncated");
-                    let data = trim_trailer(&big.kept);
-                    pending
-                        .batch
-                        .push(data, syslane_abi::SL_FRAME_TRUNCATED, peer.ip(), now);
-                    pending.txnrs.push(big.txnr);
-                } else if big.syslog {
-                    rsp(&mut out, big.txnr, "500 session not open");
-                } else {
-                    rsp(&mut out, big.txnr, "500 frame larger than max_message_size");
-                }
-                continue;
-            }
-            match parse_relp(&buf.data[used..], max + 64) {
-                RelpParse::NeedMore => break,
-                RelpParse::Oversized {
+        let mut close_txnr = None;
+        let fed = reader.feed(&buf.data, |event| {
+            last_frame = Instant::now();
+            held.completed();
+            match event {
+                RelpEvent::Message {
                     txnr,
-                    command,
-                    header,
-                    data_len,
+                    data,
+                    truncated,
                 } => {
-                    oversized = Some(Oversized {
-                        txnr,
-                        syslog: command == b"syslog",
-                        kept: Vec::with_capacity(max.min(data_len)),
-                        left: data_len,
-                        data_len,
-                    });
-                    used += header;
+                    let flags = if truncated {
+                        tracing::warn!(%peer, txnr, kept = max, "RELP message larger than max_message_size; kept its start, marked Truncated");
+                        SL_FRAME_TRUNCATED
+                    } else {
+                        0
+                    };
+                    pending.batch.push(data, flags, peer.ip(), now);
+                    pending.txnrs.push(txnr);
                 }
-                RelpParse::Invalid(why) => {
-                    tracing::warn!(%peer, reason = why, "RELP protocol error; closing the session (the sender will resend)");
-                    close = true;
-                    break;
-                }
-                RelpParse::Frame(frame, n) => {
-                    used += n;
-                    last_frame = Instant::now();
-                    held.completed();
-                    match frame.command {
-                        b"syslog" if opened => {
-                            let data = trim_trailer(frame.data);
-                            let truncated = data.len() > max;
-                            let flags = if truncated {
-                                syslane_abi::SL_FRAME_TRUNCATED
-                            } else {
-                                0
-                            };
-                            pending
-                                .batch
-                                .push(&data[..data.len().min(max)], flags, peer.ip(), now);
-                            pending.txnrs.push(frame.txnr);
-                        }
-                        b"syslog" => rsp(&mut out, frame.txnr, "500 session not open"),
-                        b"open" => {
-                            opened = true;
-                            let offer = format!("200 OK\nrelp_version=0\nrelp_software=syslane,{},\ncommands=syslog", crate::VERSION);
-                            rsp(&mut out, frame.txnr, &offer);
-                        }
-                        b"close" => {
-                            if !commit(&mut pending, listener, worker, ctx, &mut out).await {
-                                break 'session;
-                            }
-                            rsp(&mut out, frame.txnr, "");
-                            close = true;
-                            break;
-                        }
-                        _ => rsp(&mut out, frame.txnr, "500 unknown command"),
-                    }
-                }
+                RelpEvent::Open { txnr } => rsp(&mut out, txnr, &offer),
+                RelpEvent::Close { txnr } => close_txnr = Some(txnr),
+                RelpEvent::Refused { txnr, reason } => rsp(&mut out, txnr, &format!("500 {reason}")),
             }
+        });
+        let used = match fed {
+            Ok(used) => used,
+            Err(e) => {
+                tracing::warn!(%peer, reason = %e, "RELP protocol error; closing the session (the sender will resend)");
+                close = true;
+                buf.data.len()
+            }
+        };
+        if let Some(txnr) = close_txnr {
+            if !commit(&mut pending, listener, worker, ctx, &mut out).await {
+                break 'session;
+            }
+            rsp(&mut out, txnr, "");
+            close = true;
         }
         buf.consume(used, READ_SIZE);
         let answered = !out.is_empty() || !pending.txnrs.is_empty();

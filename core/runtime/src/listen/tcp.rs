@@ -13,6 +13,7 @@ use super::{FrameBatch, ListenContext};
 use crate::metrics::{Metrics, Waiting};
 use crate::system::now_ns;
 use socket2::{Domain, Protocol, Socket, Type};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ const DRAIN_QUIET: Duration = Duration::from_millis(300);
 /// …but no longer than this, so a sender that never pauses cannot hold the agent.
 const DRAIN_MAX: Duration = Duration::from_secs(2);
 /// The connection-limit warning comes at most this often, with a count.
-pub(super) const LIMIT_WARNING_EVERY: Duration = Duration::from_secs(10);
+const LIMIT_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -47,7 +48,7 @@ pub(super) enum Speaks {
     Relp,
 }
 
-pub(super) fn warn_limit(ctx: &ListenContext, closed: u64) {
+fn warn_limit(ctx: &ListenContext, closed: u64) {
     tracing::warn!(
         max_connections = ctx.max_connections,
         closed,
@@ -61,15 +62,10 @@ pub(super) async fn run(
     ctx: Arc<ListenContext>,
     speaks: Speaks,
 ) {
-    let table = Table::new(ctx.max_connections);
-    let mut connections = JoinSet::new();
+    let mut connections = Connections::new(&ctx);
     let mut shutdown = ctx.shutdown.clone();
-    let mut limit_warning = RateLimited::new(LIMIT_WARNING_EVERY);
     loop {
-        while connections.try_join_next().is_some() {}
-        if let Some(closed) = limit_warning.due() {
-            warn_limit(&ctx, closed);
-        }
+        connections.tidy();
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.changed() => break,
@@ -83,15 +79,9 @@ pub(super) async fn run(
                 continue;
             }
         };
-        let held = admit(
-            &table,
-            &mut connections,
-            &mut shutdown,
-            &ctx,
-            &mut limit_warning,
-        )
-        .await;
-        let Some(held) = held else { break };
+        let Some(held) = connections.admit(&mut shutdown).await else {
+            break;
+        };
         let ctx = Arc::clone(&ctx);
         connections.spawn(async move {
             match speaks {
@@ -104,39 +94,74 @@ pub(super) async fn run(
         });
     }
     drop(listener);
-    while connections.join_next().await.is_some() {}
-    if let Some(closed) = limit_warning.rest() {
-        warn_limit(&ctx, closed);
-    }
+    connections.close().await;
 }
 
-/// A slot in the connection table for a new connection, closing the one longest
-/// without a complete message when the table is full; `None` when the agent stops
-/// meanwhile.
-pub(super) async fn admit(
-    table: &Arc<Table>,
-    connections: &mut JoinSet<()>,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ctx: &ListenContext,
-    limit_warning: &mut RateLimited,
-) -> Option<Held> {
-    loop {
-        match table.admit() {
-            Admission::Admitted { held, evicted } => {
-                if evicted {
-                    Metrics::add(&ctx.metrics.connections_evicted, 1);
-                    if let Some(closed) = limit_warning.hit() {
-                        warn_limit(ctx, closed);
+/// The connections of one stream listener (TCP, RELP or unix stream): their slots
+/// in the connection table, their tasks, and the connection-limit warning.
+pub(super) struct Connections {
+    table: Arc<Table>,
+    tasks: JoinSet<()>,
+    limit_warning: RateLimited,
+    ctx: Arc<ListenContext>,
+}
+
+impl Connections {
+    pub(super) fn new(ctx: &Arc<ListenContext>) -> Connections {
+        Connections {
+            table: Table::new(ctx.max_connections),
+            tasks: JoinSet::new(),
+            limit_warning: RateLimited::new(LIMIT_WARNING_EVERY),
+            ctx: Arc::clone(ctx),
+        }
+    }
+
+    /// Reaps the connections that ended, and gives the limit warning when due.
+    pub(super) fn tidy(&mut self) {
+        while self.tasks.try_join_next().is_some() {}
+        if let Some(closed) = self.limit_warning.due() {
+            warn_limit(&self.ctx, closed);
+        }
+    }
+
+    /// A slot for a new connection, closing the one longest without a complete
+    /// message when the table is full; `None` when the agent stops meanwhile.
+    pub(super) async fn admit(
+        &mut self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Held> {
+        loop {
+            match self.table.admit() {
+                Admission::Admitted { held, evicted } => {
+                    if evicted {
+                        Metrics::add(&self.ctx.metrics.connections_evicted, 1);
+                        if let Some(closed) = self.limit_warning.hit() {
+                            warn_limit(&self.ctx, closed);
+                        }
                     }
+                    return Some(held);
                 }
-                return Some(held);
+                // Connections told to close are still handing on what they read.
+                Admission::Full => tokio::select! {
+                    _ = self.tasks.join_next() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = shutdown.changed() => return None,
+                },
             }
-            // Connections told to close are still handing on what they read.
-            Admission::Full => tokio::select! {
-                _ = connections.join_next() => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = shutdown.changed() => return None,
-            },
+        }
+    }
+
+    /// Runs an admitted connection.
+    pub(super) fn spawn(&mut self, connection: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(connection);
+    }
+
+    /// Waits for every connection to end (the listener is closed), then gives
+    /// the last limit warning.
+    pub(super) async fn close(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        if let Some(closed) = self.limit_warning.rest() {
+            warn_limit(&self.ctx, closed);
         }
     }
 }

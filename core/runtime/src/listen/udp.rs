@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use syslane_abi::{SL_FRAME_TRUNCATED, SL_TRANSPORT_UDP};
+use syslane_abi::SL_TRANSPORT_UDP;
 use tokio::net::UdpSocket;
 
 /// Datagrams gathered into one batch at most.
@@ -81,14 +81,6 @@ pub(super) async fn watch_drops(inode: u64, address: SocketAddr, ctx: Arc<Listen
     }
 }
 
-fn trim_trailer(d: &[u8]) -> &[u8] {
-    let mut end = d.len();
-    while end > 0 && matches!(d[end - 1], b'\n' | b'\r' | 0) {
-        end -= 1;
-    }
-    &d[..end]
-}
-
 pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenContext>) {
     let max = ctx.max_message_size;
     let mut buf = vec![0u8; max + 1];
@@ -105,7 +97,7 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
         let mut result = first;
         loop {
             match result {
-                Ok((n, peer)) => add(&mut batch, &buf[..n], max, peer, now, &ctx.metrics),
+                Ok((n, peer)) => batch.push_datagram(&buf[..n], max, peer.ip(), now, &ctx.metrics),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "UDP receive failed");
@@ -153,32 +145,6 @@ pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenConte
     if let Some(datagrams) = dropped_warning.rest() {
         tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
     }
-}
-
-fn add(
-    batch: &mut FrameBatch,
-    datagram: &[u8],
-    max: usize,
-    peer: SocketAddr,
-    now: i64,
-    metrics: &Metrics,
-) {
-    let truncated = datagram.len() > max;
-    let data = trim_trailer(&datagram[..datagram.len().min(max)]);
-    if data.is_empty() {
-        return;
-    }
-    Metrics::add(&metrics.frames_received, 1);
-    Metrics::add(&metrics.bytes_received, data.len() as u64);
-    if truncated {
-        Metrics::add(&metrics.frames_truncated, 1);
-    }
-    batch.push(
-        data,
-        if truncated { SL_FRAME_TRUNCATED } else { 0 },
-        peer.ip(),
-        now,
-    );
 }
 
 #[cfg(test)]

@@ -18,9 +18,8 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use syslane_abi::{SL_FRAME_TRUNCATED, SL_TRANSPORT_UNIX};
+use syslane_abi::SL_TRANSPORT_UNIX;
 use tokio::net::{UnixDatagram, UnixListener};
-use tokio::task::JoinSet;
 
 /// Datagrams gathered into one batch at most.
 const BATCH_DATAGRAMS: usize = 512;
@@ -124,24 +123,6 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
-fn push(batch: &mut FrameBatch, datagram: &[u8], max: usize, now: i64, metrics: &Metrics) {
-    let truncated = datagram.len() > max;
-    let mut data = &datagram[..datagram.len().min(max)];
-    while let [rest @ .., b'\n' | b'\r' | 0] = data {
-        data = rest;
-    }
-    if data.is_empty() {
-        return;
-    }
-    Metrics::add(&metrics.frames_received, 1);
-    Metrics::add(&metrics.bytes_received, data.len() as u64);
-    if truncated {
-        Metrics::add(&metrics.frames_truncated, 1);
-    }
-    let flags = if truncated { SL_FRAME_TRUNCATED } else { 0 };
-    batch.push(data, flags, LOCAL.ip(), now);
-}
-
 pub(super) async fn run_datagram(
     socket: UnixDatagram,
     path: std::path::PathBuf,
@@ -164,7 +145,7 @@ pub(super) async fn run_datagram(
         let mut result = first;
         loop {
             match result {
-                Ok(n) => push(&mut batch, &buf[..n], max, now, &ctx.metrics),
+                Ok(n) => batch.push_datagram(&buf[..n], max, LOCAL.ip(), now, &ctx.metrics),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "unix socket receive failed");
@@ -215,15 +196,10 @@ pub(super) async fn run_stream(
     let remove = RemoveOnDrop(&path);
     // The same slots as TCP: a connection that completes no message within
     // idle_timeout is closed, and a full table makes room for a new one.
-    let table = super::slots::Table::new(ctx.max_connections);
-    let mut connections = JoinSet::new();
+    let mut connections = super::tcp::Connections::new(&ctx);
     let mut shutdown = ctx.shutdown.clone();
-    let mut limit_warning = RateLimited::new(super::tcp::LIMIT_WARNING_EVERY);
     loop {
-        while connections.try_join_next().is_some() {}
-        if let Some(closed) = limit_warning.due() {
-            super::tcp::warn_limit(&ctx, closed);
-        }
+        connections.tidy();
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.changed() => break,
@@ -236,15 +212,9 @@ pub(super) async fn run_stream(
                 continue;
             }
         };
-        let held = super::tcp::admit(
-            &table,
-            &mut connections,
-            &mut shutdown,
-            &ctx,
-            &mut limit_warning,
-        )
-        .await;
-        let Some(held) = held else { break };
+        let Some(held) = connections.admit(&mut shutdown).await else {
+            break;
+        };
         let ctx = Arc::clone(&ctx);
         connections.spawn(async move {
             super::tcp::connection(stream, LOCAL, index, SL_TRANSPORT_UNIX, &ctx, &held).await;
@@ -252,8 +222,5 @@ pub(super) async fn run_stream(
     }
     drop(listener);
     drop(remove);
-    while connections.join_next().await.is_some() {}
-    if let Some(closed) = limit_warning.rest() {
-        super::tcp::warn_limit(&ctx, closed);
-    }
+    connections.close().await;
 }

@@ -1,11 +1,17 @@
 //! Turning a decoder's records into rows of the batch: the host's record policy.
 //!
 //! A record takes the frame's receive time when the decoder left it out, and the
-//! frame's truncation mark. HostIP is the decoder's when the sender is remote and
-//! gave one, this host's address for local senders, else the sender's address.
-//! A frame the decoder emitted nothing for (it panicked, failed or skipped it) is
-//! kept whole as a parse failure: nothing accepted is lost.
+//! frame's truncation mark. A frame the decoder emitted nothing for (it panicked,
+//! failed or skipped it) is kept whole as a parse failure, `user.notice`:
+//! nothing accepted is lost.
+//!
+//! HostIP is decided here, for every decoder alike: this host's address for a
+//! local (loopback) sender, else the address the decoder gave (a relay's
+//! original sender), else the sender's. HostName and Computer are the message's
+//! own host name; without one, the serializer writes the sender's name from the
+//! same facts (this host's name for a local sender, else HostIP).
 
+use super::arena::view;
 use super::batch::{Column, Rec, RecordBatch};
 use crate::listen::FrameBatch;
 use crate::plugin_host::{DecoderInstance, Emitted, FrameIn, FrameViews};
@@ -32,16 +38,11 @@ pub struct DecodeReport {
     pub kept_whole: u64,
 }
 
+/// Writes `ip` as text to the end of `out`; returns its span (as `arena::put`).
 fn write_ip(out: &mut Vec<u8>, ip: IpAddr) -> (u32, u32) {
     let start = out.len();
     let _ = write!(out, "{ip}");
     (start as u32, (out.len() - start) as u32)
-}
-
-fn view(bytes: &[u8], (start, len): (u32, u32)) -> &[u8] {
-    bytes
-        .get(start as usize..(start + len) as usize)
-        .unwrap_or(&[])
 }
 
 /// The HostIP of a record: the decoder's for a remote sender that gave one, this
@@ -74,14 +75,15 @@ fn accept(
     i: usize,
     peer: &[u8],
     local_ip: &[u8],
-    r: &Emitted<'_>,
+    emitted: &Emitted<'_>,
 ) -> bool {
+    let r = &emitted.columns;
     let Some(meta) = frames.frames.get(i) else {
         return false;
     };
     let local = meta.peer.is_loopback();
     let fields_start = b.fields.len() as u32;
-    for (name, value, kind) in r.fields() {
+    for (name, value, kind) in emitted.fields() {
         if name.is_empty() || Column::from_name(name) != Some(Column::Extra) {
             continue;
         }
@@ -176,8 +178,8 @@ pub fn decode(
         let host_ip = batch.put_opt(Some(ip));
         batch.recs.push(Rec {
             flags: SL_RECORD_PARSE_FAILED | truncated(meta.flags),
-            facility: 1,
-            severity: 5,
+            facility: syslane_syslog::NO_PRI_FACILITY,
+            severity: syslane_syslog::NO_PRI_SEVERITY,
             local,
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: meta.receive_time_ns,

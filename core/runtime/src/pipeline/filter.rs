@@ -2,8 +2,9 @@
 //! are checked against the columns, queued during the call, and applied once it
 //! returns. Edits of a call that panicked are discarded: its records pass unchanged.
 
+use super::arena::{put, view};
 use super::batch::{Column, RecordBatch, Span};
-use crate::plugin_host::{Edit, FilterInstance, RecordIn, RecordViews};
+use crate::plugin_host::{Columns, Edit, FilterInstance, RecordViews};
 use syslane_abi::{SlStatus, SL_PANICKED};
 
 /// Reused buffers for filtering, kept by each worker.
@@ -31,12 +32,6 @@ enum Queued {
 pub struct FilterReport {
     pub status: SlStatus,
     pub dropped: u64,
-}
-
-fn view(bytes: &[u8], (start, len): (u32, u32)) -> &[u8] {
-    bytes
-        .get(start as usize..(start + len) as usize)
-        .unwrap_or(&[])
 }
 
 fn get(arena: &[u8], span: Span) -> Option<&[u8]> {
@@ -68,7 +63,7 @@ pub fn filter(
         let mut built = views.begin();
         for &i in live.iter() {
             let r = &b.recs[i as usize];
-            built.record(RecordIn {
+            built.record(Columns {
                 table: r.table,
                 flags: r.flags,
                 facility: r.facility,
@@ -104,13 +99,8 @@ pub fn filter(
                 if !column.accepts(value) {
                     return false;
                 }
-                let mut put = |bytes: &[u8]| {
-                    let start = edit_arena.len() as u32;
-                    edit_arena.extend_from_slice(bytes);
-                    (start, bytes.len() as u32)
-                };
-                let name = put(name);
-                let value = value.map(&mut put);
+                let name = put(edit_arena, name);
+                let value = value.map(|v| put(edit_arena, v));
                 edits.push(Queued::Set {
                     index,
                     column,

@@ -5,6 +5,7 @@
 //! per batch. Records stay in one arena per batch and are serialized straight into
 //! the chunk that goes to the journal.
 
+mod arena;
 pub mod batch;
 pub mod decode;
 pub mod filter;

@@ -24,15 +24,17 @@ pub struct FrameIn<'a> {
     pub receive_time_ns: i64,
 }
 
-/// A record a decoder emitted, checked against the ABI; valid during the callback.
-#[derive(Debug, Clone, Copy)]
-pub struct Emitted<'a> {
+/// A record's columns over borrowed bytes: what a decoder emitted, or what is
+/// offered to a filter. [`Columns::from_abi`] and [`Columns::to_abi`] are the
+/// two directions of the one mapping to `SlRecord`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Columns<'a> {
     pub table: u32,
     pub flags: u32,
     pub facility: u8,
     pub severity: u8,
     pub event_time_ns: i64,
-    /// 0 when the decoder left it to the host.
+    /// 0 when a decoder left it to the host.
     pub receive_time_ns: i64,
     pub host_name: Option<&'a [u8]>,
     pub host_ip: Option<&'a [u8]>,
@@ -41,31 +43,24 @@ pub struct Emitted<'a> {
     pub msg_id: Option<&'a [u8]>,
     pub structured_data: Option<&'a [u8]>,
     pub message: Option<&'a [u8]>,
-    fields: &'a [SlField],
 }
 
-impl<'a> Emitted<'a> {
-    /// Checks a record a decoder passed; `None` for one that breaks the ABI.
+fn sl(bytes: Option<&[u8]>) -> SlStr {
+    bytes.map_or(SlStr::NULL, SlStr::from_bytes)
+}
+
+impl<'a> Columns<'a> {
+    /// Reads a record a plugin passed; `None` for one that breaks the ABI.
     ///
     /// # Safety
-    /// `r`'s views and fields must be valid for `'a`.
-    unsafe fn from_abi(r: &'a SlRecord) -> Option<Emitted<'a>> {
-        if r.struct_size < min_size::RECORD
-            || r.facility > 23
-            || r.severity > 7
-            || r.field_count > 4096
-        {
+    /// `r`'s views must be valid for `'a`.
+    unsafe fn from_abi(r: &'a SlRecord) -> Option<Columns<'a>> {
+        if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 {
             return None;
         }
-        let fields: &[SlField] = if r.fields.is_null() || r.field_count == 0 {
-            &[]
-        } else {
-            // SAFETY: the decoder passes `field_count` fields valid for the call.
-            unsafe { std::slice::from_raw_parts(r.fields, r.field_count) }
-        };
         // SAFETY: the record's views are valid for `'a` (caller's contract).
         let text = |s: SlStr| unsafe { s.as_bytes() };
-        Some(Emitted {
+        Some(Columns {
             table: r.table,
             flags: r.flags,
             facility: r.facility as u8,
@@ -79,8 +74,57 @@ impl<'a> Emitted<'a> {
             msg_id: text(r.msg_id),
             structured_data: text(r.structured_data),
             message: text(r.message),
-            fields,
         })
+    }
+
+    /// The ABI view of these columns, without fields.
+    fn to_abi(self) -> SlRecord {
+        SlRecord {
+            struct_size: min_size::RECORD,
+            table: self.table,
+            flags: self.flags,
+            facility: u32::from(self.facility),
+            severity: u32::from(self.severity),
+            event_time_ns: self.event_time_ns,
+            receive_time_ns: self.receive_time_ns,
+            host_name: sl(self.host_name),
+            host_ip: sl(self.host_ip),
+            process_name: sl(self.process_name),
+            proc_id: sl(self.proc_id),
+            msg_id: sl(self.msg_id),
+            structured_data: sl(self.structured_data),
+            message: sl(self.message),
+            fields: std::ptr::null(),
+            field_count: 0,
+        }
+    }
+}
+
+/// A record a decoder emitted, checked against the ABI; valid during the callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Emitted<'a> {
+    pub columns: Columns<'a>,
+    fields: &'a [SlField],
+}
+
+impl<'a> Emitted<'a> {
+    /// Checks a record a decoder passed; `None` for one that breaks the ABI.
+    ///
+    /// # Safety
+    /// `r`'s views and fields must be valid for `'a`.
+    unsafe fn from_abi(r: &'a SlRecord) -> Option<Emitted<'a>> {
+        if r.field_count > 4096 {
+            return None;
+        }
+        // SAFETY: `r`'s views are valid for `'a` (caller's contract).
+        let columns = unsafe { Columns::from_abi(r) }?;
+        let fields: &[SlField] = if r.fields.is_null() || r.field_count == 0 {
+            &[]
+        } else {
+            // SAFETY: the decoder passes `field_count` fields valid for the call.
+            unsafe { std::slice::from_raw_parts(r.fields, r.field_count) }
+        };
+        Some(Emitted { columns, fields })
     }
 
     /// The record's extra fields: name, value (empty when null) and `SL_VALUE_*` kind.
@@ -202,24 +246,6 @@ impl DecoderInstance {
     }
 }
 
-/// A record offered to a filter.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RecordIn<'a> {
-    pub table: u32,
-    pub flags: u32,
-    pub facility: u8,
-    pub severity: u8,
-    pub event_time_ns: i64,
-    pub receive_time_ns: i64,
-    pub host_name: Option<&'a [u8]>,
-    pub host_ip: Option<&'a [u8]>,
-    pub process_name: Option<&'a [u8]>,
-    pub proc_id: Option<&'a [u8]>,
-    pub msg_id: Option<&'a [u8]>,
-    pub structured_data: Option<&'a [u8]>,
-    pub message: Option<&'a [u8]>,
-}
-
 /// Reused views for filter calls, kept by each worker.
 #[derive(Default)]
 pub struct RecordViews {
@@ -248,32 +274,11 @@ pub struct ViewBuilder<'v, 'a> {
     _bytes: PhantomData<&'a [u8]>,
 }
 
-fn sl(bytes: Option<&[u8]>) -> SlStr {
-    bytes.map_or(SlStr::NULL, SlStr::from_bytes)
-}
-
 impl<'a> ViewBuilder<'_, 'a> {
     /// Adds a record; its fields follow with [`ViewBuilder::field`].
-    pub fn record(&mut self, r: RecordIn<'a>) {
+    pub fn record(&mut self, r: Columns<'a>) {
         self.views.first_field.push(self.views.fields.len());
-        self.views.records.push(SlRecord {
-            struct_size: min_size::RECORD,
-            table: r.table,
-            flags: r.flags,
-            facility: u32::from(r.facility),
-            severity: u32::from(r.severity),
-            event_time_ns: r.event_time_ns,
-            receive_time_ns: r.receive_time_ns,
-            host_name: sl(r.host_name),
-            host_ip: sl(r.host_ip),
-            process_name: sl(r.process_name),
-            proc_id: sl(r.proc_id),
-            msg_id: sl(r.msg_id),
-            structured_data: sl(r.structured_data),
-            message: sl(r.message),
-            fields: std::ptr::null(),
-            field_count: 0,
-        });
+        self.views.records.push(r.to_abi());
     }
 
     /// Adds an extra field to the last record.

@@ -17,7 +17,7 @@ mod instance;
 mod output;
 
 pub use calls::{
-    DecodeCall, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews, RecordIn,
+    Columns, DecodeCall, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews,
     RecordViews, ViewBuilder,
 };
 pub use instance::{DeadLetter, DeadLetterSink, HostInfo};
