@@ -12,11 +12,53 @@ fn line(tag: &str, i: usize) -> String {
     format!("<134>Nov 25 10:00:00 web01 nginx[4242]: {tag} seq={i} GET /api/v1/items 200 upstream cache miss")
 }
 
-fn setup(args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Emulator, u16) {
+/// An emulated workspace (started with `emulator_args`) and an agent shipping
+/// to it, its `[output]` keys plus `output_extra`, with `more_listeners` before
+/// the output; the agent's TCP port.
+struct Run {
+    _dir: tempfile::TempDir,
+    emu: Emulator,
+    agent: Agent,
+    port: u16,
+}
+
+fn start(emulator_args: &[&str], output_extra: &str, more_listeners: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let plugins = plugin_dir_with_builtins(dir.path());
-    let emu = Emulator::start(dir.path(), args);
-    (dir, plugins, emu, free_port())
+    let emu = Emulator::start(dir.path(), emulator_args);
+    let port = free_port();
+    let config = azure_config(
+        &plugins,
+        port,
+        &emu.output_toml("client_secret", output_extra),
+    )
+    .replace("[output]", &format!("{more_listeners}[output]"));
+    let agent = Agent::start(dir.path(), &config);
+    Run {
+        _dir: dir,
+        emu,
+        agent,
+        port,
+    }
+}
+
+impl Run {
+    /// Waits until `stream` holds `n` records; fails with the agent's log.
+    fn wait_for(&self, stream: &str, n: usize, secs: u64) {
+        assert!(
+            self.emu.wait_for(stream, n, Duration::from_secs(secs)),
+            "{} of {n} arrived: {}",
+            self.emu.records(stream).len(),
+            self.agent.logs()
+        );
+    }
+
+    /// Stops the agent, which must exit cleanly; the emulator, to look at.
+    fn stop(self) -> Emulator {
+        let (status, logs) = self.agent.stop();
+        assert!(status.success(), "{logs}");
+        self.emu
+    }
 }
 
 /// Accepted ingestion requests so far, for one stream.
@@ -31,23 +73,12 @@ fn posts(emu: &Emulator, stream: &str) -> usize {
 
 #[test]
 fn a_quiet_host_makes_one_request_per_interval_and_no_record_waits_longer() {
-    let (dir, plugins, emu, port) = setup(&[]);
-    let agent = Agent::start(
-        dir.path(),
-        &azure_config(
-            &plugins,
-            port,
-            &emu.output_toml("client_secret", "flush_interval_secs = 3"),
-        ),
-    );
+    let run = start(&[], "flush_interval_secs = 3", "");
+    let port = run.port;
     // The first record after a quiet spell goes at once.
     let start = Instant::now();
     send_tcp_lf(port, [line("quiet", 0)]);
-    assert!(
-        emu.wait_for(SYSLOG_STREAM, 1, Duration::from_secs(10)),
-        "{}",
-        agent.logs()
-    );
+    run.wait_for(SYSLOG_STREAM, 1, 10);
     assert!(
         start.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -60,50 +91,30 @@ fn a_quiet_host_makes_one_request_per_interval_and_no_record_waits_longer() {
         std::thread::sleep(Duration::from_millis(150));
     }
     let sent_at = Instant::now();
-    assert!(
-        emu.wait_for(SYSLOG_STREAM, 41, Duration::from_secs(10)),
-        "{}",
-        agent.logs()
-    );
+    run.wait_for(SYSLOG_STREAM, 41, 10);
     // The last record waited at most the interval (and a request).
     assert!(
         sent_at.elapsed() < Duration::from_secs(5),
         "{:?}",
         sent_at.elapsed()
     );
-    let n = posts(&emu, SYSLOG_STREAM);
     let spread = first_post.elapsed().as_secs_f64();
+    let n = posts(&run.stop(), SYSLOG_STREAM);
     assert!(
         (2..=1 + (spread / 3.0).ceil() as usize + 1).contains(&n),
         "{n} requests over {spread:.1} s with a 3 s linger"
     );
-    let (status, logs) = agent.stop();
-    assert!(status.success(), "{logs}");
 }
 
 #[test]
 fn the_end_of_a_burst_does_not_wait_for_the_linger() {
-    let (dir, plugins, emu, port) = setup(&[]);
     // A linger far longer than the test may wait.
-    let agent = Agent::start(
-        dir.path(),
-        &azure_config(
-            &plugins,
-            port,
-            &emu.output_toml("client_secret", "flush_interval_secs = 120"),
-        ),
-    );
+    let run = start(&[], "flush_interval_secs = 120", "");
     // Enough for several full batches (4 MB each at the defaults) and a tail.
     let n = 30_000;
-    let start = Instant::now();
-    send_tcp_lf(port, (0..n).map(|i| line("burst", i)));
-    assert!(
-        emu.wait_for(SYSLOG_STREAM, n, Duration::from_secs(60)),
-        "{} of {n} arrived: {}",
-        emu.records(SYSLOG_STREAM).len(),
-        agent.logs()
-    );
-    assert!(start.elapsed() < Duration::from_secs(60));
+    send_tcp_lf(run.port, (0..n).map(|i| line("burst", i)));
+    run.wait_for(SYSLOG_STREAM, n, 60);
+    let emu = run.stop();
     // Full batches of four requests, not a request per journal chunk.
     let requests = posts(&emu, SYSLOG_STREAM);
     let stats = emu.stats();
@@ -112,23 +123,17 @@ fn the_end_of_a_burst_does_not_wait_for_the_linger() {
         requests <= bytes / 900_000 + 4,
         "{requests} requests for {bytes} bytes"
     );
-    let (status, logs) = agent.stop();
-    assert!(status.success(), "{logs}");
 }
 
 #[test]
 fn syslog_and_cef_from_one_host_keep_their_own_batches_and_the_budget() {
-    let (dir, plugins, emu, port) = setup(&["--parameter", "securityStream=true"]);
     let cef_port = free_port();
-    let output = emu.output_toml(
-        "client_secret",
+    let run = start(
+        &["--parameter", "securityStream=true"],
         "security_stream = \"Custom-SyslaneSecurity\"\nflush_interval_secs = 3",
+        &format!("[[listen]]\naddress = \"tcp://127.0.0.1:{cef_port}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n"),
     );
-    let config = azure_config(&plugins, port, &output).replace(
-        "[output]",
-        &format!("[[listen]]\naddress = \"tcp://127.0.0.1:{cef_port}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n[output]"),
-    );
-    let agent = Agent::start(dir.path(), &config);
+    let port = run.port;
     // Syslog and CEF interleaved, one of each every 200 ms for 6 s: alternating
     // tables must not cut a batch (and a request) at every switch.
     let start = Instant::now();
@@ -140,17 +145,10 @@ fn syslog_and_cef_from_one_host_keep_their_own_batches_and_the_budget() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(
-        emu.wait_for(SYSLOG_STREAM, 30, Duration::from_secs(10)),
-        "{}",
-        agent.logs()
-    );
-    assert!(
-        emu.wait_for(SECURITY_STREAM, 30, Duration::from_secs(10)),
-        "{}",
-        agent.logs()
-    );
+    run.wait_for(SYSLOG_STREAM, 30, 10);
+    run.wait_for(SECURITY_STREAM, 30, 10);
     let spread = start.elapsed().as_secs_f64();
+    let emu = run.stop();
     let (syslog, cef) = (posts(&emu, SYSLOG_STREAM), posts(&emu, SECURITY_STREAM));
     let bound = (spread / 3.0).ceil() as usize + 2;
     assert!(
@@ -158,35 +156,20 @@ fn syslog_and_cef_from_one_host_keep_their_own_batches_and_the_budget() {
         "{syslog} syslog and {cef} CEF requests over {spread:.1} s with a 3 s linger"
     );
     // Every record once, in its own table.
-    let ports: Vec<Value> = emu.records(SECURITY_STREAM);
-    assert_eq!(ports.len(), 30);
-    let (status, logs) = agent.stop();
-    assert!(status.success(), "{logs}");
+    let cef_records: Vec<Value> = emu.records(SECURITY_STREAM);
+    assert_eq!(cef_records.len(), 30);
 }
 
 #[test]
 fn shutdown_sends_what_lingers_at_once() {
-    let (dir, plugins, emu, port) = setup(&[]);
-    let agent = Agent::start(
-        dir.path(),
-        &azure_config(
-            &plugins,
-            port,
-            &emu.output_toml("client_secret", "flush_interval_secs = 120"),
-        ),
-    );
-    send_tcp_lf(port, [line("early", 0)]);
-    assert!(
-        emu.wait_for(SYSLOG_STREAM, 1, Duration::from_secs(10)),
-        "{}",
-        agent.logs()
-    );
+    let run = start(&[], "flush_interval_secs = 120", "");
+    send_tcp_lf(run.port, [line("early", 0)]);
+    run.wait_for(SYSLOG_STREAM, 1, 10);
     // These wait for the 120 s linger...
-    send_tcp_lf(port, (1..6).map(|i| line("late", i)));
+    send_tcp_lf(run.port, (1..6).map(|i| line("late", i)));
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(emu.records(SYSLOG_STREAM).len(), 1);
+    assert_eq!(run.emu.records(SYSLOG_STREAM).len(), 1);
     // ...until SIGTERM, which delivers them within the shutdown timeout.
-    let (status, logs) = agent.stop();
-    assert!(status.success(), "{logs}");
-    assert_eq!(emu.records(SYSLOG_STREAM).len(), 6, "{logs}");
+    let emu = run.stop();
+    assert_eq!(emu.records(SYSLOG_STREAM).len(), 6);
 }

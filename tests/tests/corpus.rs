@@ -5,13 +5,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 use std::net::IpAddr;
-use std::sync::Arc;
-use syslane::listen::FrameBatch;
-use syslane::pipeline::batch::RecordBatch;
-use syslane::pipeline::decode::{decode, DecodeScratch};
-use syslane::pipeline::serialize::Serializer;
-use syslane::plugin_host::{DecoderInstance, HostInfo, PluginHost};
-use syslane_abi::{SL_KIND_INPUT, SL_TRANSPORT_TCP};
+use syslane::testing::{decode_to_json, Frame};
 use syslane_tests::{build_dir, corpus_dir, FACILITIES, SEVERITIES};
 
 const SENDER: &str = "192.0.2.1";
@@ -48,46 +42,35 @@ fn cases() -> Vec<Case> {
 
 /// Decodes every case in one batch through the plugin; one JSON record per case.
 fn decode_all(cases: &[Case]) -> Vec<Value> {
-    let host = PluginHost::new(&build_dir()).unwrap();
-    let plugin = host.load("syslog", SL_KIND_INPUT).unwrap();
-    let info = Arc::new(HostInfo {
-        host_name: "collector".into(),
-        config_dir: ".".into(),
-        state_dir: ".".into(),
-    });
-    let mut decoder = DecoderInstance::create(plugin, r#"{"timezone":"UTC"}"#, info).unwrap();
-    let mut frames = FrameBatch::new(0, SL_TRANSPORT_TCP, 0);
     let peer: IpAddr = SENDER.parse().unwrap();
     let received = "2020-06-01T00:00:00Z"
         .parse::<jiff::Timestamp>()
         .unwrap()
         .as_nanosecond() as i64;
-    for c in cases {
-        frames.push(&c.raw, 0, peer, received);
-    }
-    let mut batch = RecordBatch::default();
-    let report = decode(
-        &mut decoder,
+    let frames: Vec<Frame<'_>> = cases
+        .iter()
+        .map(|c| Frame {
+            data: &c.raw,
+            peer,
+            receive_time_ns: received,
+        })
+        .collect();
+    let records = decode_to_json(
+        &build_dir(),
+        "syslog",
+        r#"{"timezone":"UTC"}"#,
+        "collector",
         &frames,
-        &mut batch,
-        &mut DecodeScratch::default(),
-        b"127.0.0.1",
-    );
-    assert_eq!(report.status, 0, "decode status");
+    )
+    .unwrap();
     assert_eq!(
-        batch.recs.len(),
+        records.len(),
         cases.len(),
         "one record per case: none dropped, none invented"
     );
-    let mut ser = Serializer::new("collector");
-    batch
-        .recs
+    records
         .iter()
-        .map(|r| {
-            let mut out = Vec::new();
-            ser.write_record(&batch, r, &mut out);
-            serde_json::from_slice(&out).unwrap()
-        })
+        .map(|r| serde_json::from_slice(r).unwrap())
         .collect()
 }
 

@@ -38,7 +38,7 @@ struct Stage {
 
 /// The pipeline's stages and the agent's known conditions.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     base: Instant,
     stages: Mutex<Vec<Stage>>,
     conditions: Mutex<BTreeMap<&'static str, String>>,
@@ -63,7 +63,7 @@ fn ms_since(base: Instant) -> u64 {
 }
 
 /// Marks progress of the stage running on this thread (nothing on other threads).
-pub fn beat() {
+pub(crate) fn beat() {
     CURRENT.with(|c| {
         if let Some((beat, base)) = &*c.borrow() {
             beat.at_ms.store(ms_since(*base), Ordering::Relaxed);
@@ -74,7 +74,7 @@ pub fn beat() {
 /// A registered stage: beats through [`beat`] on its thread; dropping it (the
 /// thread ends) takes it out, or marks it dead when the thread is panicking.
 #[derive(Debug)]
-pub struct StageGuard {
+pub(crate) struct StageGuard {
     beat: Arc<Beat>,
 }
 
@@ -92,7 +92,7 @@ impl Drop for StageGuard {
 
 /// A stage that does not make progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stall {
+pub(crate) struct Stall {
     pub stage: String,
     /// Since the last beat; `None` when its thread died.
     pub silent_for: Option<Duration>,
@@ -123,7 +123,7 @@ impl Health {
 
     /// Registers the calling thread as stage `name`; keep the guard for the
     /// thread's life.
-    pub fn register(&self, name: impl Into<String>) -> StageGuard {
+    pub(crate) fn register(&self, name: impl Into<String>) -> StageGuard {
         let beat = Arc::new(Beat {
             at_ms: AtomicU64::new(ms_since(self.base)),
             state: AtomicU8::new(RUNNING),
@@ -139,7 +139,7 @@ impl Health {
     }
 
     /// Stages silent for longer than `limit`, and stages whose thread died.
-    pub fn stalled(&self, limit: Duration) -> Vec<Stall> {
+    pub(crate) fn stalled(&self, limit: Duration) -> Vec<Stall> {
         let now = ms_since(self.base);
         let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
         let mut stages = self.stages();
@@ -163,7 +163,7 @@ impl Health {
     }
 
     /// Sets (or, with `None`, clears) a known condition shown in STATUS.
-    pub fn condition(&self, key: &'static str, text: Option<String>) {
+    pub(crate) fn condition(&self, key: &'static str, text: Option<String>) {
         let mut c = self.conditions();
         match text {
             Some(t) => {
@@ -176,7 +176,7 @@ impl Health {
     }
 
     /// The known conditions, in key order.
-    pub fn conditions_now(&self) -> Vec<String> {
+    pub(crate) fn conditions_now(&self) -> Vec<String> {
         self.conditions().values().cloned().collect()
     }
 }

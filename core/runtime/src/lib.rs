@@ -41,22 +41,30 @@
 //! behind the listener runtime while the senders wait ([`agent`]).
 
 #![deny(unsafe_code)]
+#![deny(unreachable_pub)]
 
-pub mod agent;
-pub mod cli;
-pub mod config;
-pub mod health;
-pub mod journal;
-pub mod listen;
-pub mod metrics;
-pub mod metrics_http;
-pub mod pipeline;
-pub mod plugin_host;
-pub mod service;
-pub mod ship;
-pub mod state_dir;
-pub mod system;
+mod agent;
+mod cli;
+mod config;
+mod health;
+mod journal;
+mod listen;
+mod metrics;
+mod metrics_http;
+mod pipeline;
+mod plugin_host;
+mod service;
+mod ship;
+mod state_dir;
+mod system;
 mod table;
+pub mod testing;
+
+/// The command line: `syslane run`, `check-config` and the rest; the process's
+/// exit code.
+pub fn main() -> std::process::ExitCode {
+    cli::main()
+}
 
 /// The agent's version, as `syslane --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    syslane::cli::main()
+    syslane::main()
 }

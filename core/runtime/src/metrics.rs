@@ -12,15 +12,15 @@ macro_rules! metrics {
     ($($kind:ident $name:ident: $doc:literal,)*) => {
         /// The agent's counters (monotonic since start) and gauges (a value now).
         #[derive(Default, Debug)]
-        pub struct Metrics {
-            $(#[doc = $doc] pub $name: AtomicU64,)*
+        pub(crate) struct Metrics {
+            $(#[doc = $doc] pub(crate) $name: AtomicU64,)*
             /// The output's most recent error.
-            pub output_error: Mutex<Option<OutputError>>,
+            pub(crate) output_error: Mutex<Option<OutputError>>,
         }
 
         impl Metrics {
             /// Every metric as (name, value), in a stable order.
-            pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+            pub(crate) fn snapshot(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
             }
 
@@ -83,7 +83,7 @@ const REASON_CHARS: usize = 300;
 
 /// An output's most recent error.
 #[derive(Debug, Clone)]
-pub struct OutputError {
+pub(crate) struct OutputError {
     /// The output plugin's name.
     pub output: String,
     /// `retry` (the batch is offered again) or `reject` (dead-lettered).
@@ -93,22 +93,22 @@ pub struct OutputError {
 }
 
 impl Metrics {
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         if n > 0 {
             counter.fetch_add(n, Ordering::Relaxed);
         }
     }
 
-    pub fn set(gauge: &AtomicU64, value: u64) {
+    pub(crate) fn set(gauge: &AtomicU64, value: u64) {
         gauge.store(value, Ordering::Relaxed);
     }
 
-    pub fn get(metric: &AtomicU64) -> u64 {
+    pub(crate) fn get(metric: &AtomicU64) -> u64 {
         metric.load(Ordering::Relaxed)
     }
 
     /// Remembers the output's latest error (shown by `syslane stats` and /metrics).
-    pub fn output_failed(&self, output: &str, outcome: &'static str, reason: &str) {
+    pub(crate) fn output_failed(&self, output: &str, outcome: &'static str, reason: &str) {
         let reason: String = reason.chars().take(REASON_CHARS).collect();
         *self.output_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(OutputError {
             output: output.to_string(),
@@ -122,7 +122,7 @@ impl Metrics {
     /// (https://prometheus.io/docs/instrumenting/exposition_formats/): the build,
     /// counters as `syslane_<name>_total`, gauges as `syslane_<name>`, each with
     /// HELP and TYPE, and, once there was one, the output's last error.
-    pub fn prometheus(&self) -> String {
+    pub(crate) fn prometheus(&self) -> String {
         let mut out = String::new();
         family(
             &mut out,
@@ -219,10 +219,10 @@ fn label(value: &str) -> String {
 }
 
 /// Counts one waiter in a gauge while it lives (a paused listener, say).
-pub struct Waiting<'a>(&'a AtomicU64);
+pub(crate) struct Waiting<'a>(&'a AtomicU64);
 
 impl<'a> Waiting<'a> {
-    pub fn new(gauge: &'a AtomicU64) -> Waiting<'a> {
+    pub(crate) fn new(gauge: &'a AtomicU64) -> Waiting<'a> {
         gauge.fetch_add(1, Ordering::Relaxed);
         Waiting(gauge)
     }

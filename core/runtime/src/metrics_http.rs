@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 /// The content type of the text format, version 0.0.4.
-pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Scrapers served at once; more wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 16;
 /// A client must send its request headers within this.
@@ -60,7 +60,7 @@ fn answer(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes
 }
 
 /// Binds `address` and serves until `shutdown`; returns the bound address.
-pub async fn serve(
+pub(crate) async fn serve(
     address: SocketAddr,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,

@@ -11,11 +11,11 @@ fn send(states: &[NotifyState<'_>]) {
     }
 }
 
-pub fn ready(status: &str) {
+pub(crate) fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
-pub fn reloading() {
+pub(crate) fn reloading() {
     // Type=notify-reload wants the monotonic time with RELOADING.
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now]),
@@ -23,28 +23,28 @@ pub fn reloading() {
     }
 }
 
-pub fn stopping(status: &str) {
+pub(crate) fn stopping(status: &str) {
     send(&[NotifyState::Stopping, NotifyState::Status(status)]);
 }
 
 /// The interval at which to pet the watchdog (half of `WatchdogSec`), if it is on.
-pub fn watchdog_interval() -> Option<Duration> {
+pub(crate) fn watchdog_interval() -> Option<Duration> {
     let mut usec = 0;
     sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
 }
 
-pub fn watchdog() {
+pub(crate) fn watchdog() {
     send(&[NotifyState::Watchdog]);
 }
 
 /// Sends a STATUS line alone.
-pub fn status(text: &str) {
+pub(crate) fn status(text: &str) {
     send(&[NotifyState::Status(text)]);
 }
 
 /// What `run` tells the supervisor: its own STATUS text and the stall limit.
 #[derive(Debug, Clone)]
-pub struct Base {
+pub(crate) struct Base {
     pub status: String,
     pub stall_limit: std::time::Duration,
 }
@@ -54,7 +54,7 @@ pub struct Base {
 /// and the pets stop so the service manager restarts the agent. Known conditions
 /// (journal full, disk failing) are shown and the pets go on: the agent recovers
 /// from them by itself. Runs on the listener runtime until the process ends.
-pub async fn supervise(
+pub(crate) async fn supervise(
     health: std::sync::Arc<crate::health::Health>,
     base: tokio::sync::watch::Receiver<Base>,
 ) {

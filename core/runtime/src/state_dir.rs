@@ -13,14 +13,14 @@
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The lock file's name in `state_dir`.
-pub const LOCK_FILE: &str = "syslane.lock";
+pub(crate) const LOCK_FILE: &str = "syslane.lock";
 
 /// Creates `dir` (and missing parents) with mode 0700. An existing directory is
 /// left as it is (a service manager may have made `state_dir` 0750).
-pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -33,7 +33,7 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Creates `dir` if needed and makes it 0700: for the agent's own directories
 /// inside `state_dir` (journal, dead letters), which nobody else needs to read.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     create_dir(dir)?;
     let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
     if mode != 0o700 {
@@ -43,7 +43,7 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Opens `path` with `options`, creating it 0600, and makes sure it is 0600.
-pub fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+pub(crate) fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
     let file = options.mode(0o600).open(path)?;
     let mode = file.metadata()?.permissions().mode() & 0o777;
     if mode != 0o600 {
@@ -55,9 +55,8 @@ pub fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<F
 /// The exclusive hold on a state directory; released when dropped or when the
 /// process ends, however it ends.
 #[derive(Debug)]
-pub struct StateDirLock {
+pub(crate) struct StateDirLock {
     _file: File,
-    pub path: PathBuf,
 }
 
 fn holder_pid(file: &mut File) -> Option<u32> {
@@ -81,7 +80,7 @@ fn in_use(state_dir: &Path, pid: Option<u32>, advice: &str) -> String {
 
 /// Takes the exclusive lock on `state_dir` (created 0700 if missing), or says who
 /// holds it. `advice` ends the message when it is taken.
-pub fn lock(state_dir: &Path, advice: &str) -> Result<StateDirLock, String> {
+pub(crate) fn lock(state_dir: &Path, advice: &str) -> Result<StateDirLock, String> {
     create_dir(state_dir).map_err(|e| {
         format!(
             "state_dir: cannot create {}: {e}; create it, writable by the agent's user",
@@ -114,12 +113,12 @@ pub fn lock(state_dir: &Path, advice: &str) -> Result<StateDirLock, String> {
     if let Err(e) = written {
         tracing::warn!(path = %path.display(), error = %e, "cannot write this agent's pid into the lock file");
     }
-    Ok(StateDirLock { _file: file, path })
+    Ok(StateDirLock { _file: file })
 }
 
 /// The PID of the agent holding `state_dir`, if one does, without creating or
 /// changing anything (for `check-config`). `Some(None)`: held, PID unknown.
-pub fn holder(state_dir: &Path) -> Option<Option<u32>> {
+pub(crate) fn holder(state_dir: &Path) -> Option<Option<u32>> {
     let mut file = File::open(state_dir.join(LOCK_FILE)).ok()?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
         Ok(()) => {
@@ -132,13 +131,13 @@ pub fn holder(state_dir: &Path) -> Option<Option<u32>> {
 }
 
 /// Bytes available to unprivileged users on the file system holding `path`.
-pub fn free_bytes(path: &Path) -> Option<u64> {
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
     let s = rustix::fs::statvfs(path).ok()?;
     Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
 /// A byte count for people: `512 B`, `3.2 MiB`, `1.0 GiB`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -163,7 +162,11 @@ mod tests {
         let first = lock(&state, "stop it").unwrap();
         let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
-        let mode = std::fs::metadata(&first.path).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(state.join(LOCK_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         // flock locks belong to the open file description: a second open in the
         // same process conflicts like another process would.

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// This host's name: `/proc/sys/kernel/hostname`, else `localhost`.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -14,7 +14,7 @@ pub fn host_name() -> String {
 
 /// This host's address for records from local senders: the first non-loopback
 /// address `/etc/hosts` gives the host name, else 127.0.0.1. No network look-up.
-pub fn host_ip(host_name: &str) -> IpAddr {
+pub(crate) fn host_ip(host_name: &str) -> IpAddr {
     let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
     hosts
         .lines()
@@ -29,7 +29,7 @@ pub fn host_ip(host_name: &str) -> IpAddr {
 }
 
 /// Nanoseconds since the Unix epoch.
-pub fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))

@@ -17,6 +17,14 @@ pub(crate) fn code(name: &str) -> u32 {
         .map_or(SL_TABLE_SYSLOG, |(c, _)| *c)
 }
 
+/// The table's name; a code no table has is a Syslog record.
+pub(crate) fn name(code: u32) -> &'static str {
+    TABLES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("Syslog", |(_, n)| *n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +34,14 @@ mod tests {
         assert_eq!(code("Syslog"), SL_TABLE_SYSLOG);
         assert_eq!(code("CommonSecurityLog"), SL_TABLE_SECURITY);
         assert_eq!(code("Heartbeat"), SL_TABLE_SYSLOG);
+    }
+
+    #[test]
+    fn every_code_reads_as_its_name_and_back() {
+        for (c, n) in TABLES {
+            assert_eq!(name(c), n);
+            assert_eq!(code(name(c)), c);
+        }
+        assert_eq!(name(99), "Syslog");
     }
 }

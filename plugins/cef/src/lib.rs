@@ -14,7 +14,7 @@
 use serde::Deserialize;
 use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_TABLE_SECURITY};
 use syslane_plugin_sdk::{
-    export_plugin, Decoder, Emitter, Field, Frame, FrameDecoder, Host, Record, ValueKind,
+    export_plugin, Decoder, Emitter, Field, Frame, FrameData, FrameDecoder, Host, Record, ValueKind,
 };
 use syslane_syslog::{find_cef, parse_cef, Cef};
 use syslane_syslog_decoder::{Clock, SyslogDecoder};
@@ -193,74 +193,6 @@ impl CefDecoder {
             clock,
         })
     }
-
-    /// Decodes one frame and hands the record to `emit`.
-    pub fn decode_one(
-        &self,
-        frame: &[u8],
-        peer: Option<&[u8]>,
-        receive_time_ns: i64,
-        truncated: bool,
-        emit: impl FnOnce(&Record<'_>),
-    ) {
-        let Some(at) = find_cef(frame) else {
-            return self
-                .plain
-                .decode_one(frame, peer, receive_time_ns, truncated, emit);
-        };
-        let cef = match parse_cef(&frame[at..]) {
-            Ok(c) => c,
-            Err(_) => {
-                return self
-                    .broken
-                    .decode_one(frame, peer, receive_time_ns, truncated, emit)
-            }
-        };
-        // The syslog header before `CEF:` (if any) gives the host, time and PRI.
-        let header = syslane_syslog::parse(&frame[..at]);
-        let event_time_ns = header
-            .timestamp
-            .and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
-        let mut fields: Vec<Field<'_>> = Vec::with_capacity(8 + cef.extensions.len());
-        for (name, value) in HEADER_COLUMNS.iter().zip([
-            &cef.device_vendor,
-            &cef.device_product,
-            &cef.device_version,
-            &cef.signature_id,
-            &cef.name,
-            &cef.severity,
-        ]) {
-            fields.push(Field {
-                name,
-                value: value.as_ref(),
-                kind: ValueKind::String,
-            });
-        }
-        let additional = map_extensions(&cef, &mut fields);
-        if !additional.is_empty() {
-            fields.push(Field {
-                name: "AdditionalExtensions",
-                value: &additional,
-                kind: ValueKind::String,
-            });
-        }
-        let record = Record {
-            table: SL_TABLE_SECURITY,
-            flags: if truncated { SL_RECORD_TRUNCATED } else { 0 },
-            facility: header.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
-            severity: header.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
-            event_time_ns,
-            receive_time_ns,
-            host_name: header.hostname,
-            host_ip: peer,
-            process_name: header.appname,
-            proc_id: header.procid,
-            message: &frame[at..],
-            fields: &fields,
-            ..Record::default()
-        };
-        emit(&record);
-    }
 }
 
 /// Puts each extension into the columns its key maps to (the first occurrence of
@@ -310,14 +242,65 @@ impl Decoder for CefDecoder {
 }
 
 impl FrameDecoder for CefDecoder {
-    fn decode_frame(&self, frame: &Frame<'_>, emit: impl FnOnce(&Record<'_>)) {
-        self.decode_one(
-            frame.data(),
-            frame.peer(),
-            frame.receive_time_ns(),
-            frame.truncated(),
-            emit,
-        );
+    /// Decodes one frame and hands the record to `emit`.
+    fn decode_frame(&self, input: FrameData<'_>, emit: impl FnOnce(&Record<'_>)) {
+        let FrameData {
+            data: frame,
+            peer,
+            receive_time_ns,
+            truncated,
+        } = input;
+        let Some(at) = find_cef(frame) else {
+            return self.plain.decode_frame(input, emit);
+        };
+        let cef = match parse_cef(&frame[at..]) {
+            Ok(c) => c,
+            Err(_) => return self.broken.decode_frame(input, emit),
+        };
+        // The syslog header before `CEF:` (if any) gives the host, time and PRI.
+        let header = syslane_syslog::parse(&frame[..at]);
+        let event_time_ns = header
+            .timestamp
+            .and_then(|ts| self.clock.instant_ns(&ts, receive_time_ns));
+        let mut fields: Vec<Field<'_>> = Vec::with_capacity(8 + cef.extensions.len());
+        for (name, value) in HEADER_COLUMNS.iter().zip([
+            &cef.device_vendor,
+            &cef.device_product,
+            &cef.device_version,
+            &cef.signature_id,
+            &cef.name,
+            &cef.severity,
+        ]) {
+            fields.push(Field {
+                name,
+                value: value.as_ref(),
+                kind: ValueKind::String,
+            });
+        }
+        let additional = map_extensions(&cef, &mut fields);
+        if !additional.is_empty() {
+            fields.push(Field {
+                name: "AdditionalExtensions",
+                value: &additional,
+                kind: ValueKind::String,
+            });
+        }
+        let record = Record {
+            table: SL_TABLE_SECURITY,
+            flags: if truncated { SL_RECORD_TRUNCATED } else { 0 },
+            facility: header.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
+            severity: header.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
+            event_time_ns,
+            receive_time_ns,
+            host_name: header.hostname,
+            host_ip: peer,
+            process_name: header.appname,
+            proc_id: header.procid,
+            message: &frame[at..],
+            fields: &fields,
+            ..Record::default()
+        };
+        emit(&record);
     }
 }
 

@@ -7,11 +7,13 @@ use std::collections::HashMap;
 fn decode(frame: &[u8]) -> (u32, u8, u8, Option<String>, HashMap<String, String>, String) {
     let d = CefDecoder::from_config(r#"{"timezone":"UTC"}"#).unwrap();
     let mut got = None;
-    d.decode_one(
-        frame,
-        Some(b"192.0.2.1"),
-        1_700_000_000_000_000_000,
-        false,
+    d.decode_frame(
+        FrameData {
+            data: frame,
+            peer: Some(b"192.0.2.1"),
+            receive_time_ns: 1_700_000_000_000_000_000,
+            truncated: false,
+        },
         |r| {
             let fields = r
                 .fields

@@ -28,7 +28,7 @@ mod record;
 pub use config::parse_config;
 
 pub use host::{Host, Level};
-pub use record::{Edits, Field, Frame, Payload, Record, RecordView, ValueKind};
+pub use record::{Edits, Field, Frame, FrameData, Payload, Record, RecordView, ValueKind};
 pub use syslane_abi as abi;
 
 #[doc(hidden)]
@@ -49,12 +49,12 @@ pub trait Decoder: Sized + 'static {
 pub trait FrameDecoder {
     /// Decodes one frame and hands its record to `emit` (or emits nothing, and the
     /// host keeps the frame whole as a parse failure).
-    fn decode_frame(&self, frame: &Frame<'_>, emit: impl FnOnce(&Record<'_>));
+    fn decode_frame(&self, frame: FrameData<'_>, emit: impl FnOnce(&Record<'_>));
 
     /// Decodes every frame of a batch in turn.
     fn decode_frames(&self, frames: &[Frame<'_>], out: &mut Emitter<'_>) {
         for (i, frame) in frames.iter().enumerate() {
-            self.decode_frame(frame, |r| {
+            self.decode_frame(frame.data_of(), |r| {
                 out.emit(i, r);
             });
         }

@@ -48,6 +48,28 @@ impl<'a> Frame<'a> {
     pub fn receive_time_ns(&self) -> i64 {
         self.0.receive_time_ns
     }
+    /// What a [`crate::FrameDecoder`] reads of the frame.
+    pub fn data_of(&self) -> FrameData<'a> {
+        FrameData {
+            data: self.data(),
+            peer: self.peer(),
+            receive_time_ns: self.receive_time_ns(),
+            truncated: self.truncated(),
+        }
+    }
+}
+
+/// One frame as a [`crate::FrameDecoder`] reads it: plain values, so a decoder
+/// can also be called on bytes that never came through the ABI (a benchmark, a
+/// test, one decoder delegating to another).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameData<'a> {
+    pub data: &'a [u8],
+    /// The sender's address as text, if known.
+    pub peer: Option<&'a [u8]>,
+    pub receive_time_ns: i64,
+    /// The listener cut the frame at its size limit.
+    pub truncated: bool,
 }
 
 /// The type of a field's value (the value itself is always text).

@@ -15,7 +15,7 @@ mod time;
 
 use serde::Deserialize;
 use syslane_plugin_sdk::abi::{SL_RECORD_PARSE_FAILED, SL_RECORD_TRUNCATED};
-use syslane_plugin_sdk::{Field, Frame, FrameDecoder, Record, ValueKind};
+use syslane_plugin_sdk::{Field, FrameData, FrameDecoder, Record, ValueKind};
 use syslane_syslog::{Format, ParseIssue};
 
 pub use time::Clock;
@@ -68,16 +68,17 @@ impl SyslogDecoder {
     pub fn new(clock: Clock, keep_raw: bool) -> SyslogDecoder {
         SyslogDecoder { clock, keep_raw }
     }
+}
 
+impl FrameDecoder for SyslogDecoder {
     /// Decodes one frame and hands the record to `emit`.
-    pub fn decode_one(
-        &self,
-        frame: &[u8],
-        peer: Option<&[u8]>,
-        receive_time_ns: i64,
-        truncated: bool,
-        emit: impl FnOnce(&Record<'_>),
-    ) {
+    fn decode_frame(&self, frame: FrameData<'_>, emit: impl FnOnce(&Record<'_>)) {
+        let FrameData {
+            data: frame,
+            peer,
+            receive_time_ns,
+            truncated,
+        } = frame;
         let m = syslane_syslog::parse(frame);
         let mut flags = 0;
         if m.format == Format::Unstructured {
@@ -118,17 +119,5 @@ impl SyslogDecoder {
             ..Record::default()
         };
         emit(&record);
-    }
-}
-
-impl FrameDecoder for SyslogDecoder {
-    fn decode_frame(&self, frame: &Frame<'_>, emit: impl FnOnce(&Record<'_>)) {
-        self.decode_one(
-            frame.data(),
-            frame.peer(),
-            frame.receive_time_ns(),
-            frame.truncated(),
-            emit,
-        );
     }
 }

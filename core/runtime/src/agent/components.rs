@@ -2,6 +2,7 @@
 //! and `check-config` so both refuse exactly the same things.
 
 use crate::config::{Config, Section};
+use crate::pipeline::decode::ThisHost;
 use crate::plugin_host::{
     DeadLetterSink, DecoderInstance, FilterInstance, HostInfo, LoadedPlugin, OutputInstance,
     PluginError, PluginHost,
@@ -11,9 +12,9 @@ use std::sync::Arc;
 use syslane_abi::{SL_KIND_FILTER, SL_KIND_INPUT, SL_KIND_OUTPUT};
 
 /// The checked libraries a configuration uses.
-pub struct Components {
+pub(crate) struct Components {
     pub info: Arc<HostInfo>,
-    pub local_ip: String,
+    pub this_host: ThisHost,
     pub decoders: Vec<&'static LoadedPlugin>,
     pub filters: Vec<&'static LoadedPlugin>,
     pub output: &'static LoadedPlugin,
@@ -28,7 +29,7 @@ fn at(config: &Config, section: Section, plugin: &str, e: PluginError) -> String
 }
 
 impl Components {
-    pub fn load(config: &Config) -> Result<Components, String> {
+    pub(crate) fn load(config: &Config) -> Result<Components, String> {
         let host = PluginHost::new(&config.plugin_dir)
             .map_err(|e| config.key_error("plugin_dir", &e.to_string()))?;
         let decoders = config
@@ -52,7 +53,10 @@ impl Components {
             .load(&o.plugin, SL_KIND_OUTPUT)
             .map_err(|e| at(config, o.section, &o.plugin, e))?;
         let host_name = config.hostname.clone().unwrap_or_else(system::host_name);
-        let local_ip = system::host_ip(&host_name).to_string();
+        let this_host = ThisHost {
+            ip: system::host_ip(&host_name).to_string(),
+            name: host_name.clone(),
+        };
         let info = Arc::new(HostInfo {
             host_name,
             config_dir: config.config_dir.display().to_string(),
@@ -60,7 +64,7 @@ impl Components {
         });
         Ok(Components {
             info,
-            local_ip,
+            this_host,
             decoders,
             filters,
             output,
@@ -68,7 +72,7 @@ impl Components {
     }
 
     /// One decoder per listener, in listener order.
-    pub fn decoders(&self, config: &Config) -> Result<Vec<DecoderInstance>, String> {
+    pub(crate) fn decoders(&self, config: &Config) -> Result<Vec<DecoderInstance>, String> {
         config
             .listen
             .iter()
@@ -81,7 +85,7 @@ impl Components {
     }
 
     /// The filter chain, in config order.
-    pub fn filters(&self, config: &Config) -> Result<Vec<FilterInstance>, String> {
+    pub(crate) fn filters(&self, config: &Config) -> Result<Vec<FilterInstance>, String> {
         config
             .filters
             .iter()
@@ -94,7 +98,7 @@ impl Components {
     }
 
     /// The output; records it refuses for good within a batch go to `dead_letters`.
-    pub fn output(
+    pub(crate) fn output(
         &self,
         config: &Config,
         dead_letters: Option<DeadLetterSink>,

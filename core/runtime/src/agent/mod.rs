@@ -14,10 +14,10 @@
 //! their connections stay open, and senders wait during the swap; otherwise they
 //! are reopened, and UDP datagrams arriving in those milliseconds are not received.
 
-pub mod components;
+pub(crate) mod components;
 mod listeners;
 mod pipeline;
-pub mod stats_socket;
+pub(crate) mod stats_socket;
 
 use crate::config::diff::Diff;
 use crate::config::Config;
@@ -31,13 +31,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One running configuration: its sockets and the stages behind them.
-pub struct Generation {
+pub(crate) struct Generation {
     listeners: Listeners,
     pipeline: Pipeline,
 }
 
 /// What a reload did.
-pub struct Reloaded {
+pub(crate) struct Reloaded {
     /// Whether the sockets stayed open.
     pub kept_sockets: bool,
     /// The top-level keys and tables that differ, for the log.
@@ -48,7 +48,7 @@ pub struct Reloaded {
 
 impl Generation {
     /// Starts a pipeline and its sockets; a pipeline whose sockets fail is stopped.
-    pub async fn launch(
+    pub(crate) async fn launch(
         config: &Config,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
@@ -68,7 +68,7 @@ impl Generation {
 
     /// Stops within `drain`. The deadline comes first: listeners may be waiting
     /// on workers that wait on a full journal, which only the shipper's stop frees.
-    pub async fn stop(self, drain: Duration) {
+    pub(crate) async fn stop(self, drain: Duration) {
         self.pipeline.deadline(drain);
         self.listeners.stop().await;
         self.pipeline.join().await;
@@ -77,7 +77,7 @@ impl Generation {
     /// Replaces this generation, running `old`, with one running `new` (checked
     /// by [`prepare`]). When `new` cannot start, `old` starts again; `Err` only
     /// when neither could.
-    pub async fn reload(
+    pub(crate) async fn reload(
         self,
         old: &Config,
         new: &Config,
@@ -139,7 +139,7 @@ impl Generation {
 }
 
 /// Reads and checks a new configuration for `running` as `check-config` would.
-pub fn prepare(path: &Path, running: &Config) -> Result<Config, String> {
+pub(crate) fn prepare(path: &Path, running: &Config) -> Result<Config, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     if config.state_dir != running.state_dir {
         return Err(format!(

@@ -70,7 +70,7 @@ impl Pipeline {
                 serializer: Serializer::new(&components.info.host_name),
                 journal: journal_writer.clone(),
                 metrics: Arc::clone(metrics),
-                local_ip: components.local_ip.clone(),
+                this_host: components.this_host.clone(),
             };
             let (tx, rx) = crossbeam_channel::bounded(per_worker_queue);
             senders.push(tx);

@@ -11,14 +11,14 @@ use tokio::net::UnixListener;
 use tokio::sync::watch;
 
 /// Where a running agent serves its counters.
-pub fn socket_path(state_dir: &Path) -> PathBuf {
+pub(crate) fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("syslane.sock")
 }
 
 /// Serves the counters until shutdown. A stale socket file is replaced; one a
 /// live agent answers on is never taken from it. The socket is 0600: the agent's
 /// user and root read the counters.
-pub fn serve(
+pub(crate) fn serve(
     state_dir: &Path,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,

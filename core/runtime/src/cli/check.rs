@@ -10,7 +10,7 @@ use std::path::Path;
 /// state directory, every plugin's own config, that every listen address can be
 /// bound, and the output's own checks (unless `offline`, with the network).
 /// Returns a summary.
-pub fn check_config(path: &Path, offline: bool) -> Result<String, String> {
+pub(super) fn check_config(path: &Path, offline: bool) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let running = super::check_env::state_dir(&config)?;
     let components = Components::load(&config)?;
@@ -45,7 +45,7 @@ pub fn check_config(path: &Path, offline: bool) -> Result<String, String> {
 }
 
 /// A table of the plugins in plugin_dir, with the files that were refused and why.
-pub fn list_plugins(path: &Path) -> Result<String, String> {
+pub(super) fn list_plugins(path: &Path) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let host = PluginHost::new(&config.plugin_dir).map_err(|e| e.to_string())?;
     let mut out = format!(

@@ -35,7 +35,7 @@ fn writable(dir: &Path) -> bool {
 
 /// `state_dir` is a directory this user can write, or can be created; a note on
 /// the agent holding it, if one runs.
-pub fn state_dir(config: &Config) -> Result<Option<String>, String> {
+pub(super) fn state_dir(config: &Config) -> Result<Option<String>, String> {
     let dir = &config.state_dir;
     let err = |message: String| config.key_error("state_dir", &message);
     match std::fs::metadata(dir) {
@@ -222,7 +222,7 @@ fn holder_of(address: &ListenAddress) -> Option<(u32, String)> {
 
 /// Every listen address can be bound, or is held by the agent running on this
 /// state_dir (`agent`): notes for those, or the first that cannot, with the reason.
-pub fn listen_addresses(config: &Config, agent: Option<u32>) -> Result<Vec<String>, String> {
+pub(super) fn listen_addresses(config: &Config, agent: Option<u32>) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
     for l in &config.listen {
         let at = |message: String| config.listen_error(l.section, "address", &message);

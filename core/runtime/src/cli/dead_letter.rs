@@ -122,7 +122,7 @@ fn summarize(out: &mut String, file: &Path, lines: &[Line]) -> usize {
 
 /// A summary of everything waiting: one line per rejected batch with its reason,
 /// an interrupted replay, and unreadable lines by number.
-pub fn list(path: &Path) -> Result<String, String> {
+pub(super) fn list(path: &Path) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let dl = dead_letters(&config);
     let mut out = String::new();
@@ -160,7 +160,7 @@ pub fn list(path: &Path) -> Result<String, String> {
 
 /// Offers every dead letter to the configured output again, resuming an
 /// interrupted replay first.
-pub fn replay(path: &Path) -> Result<String, String> {
+pub(super) fn replay(path: &Path) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let _lock = crate::state_dir::lock(
         &config.state_dir,

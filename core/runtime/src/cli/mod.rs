@@ -5,8 +5,8 @@ mod check;
 mod check_env;
 mod dead_letter;
 mod run;
-pub mod stats;
-pub mod syslog_config;
+pub(crate) mod stats;
+pub(crate) mod syslog_config;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ struct Cli {
 }
 
 /// Where the packages install the configuration.
-pub const DEFAULT_CONFIG: &str = "/etc/syslane/syslane.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/syslane/syslane.toml";
 
 #[derive(Args)]
 struct ConfigPath {
@@ -138,7 +138,7 @@ fn init_logging(level: &str) {
 }
 
 /// Entry point of the `syslane` binary.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let result = match cli.command {

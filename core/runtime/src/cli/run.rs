@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-pub fn run(path: &Path) -> Result<(), String> {
+pub(super) fn run(path: &Path) -> Result<(), String> {
     let mut config = Config::load(path).map_err(|e| e.to_string())?;
     // One agent per state_dir, for this process's whole life (reloads included).
     let _lock = crate::state_dir::lock(

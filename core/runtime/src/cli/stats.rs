@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// `--interval`: seconds, more than 0 and at most an hour.
-pub fn parse_interval(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
         _ => Err(format!(
@@ -21,7 +21,7 @@ pub fn parse_interval(text: &str) -> Result<f64, String> {
 }
 
 /// `syslane stats`: the summary, or with `prometheus` the text as served.
-pub fn show(path: &Path, prometheus: bool, interval: f64) -> Result<String, String> {
+pub(crate) fn show(path: &Path, prometheus: bool, interval: f64) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let first = read_socket(&config, path)?;
     if prometheus {
@@ -36,12 +36,6 @@ pub fn show(path: &Path, prometheus: bool, interval: f64) -> Result<String, Stri
         started.elapsed().as_secs_f64(),
         std::time::SystemTime::now(),
     ))
-}
-
-/// Reads the counters of the agent running with the configuration at `path`.
-pub fn read(path: &Path) -> Result<String, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    read_socket(&config, path)
 }
 
 fn read_socket(config: &Config, path: &Path) -> Result<String, String> {

@@ -11,7 +11,7 @@ type Labels = Vec<(String, String)>;
 
 /// One reading of the Prometheus text: samples by name, with their labels.
 #[derive(Debug, Default)]
-pub struct Sample {
+pub(super) struct Sample {
     samples: BTreeMap<String, Vec<(Labels, f64)>>,
 }
 
@@ -42,7 +42,7 @@ fn labels(text: &str) -> Labels {
 }
 
 impl Sample {
-    pub fn parse(text: &str) -> Sample {
+    pub(super) fn parse(text: &str) -> Sample {
         let mut s = Sample::default();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (series, value) = match line.rsplit_once(' ') {
@@ -65,7 +65,7 @@ impl Sample {
     }
 
     /// The value of an unlabelled metric, or the sum over its labels.
-    pub fn get(&self, name: &str) -> Option<f64> {
+    pub(super) fn get(&self, name: &str) -> Option<f64> {
         self.samples
             .get(name)
             .map(|v| v.iter().map(|(_, x)| x).sum())
@@ -118,7 +118,7 @@ fn ago(d: Duration) -> String {
 }
 
 /// The summary of `now` against `before`, read `seconds` apart.
-pub fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTime) -> String {
+pub(super) fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTime) -> String {
     let mut out = String::new();
     let version = now.label("syslane_build_info", "version").unwrap_or("?");
     let _ = writeln!(out, "syslane {version}: rates over the last {seconds:.1} s");

@@ -9,7 +9,7 @@ const UNIX_PATH_MAX: usize = 107;
 
 /// A listener's transport and address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListenAddress {
+pub(crate) enum ListenAddress {
     Udp(SocketAddr),
     Tcp(SocketAddr),
     /// RELP (rsyslog's omrelp): each message is acknowledged once journaled.
@@ -34,7 +34,7 @@ impl std::fmt::Display for ListenAddress {
 
 impl ListenAddress {
     /// The IP socket address, for the network transports.
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
+    pub(crate) fn socket_addr(&self) -> Option<SocketAddr> {
         match self {
             ListenAddress::Udp(a) | ListenAddress::Tcp(a) | ListenAddress::Relp(a) => Some(*a),
             ListenAddress::Unix(_) | ListenAddress::UnixStream(_) => None,
@@ -42,14 +42,14 @@ impl ListenAddress {
     }
 
     /// Whether only this host can send to it.
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         self.socket_addr().is_none_or(|a| a.ip().is_loopback())
     }
 }
 
 /// Who may write to a unix socket listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnixSocket {
+pub(crate) struct UnixSocket {
     /// Permission bits of the socket file (default 0666: any local user, as with
     /// a loopback port).
     pub mode: u32,
@@ -69,7 +69,7 @@ impl Default for UnixSocket {
 const SCHEMES: &str = "udp://, tcp://, relp://, unix:// or unixstream://";
 
 /// `host:port` with an IP address: says which part is wrong.
-pub fn parse_socket_address(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_socket_address(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
@@ -121,7 +121,7 @@ fn unix_path(rest: &str, scheme: &str) -> Result<PathBuf, String> {
 }
 
 /// `scheme://address`.
-pub fn parse(text: &str) -> Result<ListenAddress, String> {
+pub(super) fn parse(text: &str) -> Result<ListenAddress, String> {
     let (scheme, rest) = text.split_once("://").ok_or_else(|| {
         format!(
             "`{text}` has no scheme; write {SCHEMES} and an address, such as tcp://127.0.0.1:25224"
@@ -138,7 +138,7 @@ pub fn parse(text: &str) -> Result<ListenAddress, String> {
 }
 
 /// `socket_mode`: a string of octal digits ("0660") or a TOML octal number (0o660).
-pub fn parse_mode(value: &toml::Value) -> Result<u32, String> {
+pub(super) fn parse_mode(value: &toml::Value) -> Result<u32, String> {
     let advice = "write it as a string of octal digits, such as socket_mode = \"0660\"";
     let mode = match value {
         toml::Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8)

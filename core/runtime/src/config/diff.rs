@@ -11,7 +11,7 @@ use super::{Config, Listen, PluginRef};
 
 /// How a new configuration differs from the running one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diff {
+pub(crate) struct Diff {
     /// The running sockets fit the new configuration.
     pub keep_sockets: bool,
     /// The top-level keys and tables that differ, for the log: `listen`,
@@ -34,7 +34,7 @@ fn plugin(p: &PluginRef) -> (&str, &str) {
 }
 
 impl Diff {
-    pub fn new(old: &Config, new: &Config) -> Diff {
+    pub(crate) fn new(old: &Config, new: &Config) -> Diff {
         let keep_sockets = old
             .listen
             .iter()

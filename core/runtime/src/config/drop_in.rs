@@ -12,7 +12,7 @@ use super::ConfigError;
 use std::path::{Path, PathBuf};
 
 /// The drop-in files for a configuration in `dir`, in name order.
-pub fn files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+pub(super) fn files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let conf_d = dir.join("conf.d");
     let entries = match std::fs::read_dir(&conf_d) {
         Ok(e) => e,
@@ -69,7 +69,7 @@ fn is_table_array(v: &toml::Value) -> bool {
 }
 
 /// Merges `over` into `base` by the rules above.
-pub fn merge(base: &mut toml::Table, over: toml::Table) {
+pub(super) fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),

@@ -12,10 +12,10 @@ use super::{Config, ConfigError, Sources};
 use std::path::{Path, PathBuf};
 
 /// The name `--embedded-config` gives the configuration, in place of a file.
-pub const EMBEDDED: &str = "(embedded default)";
+pub(crate) const EMBEDDED: &str = "(embedded default)";
 
 /// `config/local.toml`.
-pub const TEXT: &str = include_str!("../../../../config/local.toml");
+pub(crate) const TEXT: &str = include_str!("../../../../config/local.toml");
 
 /// Where the packages install the plugins.
 const PACKAGED_PLUGINS: &str = "/usr/lib/syslane/plugins";
@@ -40,7 +40,7 @@ fn from_checkout_root(value: Option<&mut toml::Value>) {
 }
 
 /// The text of the embedded configuration as `run` uses it.
-pub fn text() -> String {
+pub(crate) fn text() -> String {
     let Ok(mut table) = TEXT.parse::<toml::Table>() else {
         return TEXT.to_string();
     };
@@ -56,7 +56,7 @@ pub fn text() -> String {
 }
 
 /// The embedded configuration, paths resolved against the current directory.
-pub fn load() -> Result<Config, ConfigError> {
+pub(crate) fn load() -> Result<Config, ConfigError> {
     let cwd = std::env::current_dir().map_err(|e| ConfigError {
         file: EMBEDDED.into(),
         line: None,

@@ -7,7 +7,7 @@ use super::source::ARRAYS;
 
 /// A file and, when known, a line in it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     pub file: String,
     pub line: Option<usize>,
 }
@@ -15,7 +15,7 @@ pub struct Location {
 /// A `[[listen]]`, `[[filter]]` or `[output]` table: its name and position
 /// (0-based; shown 1-based, as an operator counts them in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     pub name: &'static str,
     pub index: usize,
 }
@@ -31,7 +31,7 @@ impl std::fmt::Display for Section {
 }
 
 /// `text` with control characters written as escapes (`\u{1b}`, `\n`, …).
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -62,7 +62,10 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a misspelling.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
@@ -73,7 +76,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// "unknown key `x` (did you mean `y`?); the valid keys are a, b, c".
-pub fn unknown_key(key: &str, valid: &[&str]) -> String {
+pub(crate) fn unknown_key(key: &str, valid: &[&str]) -> String {
     let mut text = format!("unknown key `{}`", escape(key));
     if let Some(near) = closest(key, valid.iter().copied()) {
         text.push_str(&format!(" (did you mean `{near}`?)"));
@@ -111,7 +114,7 @@ fn backticked(text: &str) -> Vec<&str> {
 /// `a`, `b`" becomes [`unknown_key`] (with `also_valid`, keys the agent itself
 /// reads in that section), "missing field `x`" becomes "missing key `x`", and a
 /// JSON position is dropped. Returns the text and the key it is about.
-pub fn serde_message(message: &str, also_valid: &[&str]) -> (String, Option<String>) {
+pub(crate) fn serde_message(message: &str, also_valid: &[&str]) -> (String, Option<String>) {
     let message = strip_json_position(message.trim());
     if let Some(at) = message.find("unknown field `") {
         let rest = &message[at + "unknown field `".len()..];
@@ -140,7 +143,7 @@ pub fn serde_message(message: &str, also_valid: &[&str]) -> (String, Option<Stri
 /// A plugin message that begins with the key it is about, as the SDK writes
 /// them (`auth: unknown field …`, `auth.method: unknown variant …`, `keep: …`):
 /// the key's path split into its parts, and the rest of the message.
-pub fn leading_path(message: &str) -> Option<(Vec<&str>, &str)> {
+pub(crate) fn leading_path(message: &str) -> Option<(Vec<&str>, &str)> {
     let (path, rest) = message.split_once(": ")?;
     let word = |w: &str| {
         w.chars()
@@ -153,7 +156,7 @@ pub fn leading_path(message: &str) -> Option<(Vec<&str>, &str)> {
 }
 
 /// What to write for a required top-level key.
-pub fn example(key: &str) -> Option<&'static str> {
+pub(crate) fn example(key: &str) -> Option<&'static str> {
     Some(match key {
         "state_dir" => "add the directory for the journal, dead letters and the control socket, such as state_dir = \"/var/lib/syslane\"",
         "plugin_dir" => "add the directory holding the plugins, such as plugin_dir = \"/usr/lib/syslane/plugins\" (where the packages put them; target/release in a source build)",

@@ -13,23 +13,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod address;
-pub mod diff;
+pub(crate) mod diff;
 mod drop_in;
-pub mod embedded;
-pub mod explain;
+pub(crate) mod embedded;
+pub(crate) mod explain;
 mod raw;
 mod settings;
 mod source;
 
-pub use address::{parse_socket_address, ListenAddress, UnixSocket};
-pub use embedded::EMBEDDED;
-pub use explain::{escape, Location, Section};
-pub use settings::{JournalSettings, ListenerSettings, PipelineSettings};
+pub(crate) use address::{parse_socket_address, ListenAddress, UnixSocket};
+pub(crate) use embedded::EMBEDDED;
+pub(crate) use explain::{escape, Section};
+pub(crate) use settings::{JournalSettings, ListenerSettings, PipelineSettings};
 use source::Sources;
 
 /// A configuration error, shown to the operator as `file: line N: key: message`.
 #[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     pub file: String,
     pub line: Option<usize>,
     /// What the error is about: a top-level key, or a section and a key in it
@@ -53,7 +53,7 @@ impl std::fmt::Display for ConfigError {
 
 /// One `[[listen]]`: where to listen and which decoder plugin reads it.
 #[derive(Debug, Clone)]
-pub struct Listen {
+pub(crate) struct Listen {
     pub address: ListenAddress,
     pub input: String,
     /// The decoder's config as a JSON object.
@@ -65,7 +65,7 @@ pub struct Listen {
 
 /// One plugin reference with its JSON config.
 #[derive(Debug, Clone)]
-pub struct PluginRef {
+pub(crate) struct PluginRef {
     pub plugin: String,
     pub options_json: String,
     /// Where it came from, for messages: `[[filter]] 2`, `[output]`.
@@ -74,7 +74,7 @@ pub struct PluginRef {
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub file: PathBuf,
     pub config_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -165,7 +165,7 @@ fn path_parts(path: &serde_path_to_error::Path) -> (Option<Section>, Option<Stri
 impl Config {
     /// Reads and validates a configuration file and its `conf.d/` drop-ins;
     /// [`EMBEDDED`] reads the configuration compiled into the agent.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         if path == Path::new(EMBEDDED) {
             return embedded::load();
         }
@@ -201,7 +201,7 @@ impl Config {
     }
 
     /// Validates configuration text; `dir` resolves relative paths.
-    pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn parse(text: &str, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
         Config::from_sources(Sources::new((path, text), &[])?, path, dir)
     }
 
@@ -218,7 +218,7 @@ impl Config {
     /// A plugin's own configuration error, placed: the file (the drop-in the
     /// section came from), the line, the section, the plugin, the key, and the
     /// valid keys in the operator's words.
-    pub fn plugin_error(&self, section: Section, plugin: &str, message: &str) -> String {
+    pub(crate) fn plugin_error(&self, section: Section, plugin: &str, message: &str) -> String {
         if let Some(placed) = self.table_key_error(section, plugin, message) {
             return placed;
         }
@@ -276,7 +276,7 @@ impl Config {
     }
 
     /// A message about a section as a whole (`[output] (azure): ...`).
-    pub fn section_error(&self, section: Section, plugin: &str, message: &str) -> String {
+    pub(crate) fn section_error(&self, section: Section, plugin: &str, message: &str) -> String {
         ConfigError {
             key: format!("{section} ({plugin})"),
             ..self.error_at(Some(section), None, explain::escape(message))
@@ -285,13 +285,13 @@ impl Config {
     }
 
     /// A message about a key of a `[[listen]]` (the runtime's own, such as `address`).
-    pub fn listen_error(&self, section: Section, key: &str, message: &str) -> String {
+    pub(crate) fn listen_error(&self, section: Section, key: &str, message: &str) -> String {
         self.error_at(Some(section), Some(key), explain::escape(message))
             .to_string()
     }
 
     /// A message about a top-level key.
-    pub fn key_error(&self, key: &str, message: &str) -> String {
+    pub(crate) fn key_error(&self, key: &str, message: &str) -> String {
         self.error_at(None, Some(key), message.to_string())
             .to_string()
     }

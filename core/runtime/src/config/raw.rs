@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     pub state_dir: PathBuf,
     pub plugin_dir: PathBuf,
     pub hostname: Option<String>,
@@ -42,40 +42,40 @@ pub struct RawConfig {
 }
 
 mod defaults {
-    pub fn max_message_size() -> usize {
+    pub(super) fn max_message_size() -> usize {
         64 * 1024
     }
-    pub fn max_connections() -> usize {
+    pub(super) fn max_connections() -> usize {
         1024
     }
-    pub fn idle_timeout_secs() -> u64 {
+    pub(super) fn idle_timeout_secs() -> u64 {
         300
     }
-    pub fn shutdown_timeout_secs() -> u64 {
+    pub(super) fn shutdown_timeout_secs() -> u64 {
         30
     }
-    pub fn stall_timeout_secs() -> u64 {
+    pub(super) fn stall_timeout_secs() -> u64 {
         120
     }
-    pub fn queue_batches() -> usize {
+    pub(super) fn queue_batches() -> usize {
         64
     }
-    pub fn udp_receive_buffer() -> usize {
+    pub(super) fn udp_receive_buffer() -> usize {
         8 * 1024 * 1024
     }
-    pub fn journal_max_bytes() -> u64 {
+    pub(super) fn journal_max_bytes() -> u64 {
         1 << 30
     }
-    pub fn when_full() -> String {
+    pub(super) fn when_full() -> String {
         "block".into()
     }
-    pub fn fsync() -> String {
+    pub(super) fn fsync() -> String {
         "batch".into()
     }
 }
 
 #[derive(Deserialize)]
-pub struct RawListen {
+pub(super) struct RawListen {
     pub address: Option<String>,
     pub input: Option<String>,
     pub socket_mode: Option<toml::Value>,
@@ -85,7 +85,7 @@ pub struct RawListen {
 }
 
 #[derive(Deserialize)]
-pub struct RawPlugin {
+pub(super) struct RawPlugin {
     pub plugin: Option<String>,
     #[serde(flatten)]
     pub options: toml::Table,

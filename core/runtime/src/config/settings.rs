@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// What the sockets are opened with: a change reopens them on reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerSettings {
+pub(crate) struct ListenerSettings {
     pub max_message_size: usize,
     pub max_connections: usize,
     pub idle_timeout: Duration,
@@ -19,7 +19,7 @@ pub struct ListenerSettings {
 
 /// The journal's bound and durability.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JournalSettings {
+pub(crate) struct JournalSettings {
     pub max_bytes: u64,
     pub when_full: WhenFull,
     pub fsync: Fsync,
@@ -28,7 +28,7 @@ pub struct JournalSettings {
 /// The stages behind the sockets: workers, their queues, the shipper's batches,
 /// and how long draining and a silent stage may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipelineSettings {
+pub(crate) struct PipelineSettings {
     pub workers: usize,
     pub queue_batches: usize,
     /// As configured; unset, the output's preference (see [`crate::ship::batch_bytes`]).

@@ -17,7 +17,7 @@ struct File {
 
 /// The files of a configuration, merged, and the origin of every part.
 #[derive(Debug)]
-pub struct Sources {
+pub(super) struct Sources {
     files: Vec<File>,
     /// Top-level key, or `output.key` → (file index) of the last file that set it.
     keys: HashMap<String, usize>,
@@ -29,9 +29,9 @@ pub struct Sources {
 }
 
 /// Arrays of tables in the configuration (`[[listen]]`, `[[filter]]`).
-pub const ARRAYS: [&str; 2] = ["listen", "filter"];
+pub(super) const ARRAYS: [&str; 2] = ["listen", "filter"];
 /// Tables in the configuration (`[output]`).
-pub const TABLES: [&str; 1] = ["output"];
+pub(super) const TABLES: [&str; 1] = ["output"];
 
 fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
     let line = e
@@ -50,7 +50,7 @@ fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
 
 impl Sources {
     /// The main file's text and the drop-ins' (path, text), merged in that order.
-    pub fn new(
+    pub(super) fn new(
         main: (&Path, &str),
         drop_ins: &[(PathBuf, String)],
     ) -> Result<Sources, ConfigError> {
@@ -101,7 +101,7 @@ impl Sources {
     }
 
     /// Whether `[table]` holds `name` as a key (`sub`: as a table, `[table.name]`).
-    pub fn has(&self, table: &str, name: &str, sub: bool) -> bool {
+    pub(super) fn has(&self, table: &str, name: &str, sub: bool) -> bool {
         let path = format!("{table}.{name}");
         if sub {
             self.subtables.contains(&path)
@@ -111,7 +111,7 @@ impl Sources {
     }
 
     /// The file and line of `key` in `section` (`None`: the top level).
-    pub fn locate(&self, section: Option<(&str, usize)>, key: Option<&str>) -> Location {
+    pub(super) fn locate(&self, section: Option<(&str, usize)>, key: Option<&str>) -> Location {
         let (file, local) = match section {
             Some((name, n)) if ARRAYS.contains(&name) => {
                 match self.entries.get(&(name.to_string(), n)) {
@@ -145,7 +145,11 @@ impl Sources {
 /// The line of `key = ` in the given section of `text` (the `n`th `[[name]]`, or
 /// `[name]`), or of the section header when `key` is `None` or not found there.
 /// A plain reading of the usual layout: inline tables and dotted keys give `None`.
-pub fn find_line(text: &str, section: Option<(&str, usize)>, key: Option<&str>) -> Option<usize> {
+pub(super) fn find_line(
+    text: &str,
+    section: Option<(&str, usize)>,
+    key: Option<&str>,
+) -> Option<usize> {
     let header = |line: &str| {
         let t = line.trim_start();
         t.starts_with('[').then(|| {

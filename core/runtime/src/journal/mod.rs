@@ -28,8 +28,8 @@ mod reader;
 mod segment;
 mod writer;
 
-pub use reader::{JournalReader, Next};
-pub use writer::JournalWriter;
+pub(crate) use reader::{JournalReader, Next};
+pub(crate) use writer::JournalWriter;
 
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 /// Records of one table, serialized as JSON lines.
 #[derive(Debug)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// `SL_TABLE_*`.
     pub table: u32,
     pub records: u32,
@@ -54,11 +54,11 @@ pub struct Chunk {
 /// The journal cannot take appends now: writes to its directory fail (disk full,
 /// quota, I/O error). It retries by itself; see [`JournalWriter::wait_writable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriteFailing;
+pub(crate) struct WriteFailing;
 
 /// What to do when the journal is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhenFull {
+pub(crate) enum WhenFull {
     /// Appends wait until the output frees room; TCP senders are paused.
     Block,
     /// The oldest segment is deleted and its records counted as dropped.
@@ -67,7 +67,7 @@ pub enum WhenFull {
 
 /// When appends reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fsync {
+pub(crate) enum Fsync {
     /// Before the shipper sees an entry: the committer thread syncs what was
     /// written; an append waits for it only when its sender is answered once the
     /// records are durable (RELP, [`JournalWriter::wait_durable`]).
@@ -77,7 +77,7 @@ pub enum Fsync {
 }
 
 #[derive(Debug, Clone)]
-pub struct JournalConfig {
+pub(crate) struct JournalConfig {
     pub dir: PathBuf,
     pub max_bytes: u64,
     pub when_full: WhenFull,
@@ -88,7 +88,7 @@ pub struct JournalConfig {
 
 /// A place in the journal: segment id and byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Position {
+pub(crate) struct Position {
     pub segment: u64,
     pub offset: u64,
 }
@@ -296,7 +296,7 @@ fn checked_ack(dir: &Path, ids: &[u64]) -> Position {
 }
 
 /// Opens (or creates) the journal in `config.dir`, recovering what a previous run left.
-pub fn open(
+pub(crate) fn open(
     config: JournalConfig,
     metrics: Arc<Metrics>,
 ) -> Result<(JournalWriter, JournalReader), String> {

@@ -5,7 +5,7 @@ use std::io::BufReader;
 
 /// What the shipper gets from [`JournalReader::next`].
 #[derive(Debug)]
-pub enum Next {
+pub(crate) enum Next {
     /// A chunk and the position right after it (acknowledge it once delivered).
     Chunk(Chunk, Position),
     /// Nothing arrived within the wait.
@@ -15,7 +15,7 @@ pub enum Next {
 }
 
 /// The shipper's end.
-pub struct JournalReader {
+pub(crate) struct JournalReader {
     pub(super) shared: Arc<Shared>,
     pub(super) pos: Position,
     /// The segment being read, buffered, and the offset the buffer is at.
@@ -45,12 +45,12 @@ impl Drop for JournalReader {
 impl JournalReader {
     /// Where the next read starts: what `ack` of it would leave unacknowledged is
     /// everything not read yet.
-    pub fn position(&self) -> Position {
+    pub(crate) fn position(&self) -> Position {
         self.pos
     }
 
     /// The next chunk, waiting up to `wait` for one.
-    pub fn next(&mut self, wait: Duration) -> Next {
+    pub(crate) fn next(&mut self, wait: Duration) -> Next {
         let sh = Arc::clone(&self.shared);
         let deadline = Instant::now() + wait;
         loop {
@@ -159,7 +159,7 @@ impl JournalReader {
 
     /// Everything up to `pos` was delivered (or dead-lettered): remember it and delete
     /// segments that are wholly behind it.
-    pub fn ack(&mut self, pos: Position) {
+    pub(crate) fn ack(&mut self, pos: Position) {
         let sh = &*self.shared;
         let mut st = sh.lock();
         if pos <= st.acked {

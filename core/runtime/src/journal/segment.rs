@@ -13,13 +13,13 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-pub const MAGIC: [u8; 4] = *b"SLJ1";
-pub const HEADER: usize = 20;
+pub(super) const MAGIC: [u8; 4] = *b"SLJ1";
+pub(super) const HEADER: usize = 20;
 /// No entry is larger (a batch is at most a few MiB); a bigger length means corruption.
-pub const MAX_PAYLOAD: u32 = 256 * 1024 * 1024;
+pub(super) const MAX_PAYLOAD: u32 = 256 * 1024 * 1024;
 
 /// Encodes one entry's header; the payload follows it.
-pub fn header(table: u32, records: u32, payload: &[u8]) -> [u8; HEADER] {
+pub(super) fn header(table: u32, records: u32, payload: &[u8]) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
     h[0..4].copy_from_slice(&MAGIC);
     h[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -32,7 +32,7 @@ pub fn header(table: u32, records: u32, payload: &[u8]) -> [u8; HEADER] {
 
 /// One decoded entry.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(super) struct Entry {
     pub table: u32,
     pub records: u32,
     pub payload: Vec<u8>,
@@ -40,7 +40,7 @@ pub struct Entry {
 
 /// What was found at an offset.
 #[derive(Debug)]
-pub enum Found {
+pub(super) enum Found {
     /// A valid entry ending at `end`.
     Entry { entry: Entry, end: u64 },
     /// Bytes that are not a valid entry; the next valid magic (or the limit) is at `resume`.
@@ -54,13 +54,13 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// Reads the entry at `offset`, looking no further than `limit`.
-pub fn read_at(file: &mut File, offset: u64, limit: u64) -> std::io::Result<Found> {
+pub(super) fn read_at(file: &mut File, offset: u64, limit: u64) -> std::io::Result<Found> {
     read_entry(file, offset, limit, false)
 }
 
 /// Reads the entry at `offset` from `r`; `positioned` says `r` is already there
 /// (so a buffered reader keeps its buffer).
-pub fn read_entry<R: Read + Seek>(
+pub(super) fn read_entry<R: Read + Seek>(
     r: &mut R,
     offset: u64,
     limit: u64,
@@ -124,7 +124,7 @@ fn find_magic<R: Read + Seek>(file: &mut R, from: u64, limit: u64) -> std::io::R
 
 /// What a start-up scan of a segment found.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(super) struct Scan {
     /// Where the last valid entry ends: the file is cut here when the rest is torn.
     pub valid_end: u64,
     pub entries: u64,
@@ -136,7 +136,7 @@ pub struct Scan {
 }
 
 /// Scans a whole segment from `start`.
-pub fn scan(file: &mut File, start: u64) -> std::io::Result<Scan> {
+pub(super) fn scan(file: &mut File, start: u64) -> std::io::Result<Scan> {
     let len = file.metadata()?.len();
     let mut s = Scan {
         valid_end: start,

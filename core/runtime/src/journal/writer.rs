@@ -5,7 +5,7 @@ use std::io::Write;
 
 /// The workers' end. Cloning adds a writer; the reader sees `Closed` once every
 /// writer is dropped and everything is read.
-pub struct JournalWriter {
+pub(crate) struct JournalWriter {
     pub(super) shared: Arc<Shared>,
 }
 
@@ -41,7 +41,7 @@ impl JournalWriter {
     /// "batch"` the entry reaches readers once the committer has synced it; wait
     /// for that with [`JournalWriter::wait_durable`] before acknowledging it.
     /// While writes fail, refuses at once.
-    pub fn append(&self, chunk: &Chunk) -> Result<Position, WriteFailing> {
+    pub(crate) fn append(&self, chunk: &Chunk) -> Result<Position, WriteFailing> {
         let sh = &*self.shared;
         let size = (HEADER + chunk.data.len()) as u64;
         let mut st = sh.lock();
@@ -131,7 +131,7 @@ impl JournalWriter {
 
     /// Returns once everything up to `upto` is durable under the fsync policy (at
     /// once with an interval); `WriteFailing` if writes fail meanwhile.
-    pub fn wait_durable(&self, upto: Position) -> Result<(), WriteFailing> {
+    pub(crate) fn wait_durable(&self, upto: Position) -> Result<(), WriteFailing> {
         let sh = &*self.shared;
         if sh.config.fsync != Fsync::Batch {
             return Ok(());
@@ -152,7 +152,7 @@ impl JournalWriter {
 
     /// Waits while writes fail: `true` once they work again, `false` if the
     /// journal is closing first (the shipper stopped: the agent is stopping).
-    pub fn wait_writable(&self) -> bool {
+    pub(crate) fn wait_writable(&self) -> bool {
         let sh = &*self.shared;
         let mut st = sh.lock();
         loop {

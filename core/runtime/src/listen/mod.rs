@@ -8,6 +8,7 @@
 //! cannot be paused: a UDP batch that finds the queues full past a short wait is
 //! dropped and counted.
 
+mod datagram;
 mod relp;
 mod slots;
 mod tcp;
@@ -26,7 +27,7 @@ use tokio::task::JoinSet;
 
 /// Where one frame lies in its batch's buffer, and where it came from.
 #[derive(Debug, Clone, Copy)]
-pub struct FrameMeta {
+pub(crate) struct FrameMeta {
     pub start: u32,
     pub len: u32,
     /// `SL_FRAME_*` bits.
@@ -37,7 +38,7 @@ pub struct FrameMeta {
 
 /// Frames from one read of one listener.
 #[derive(Debug)]
-pub struct FrameBatch {
+pub(crate) struct FrameBatch {
     /// Index of the `[[listen]]` entry (selects the decoder).
     pub listener: usize,
     /// `SL_TRANSPORT_*`.
@@ -50,7 +51,7 @@ pub struct FrameBatch {
 }
 
 impl FrameBatch {
-    pub fn new(listener: usize, transport: u32, capacity: usize) -> FrameBatch {
+    pub(crate) fn new(listener: usize, transport: u32, capacity: usize) -> FrameBatch {
         FrameBatch {
             listener,
             transport,
@@ -60,7 +61,7 @@ impl FrameBatch {
         }
     }
 
-    pub fn push(&mut self, frame: &[u8], flags: u32, peer: IpAddr, receive_time_ns: i64) {
+    pub(crate) fn push(&mut self, frame: &[u8], flags: u32, peer: IpAddr, receive_time_ns: i64) {
         let start = self.data.len() as u32;
         self.data.extend_from_slice(frame);
         self.frames.push(FrameMeta {
@@ -100,27 +101,27 @@ impl FrameBatch {
         self.push(data, flags, peer, receive_time_ns);
     }
 
-    pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
+    pub(crate) fn frame(&self, meta: &FrameMeta) -> &[u8] {
         let start = meta.start as usize;
         self.data
             .get(start..start + meta.len as usize)
             .unwrap_or(&[])
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 }
 
 /// The pipeline is gone (shutdown): stop reading.
 #[derive(Debug)]
-pub struct Closed;
+pub(crate) struct Closed;
 
 /// Hands batches to the pipeline workers. A reload that keeps the listeners
 /// replaces the workers behind it: in between, senders wait (TCP is paused by
 /// back-pressure, UDP datagrams queue in the socket buffer), and no wait then
 /// counts towards a UDP give-up.
-pub struct Router {
+pub(crate) struct Router {
     /// Empty while the pipeline is being replaced.
     workers: RwLock<Vec<Sender<FrameBatch>>>,
     next: AtomicUsize,
@@ -135,7 +136,7 @@ enum Attempt {
 }
 
 impl Router {
-    pub fn new(workers: Vec<Sender<FrameBatch>>) -> Router {
+    pub(crate) fn new(workers: Vec<Sender<FrameBatch>>) -> Router {
         Router {
             workers: RwLock::new(workers),
             next: AtomicUsize::new(0),
@@ -145,18 +146,18 @@ impl Router {
 
     /// A worker for a new connection (round robin; taken modulo the number of
     /// workers at each send, so it stays valid across reloads).
-    pub fn pick(&self) -> usize {
+    pub(crate) fn pick(&self) -> usize {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Puts new workers behind the router (an empty list pauses the senders); the
     /// old workers' queues close, so they finish what they hold and stop.
-    pub fn replace(&self, workers: Vec<Sender<FrameBatch>>) {
+    pub(crate) fn replace(&self, workers: Vec<Sender<FrameBatch>>) {
         *self.workers.write().unwrap_or_else(|e| e.into_inner()) = workers;
     }
 
     /// No more sends: the listeners stop and the workers' queues close.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.replace(Vec::new());
     }
@@ -179,7 +180,7 @@ impl Router {
     /// Sends to worker `index`, waiting while its queue is full (back-pressure) or
     /// the pipeline is being replaced, counted in `paused` meanwhile. With
     /// `give_up_after`, returns the batch when the queue stayed full longer.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         index: usize,
         mut batch: FrameBatch,
@@ -214,7 +215,7 @@ impl Router {
 }
 
 /// What listeners share.
-pub struct ListenContext {
+pub(crate) struct ListenContext {
     pub router: Router,
     pub metrics: Arc<Metrics>,
     pub max_message_size: usize,
@@ -227,13 +228,13 @@ pub struct ListenContext {
 impl ListenContext {
     /// Journal writes fail now (disk full, …): TCP stops reading, RELP answers 500,
     /// UDP drops and counts, until the journal has recovered.
-    pub fn journal_failing(&self) -> bool {
+    pub(crate) fn journal_failing(&self) -> bool {
         Metrics::get(&self.metrics.journal_write_failing) != 0
     }
 }
 
 /// Binds every configured listener; fails with the address and the reason.
-pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<()>, String> {
+pub(crate) async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<()>, String> {
     let mut tasks = JoinSet::new();
     for (index, listen) in config.listen.iter().enumerate() {
         let fail = |e: std::io::Error| {
@@ -255,7 +256,11 @@ pub async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<(
                         tracing::warn!(address = %listen.address, "cannot find the UDP socket in /proc; datagrams the kernel drops will not be counted")
                     }
                 }
-                tasks.spawn(udp::run(socket, index, Arc::clone(&ctx)));
+                tasks.spawn(datagram::run(
+                    datagram::DatagramSocket::Udp(socket),
+                    index,
+                    Arc::clone(&ctx),
+                ));
                 Some(bound)
             }
             ListenAddress::Tcp(addr) | ListenAddress::Relp(addr) => {

@@ -1,20 +1,13 @@
-//! The UDP listener: one datagram is one message.
+//! The UDP socket and the kernel's count of what it dropped; the receive loop is
+//! [`super::datagram`]'s.
 
-use super::slots::RateLimited;
-use super::{FrameBatch, ListenContext};
+use super::ListenContext;
 use crate::metrics::Metrics;
-use crate::system::now_ns;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use syslane_abi::SL_TRANSPORT_UDP;
 use tokio::net::UdpSocket;
-
-/// Datagrams gathered into one batch at most.
-const BATCH_DATAGRAMS: usize = 512;
-/// How long a UDP batch may wait for room before it is dropped.
-const UDP_PATIENCE: Duration = Duration::from_millis(200);
 
 pub(super) fn bind(addr: SocketAddr, receive_buffer: usize) -> std::io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -78,72 +71,6 @@ pub(super) async fn watch_drops(inode: u64, address: SocketAddr, ctx: Arc<Listen
         if stopping {
             return;
         }
-    }
-}
-
-pub(super) async fn run(socket: UdpSocket, listener: usize, ctx: Arc<ListenContext>) {
-    let max = ctx.max_message_size;
-    let mut buf = vec![0u8; max + 1];
-    let mut shutdown = ctx.shutdown.clone();
-    let mut worker = 0usize;
-    let mut dropped_warning = RateLimited::new(Duration::from_secs(10));
-    loop {
-        let first = tokio::select! {
-            r = socket.recv_from(&mut buf) => r,
-            _ = shutdown.changed() => break,
-        };
-        let mut batch = FrameBatch::new(listener, SL_TRANSPORT_UDP, 64 * 1024);
-        let now = now_ns();
-        let mut result = first;
-        loop {
-            match result {
-                Ok((n, peer)) => batch.push_datagram(&buf[..n], max, peer.ip(), now, &ctx.metrics),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "UDP receive failed");
-                    break;
-                }
-            }
-            if batch.frames.len() >= BATCH_DATAGRAMS {
-                break;
-            }
-            result = socket.try_recv_from(&mut buf);
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let count = batch.frames.len() as u64;
-        if let Some(datagrams) = dropped_warning.due() {
-            tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
-        }
-        if ctx.journal_failing() {
-            // The journal cannot take them and a UDP sender cannot be paused.
-            Metrics::add(&ctx.metrics.records_refused_journal_write, count);
-            continue;
-        }
-        worker = worker.wrapping_add(1);
-        match ctx
-            .router
-            .send(
-                worker,
-                batch,
-                Some(UDP_PATIENCE),
-                &ctx.metrics.listeners_paused,
-            )
-            .await
-        {
-            Ok(None) => {}
-            Ok(Some(_dropped)) => {
-                Metrics::add(&ctx.metrics.udp_dropped, count);
-                if let Some(datagrams) = dropped_warning.add(count) {
-                    tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    if let Some(datagrams) = dropped_warning.rest() {
-        tracing::warn!(datagrams, "pipeline full; UDP datagrams dropped (counted in syslane_udp_dropped_total); send over TCP or RELP, which push back instead");
     }
 }
 

@@ -8,11 +8,9 @@
 //! with UDP; a stream connection stops reading, so its sender waits, as with TCP.
 //! Senders are local: records get this host's address.
 
-use super::slots::RateLimited;
-use super::{FrameBatch, ListenContext};
+use super::datagram::DatagramSocket;
+use super::ListenContext;
 use crate::config::UnixSocket;
-use crate::metrics::Metrics;
-use crate::system::now_ns;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
@@ -21,12 +19,6 @@ use std::time::Duration;
 use syslane_abi::SL_TRANSPORT_UNIX;
 use tokio::net::{UnixDatagram, UnixListener};
 
-/// Datagrams gathered into one batch at most.
-const BATCH_DATAGRAMS: usize = 512;
-/// How long a datagram batch may wait for room before it is dropped (as UDP).
-const PATIENCE: Duration = Duration::from_millis(200);
-/// The dropped-datagrams warning comes at most this often, with a count.
-const DROPPED_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// The sender's address as records see it: local.
 const LOCAL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
@@ -123,6 +115,8 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
+/// Runs the datagram socket at `path` (see [`super::datagram`]); removes the
+/// socket file when it stops.
 pub(super) async fn run_datagram(
     socket: UnixDatagram,
     path: std::path::PathBuf,
@@ -130,61 +124,7 @@ pub(super) async fn run_datagram(
     ctx: Arc<ListenContext>,
 ) {
     let _remove = RemoveOnDrop(&path);
-    let max = ctx.max_message_size;
-    let mut buf = vec![0u8; max + 1];
-    let mut shutdown = ctx.shutdown.clone();
-    let mut worker = 0usize;
-    let mut dropped_warning = RateLimited::new(DROPPED_WARNING_EVERY);
-    loop {
-        let first = tokio::select! {
-            r = socket.recv(&mut buf) => r,
-            _ = shutdown.changed() => break,
-        };
-        let mut batch = FrameBatch::new(listener, SL_TRANSPORT_UNIX, 64 * 1024);
-        let now = now_ns();
-        let mut result = first;
-        loop {
-            match result {
-                Ok(n) => batch.push_datagram(&buf[..n], max, LOCAL.ip(), now, &ctx.metrics),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "unix socket receive failed");
-                    break;
-                }
-            }
-            if batch.frames.len() >= BATCH_DATAGRAMS {
-                break;
-            }
-            result = socket.try_recv(&mut buf);
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let count = batch.frames.len() as u64;
-        if let Some(datagrams) = dropped_warning.due() {
-            tracing::warn!(datagrams, "pipeline full; unix socket datagrams dropped (counted in syslane_unix_dropped_total); use unixstream://, which pushes back instead");
-        }
-        if ctx.journal_failing() {
-            // The journal cannot take them and a datagram sender cannot be paused.
-            Metrics::add(&ctx.metrics.records_refused_journal_write, count);
-            continue;
-        }
-        worker = worker.wrapping_add(1);
-        match ctx
-            .router
-            .send(worker, batch, Some(PATIENCE), &ctx.metrics.listeners_paused)
-            .await
-        {
-            Ok(None) => {}
-            Ok(Some(_dropped)) => {
-                Metrics::add(&ctx.metrics.unix_dropped, count);
-                if let Some(datagrams) = dropped_warning.add(count) {
-                    tracing::warn!(datagrams, "pipeline full; unix socket datagrams dropped (counted in syslane_unix_dropped_total); use unixstream://, which pushes back instead");
-                }
-            }
-            Err(_) => break,
-        }
-    }
+    super::datagram::run(DatagramSocket::Unix(socket), listener, ctx).await;
 }
 
 pub(super) async fn run_stream(

@@ -5,18 +5,16 @@
 use syslane_syslog::{facility_code, severity_code};
 
 /// A string in the arena: (offset, length), or `None` for null.
-pub type Span = Option<(u32, u32)>;
+pub(crate) type Span = Option<(u32, u32)>;
 
 /// One record. Strings are spans into [`RecordBatch::arena`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Rec {
+pub(crate) struct Rec {
     pub table: u32,
     pub flags: u32,
     pub facility: u8,
     pub severity: u8,
     pub dropped: bool,
-    /// The sender is this host (loopback): HostName falls back to this host's name.
-    pub local: bool,
     /// `SL_TIME_NONE` when absent.
     pub event_time_ns: i64,
     pub receive_time_ns: i64,
@@ -33,7 +31,7 @@ pub struct Rec {
 
 /// An extra field: name, value and `SL_VALUE_*` kind.
 #[derive(Clone, Copy, Debug)]
-pub struct FieldSlot {
+pub(crate) struct FieldSlot {
     pub name: (u32, u32),
     pub value: (u32, u32),
     pub kind: u32,
@@ -41,7 +39,7 @@ pub struct FieldSlot {
 
 /// A column a filter may set by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     HostName,
     HostIp,
     Facility,
@@ -56,7 +54,7 @@ pub enum Column {
 }
 
 /// Columns the host derives: no filter may set them.
-pub const DERIVED_COLUMNS: [&str; 5] = [
+pub(crate) const DERIVED_COLUMNS: [&str; 5] = [
     "TimeGenerated",
     "EventTime",
     "Computer",
@@ -66,7 +64,7 @@ pub const DERIVED_COLUMNS: [&str; 5] = [
 
 impl Column {
     /// The column for `name`, or `None` for a derived one (or an empty name).
-    pub fn from_name(name: &[u8]) -> Option<Column> {
+    pub(crate) fn from_name(name: &[u8]) -> Option<Column> {
         Some(match name {
             b"HostName" => Column::HostName,
             b"HostIP" => Column::HostIp,
@@ -83,7 +81,7 @@ impl Column {
     }
 
     /// Whether `value` is acceptable for this column (facility and severity take names).
-    pub fn accepts(self, value: Option<&[u8]>) -> bool {
+    pub(crate) fn accepts(self, value: Option<&[u8]>) -> bool {
         let text = value.and_then(|v| std::str::from_utf8(v).ok());
         match self {
             Column::Facility => text.and_then(facility_code).is_some(),
@@ -95,41 +93,41 @@ impl Column {
 
 /// The records of one batch.
 #[derive(Default, Debug)]
-pub struct RecordBatch {
+pub(crate) struct RecordBatch {
     pub arena: Vec<u8>,
     pub recs: Vec<Rec>,
     pub fields: Vec<FieldSlot>,
 }
 
 impl RecordBatch {
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.arena.clear();
         self.recs.clear();
         self.fields.clear();
     }
 
     /// Copies `bytes` into the arena.
-    pub fn put(&mut self, bytes: &[u8]) -> (u32, u32) {
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> (u32, u32) {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(bytes);
         (start, bytes.len() as u32)
     }
 
-    pub fn put_opt(&mut self, bytes: Option<&[u8]>) -> Span {
+    pub(crate) fn put_opt(&mut self, bytes: Option<&[u8]>) -> Span {
         bytes.map(|b| self.put(b))
     }
 
-    pub fn get(&self, span: Span) -> Option<&[u8]> {
+    pub(crate) fn get(&self, span: Span) -> Option<&[u8]> {
         span.map(|s| self.slice(s))
     }
 
-    pub fn slice(&self, (start, len): (u32, u32)) -> &[u8] {
+    pub(crate) fn slice(&self, (start, len): (u32, u32)) -> &[u8] {
         let start = start as usize;
         self.arena.get(start..start + len as usize).unwrap_or(&[])
     }
 
     /// The extra fields of `rec`.
-    pub fn fields_of(&self, rec: &Rec) -> &[FieldSlot] {
+    pub(crate) fn fields_of(&self, rec: &Rec) -> &[FieldSlot] {
         let (start, len) = rec.fields;
         self.fields
             .get(start as usize..(start + len) as usize)
@@ -137,14 +135,14 @@ impl RecordBatch {
     }
 
     /// Adds an extra field to the record being built (the last one).
-    pub fn push_field(&mut self, name: &[u8], value: &[u8], kind: u32) {
+    pub(crate) fn push_field(&mut self, name: &[u8], value: &[u8], kind: u32) {
         let name = self.put(name);
         let value = self.put(value);
         self.fields.push(FieldSlot { name, value, kind });
     }
 
     /// Sets column `column` of record `index` to `value` (`None` clears it).
-    pub fn set(
+    pub(crate) fn set(
         &mut self,
         index: usize,
         column: Column,
@@ -204,7 +202,7 @@ impl RecordBatch {
     }
 
     /// Records not dropped.
-    pub fn live(&self) -> impl Iterator<Item = (usize, &Rec)> {
+    pub(crate) fn live(&self) -> impl Iterator<Item = (usize, &Rec)> {
         self.recs.iter().enumerate().filter(|(_, r)| !r.dropped)
     }
 }

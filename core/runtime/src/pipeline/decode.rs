@@ -5,14 +5,12 @@
 //! failed or skipped it) is kept whole as a parse failure, `user.notice`:
 //! nothing accepted is lost.
 //!
-//! HostIP is decided here, for every decoder alike: this host's address for a
-//! local (loopback) sender, else the address the decoder gave (a relay's
-//! original sender), else the sender's. HostName and Computer are the message's
-//! own host name; without one, the serializer writes the sender's name from the
-//! same facts (this host's name for a local sender, else HostIP).
+//! Who sent a record (its HostIP and HostName, and so Computer) is decided here
+//! and only here, for every decoder alike, by [`sender`]: filters see and the
+//! serializer writes what it decided.
 
 use super::arena::view;
-use super::batch::{Column, Rec, RecordBatch};
+use super::batch::{Column, Rec, RecordBatch, Span};
 use crate::listen::FrameBatch;
 use crate::plugin_host::{DecoderInstance, Emitted, FrameIn, FrameViews};
 use std::io::Write;
@@ -21,7 +19,7 @@ use syslane_abi::*;
 
 /// Reused buffers for decoding, kept by each worker.
 #[derive(Default)]
-pub struct DecodeScratch {
+pub(crate) struct DecodeScratch {
     views: FrameViews,
     peers: Vec<u8>,
     peer_spans: Vec<(u32, u32)>,
@@ -30,7 +28,7 @@ pub struct DecodeScratch {
 
 /// What a decode call produced.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct DecodeReport {
+pub(crate) struct DecodeReport {
     pub status: SlStatus,
     /// Records the decoder emitted that the host could not accept.
     pub malformed: u64,
@@ -45,19 +43,61 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) -> (u32, u32) {
     (start as u32, (out.len() - start) as u32)
 }
 
-/// The HostIP of a record: the decoder's for a remote sender that gave one, this
-/// host's for a local sender, else the sender's address.
-fn host_ip<'a>(
+/// This host, as records from local (loopback) senders name it.
+#[derive(Debug, Clone)]
+pub(crate) struct ThisHost {
+    pub name: String,
+    /// Its address, as text.
+    pub ip: String,
+}
+
+/// What the decoder read of the sender (`None` where the message does not say).
+#[derive(Clone, Copy, Default)]
+struct Decoded<'a> {
+    host_name: Option<&'a [u8]>,
+    host_ip: Option<&'a [u8]>,
+}
+
+/// Where a record's HostName comes from (see [`sender`]).
+enum Name<'a> {
+    Own(&'a [u8]),
+    /// The record's HostIP stands for its name.
+    Ip,
+}
+
+/// A record's HostIP and HostName.
+///
+/// HostIP: this host's address for a local sender (the relaying daemon on this
+/// host), else the address the decoder read (a relay's original sender), else the
+/// sender's. HostName (and Computer): the message's own host name, else this
+/// host's name for a local sender, else the HostIP.
+fn sender<'a>(
     local: bool,
-    decoded: Option<&'a [u8]>,
-    local_ip: &'a [u8],
+    decoded: Decoded<'a>,
+    this: &'a ThisHost,
     peer: &'a [u8],
-) -> &'a [u8] {
-    match decoded {
-        _ if local => local_ip,
+) -> (&'a [u8], Name<'a>) {
+    let ip = match decoded.host_ip {
+        _ if local => this.ip.as_bytes(),
         Some(ip) => ip,
         None => peer,
-    }
+    };
+    let name = match decoded.host_name {
+        Some(name) => Name::Own(name),
+        None if local => Name::Own(this.name.as_bytes()),
+        None => Name::Ip,
+    };
+    (ip, name)
+}
+
+/// Puts a record's sender into the batch: the (HostIP, HostName) spans.
+fn put_sender(b: &mut RecordBatch, (ip, name): (&[u8], Name<'_>)) -> (Span, Span) {
+    let ip = b.put(ip);
+    let name = match name {
+        Name::Own(n) => b.put(n),
+        Name::Ip => ip,
+    };
+    (Some(ip), Some(name))
 }
 
 fn truncated(frame_flags: u32) -> u32 {
@@ -74,7 +114,7 @@ fn accept(
     frames: &FrameBatch,
     i: usize,
     peer: &[u8],
-    local_ip: &[u8],
+    this: &ThisHost,
     emitted: &Emitted<'_>,
 ) -> bool {
     let r = &emitted.columns;
@@ -89,21 +129,25 @@ fn accept(
         }
         b.push_field(name, value, kind);
     }
+    let decoded = Decoded {
+        host_name: r.host_name,
+        host_ip: r.host_ip,
+    };
+    let (host_ip, host_name) = put_sender(b, sender(local, decoded, this, peer));
     let rec = Rec {
         table: r.table,
         flags: r.flags | truncated(meta.flags),
         facility: r.facility,
         severity: r.severity,
         dropped: false,
-        local,
         event_time_ns: r.event_time_ns,
         receive_time_ns: if r.receive_time_ns == 0 {
             meta.receive_time_ns
         } else {
             r.receive_time_ns
         },
-        host_name: b.put_opt(r.host_name),
-        host_ip: b.put_opt(Some(host_ip(local, r.host_ip, local_ip, peer))),
+        host_name,
+        host_ip,
         process_name: b.put_opt(r.process_name),
         proc_id: b.put_opt(r.proc_id),
         msg_id: b.put_opt(r.msg_id),
@@ -117,12 +161,12 @@ fn accept(
 
 /// Runs a decoder over a frame batch, appending records to `batch`; frames it
 /// emitted nothing for are kept whole as parse failures.
-pub fn decode(
+pub(crate) fn decode(
     decoder: &mut DecoderInstance,
     frames: &FrameBatch,
     batch: &mut RecordBatch,
     scratch: &mut DecodeScratch,
-    local_ip: &[u8],
+    this: &ThisHost,
 ) -> DecodeReport {
     let DecodeScratch {
         views,
@@ -156,7 +200,7 @@ pub fn decode(
         });
     let call = decoder.decode(views, inputs, |i, r| {
         let peer = view(peers, peer_spans[i]);
-        let ok = accept(batch, frames, i, peer, local_ip, r);
+        let ok = accept(batch, frames, i, peer, this, r);
         if ok {
             emitted[i] = true;
         }
@@ -174,20 +218,73 @@ pub fn decode(
         report.kept_whole += 1;
         let local = meta.peer.is_loopback();
         let message = Some(batch.put(frames.frame(meta)));
-        let ip = host_ip(local, None, local_ip, view(peers, peer_spans[i]));
-        let host_ip = batch.put_opt(Some(ip));
+        let peer = view(peers, peer_spans[i]);
+        let (host_ip, host_name) = put_sender(batch, sender(local, Decoded::default(), this, peer));
         batch.recs.push(Rec {
             flags: SL_RECORD_PARSE_FAILED | truncated(meta.flags),
             facility: syslane_syslog::NO_PRI_FACILITY,
             severity: syslane_syslog::NO_PRI_SEVERITY,
-            local,
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: meta.receive_time_ns,
             host_ip,
+            host_name,
             message,
             fields: (batch.fields.len() as u32, 0),
             ..Rec::default()
         });
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn this() -> ThisHost {
+        ThisHost {
+            name: "collector".into(),
+            ip: "10.0.0.5".into(),
+        }
+    }
+
+    /// (HostIP, HostName) as the batch holds them.
+    fn decided(local: bool, name: Option<&str>, ip: Option<&str>, peer: &str) -> (String, String) {
+        let this = this();
+        let decoded = Decoded {
+            host_name: name.map(str::as_bytes),
+            host_ip: ip.map(str::as_bytes),
+        };
+        let mut b = RecordBatch::default();
+        let (ip, name) = put_sender(&mut b, sender(local, decoded, &this, peer.as_bytes()));
+        let text = |s: Span| String::from_utf8_lossy(b.get(s).unwrap_or(b"-")).into_owned();
+        (text(ip), text(name))
+    }
+
+    #[test]
+    fn a_local_sender_is_this_host_unless_the_message_names_its_host() {
+        assert_eq!(
+            decided(true, None, None, "127.0.0.1"),
+            ("10.0.0.5".into(), "collector".into())
+        );
+        assert_eq!(
+            decided(true, Some("web1"), Some("192.0.2.7"), "127.0.0.1"),
+            ("10.0.0.5".into(), "web1".into())
+        );
+    }
+
+    #[test]
+    fn a_remote_sender_is_what_the_message_says_else_its_address() {
+        assert_eq!(
+            decided(false, Some("fw01"), Some("192.0.2.7"), "198.51.100.1"),
+            ("192.0.2.7".into(), "fw01".into())
+        );
+        assert_eq!(
+            decided(false, None, None, "198.51.100.1"),
+            ("198.51.100.1".into(), "198.51.100.1".into())
+        );
+        assert_eq!(
+            decided(false, None, Some("192.0.2.7"), "198.51.100.1"),
+            ("192.0.2.7".into(), "192.0.2.7".into())
+        );
+    }
 }

@@ -9,7 +9,7 @@ use syslane_abi::{SlStatus, SL_PANICKED};
 
 /// Reused buffers for filtering, kept by each worker.
 #[derive(Default)]
-pub struct FilterScratch {
+pub(crate) struct FilterScratch {
     live: Vec<u32>,
     views: RecordViews,
     edits: Vec<Queued>,
@@ -29,7 +29,7 @@ enum Queued {
 
 /// What a filter call did.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct FilterReport {
+pub(crate) struct FilterReport {
     pub status: SlStatus,
     pub dropped: u64,
 }
@@ -39,7 +39,7 @@ fn get(arena: &[u8], span: Span) -> Option<&[u8]> {
 }
 
 /// Runs `filter` over the live records of `batch` and applies its edits.
-pub fn filter(
+pub(crate) fn filter(
     filter: &mut FilterInstance,
     batch: &mut RecordBatch,
     scratch: &mut FilterScratch,

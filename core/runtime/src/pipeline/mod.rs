@@ -6,10 +6,10 @@
 //! the chunk that goes to the journal.
 
 mod arena;
-pub mod batch;
-pub mod decode;
-pub mod filter;
-pub mod serialize;
+pub(crate) mod batch;
+pub(crate) mod decode;
+pub(crate) mod filter;
+pub(crate) mod serialize;
 
 use crate::health::Health;
 use crate::journal::{Chunk, JournalWriter, Position, WriteFailing};
@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::plugin_host::{DecoderInstance, FilterInstance};
 use batch::RecordBatch;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use decode::DecodeScratch;
+use decode::{DecodeScratch, ThisHost};
 use filter::FilterScratch;
 use serialize::Serializer;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use syslane_abi::{SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_TABLE_SECURITY, SL_TRA
 const IDLE_BEAT: Duration = Duration::from_millis(500);
 
 /// One pipeline worker.
-pub struct Worker {
+pub(crate) struct Worker {
     /// Its stage name for the watchdog, such as `worker-0`.
     pub name: String,
     /// One decoder per `[[listen]]`, by index.
@@ -40,14 +40,14 @@ pub struct Worker {
     pub journal: JournalWriter,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
-    /// This host's address, for records from local senders.
-    pub local_ip: String,
+    /// This host, for records from local senders.
+    pub this_host: ThisHost,
 }
 
 impl Worker {
     /// Processes batches until every sender is gone, then returns. A journal that
     /// cannot be written does not stop it: see [`Worker::store`].
-    pub fn run(mut self, rx: Receiver<FrameBatch>) {
+    pub(crate) fn run(mut self, rx: Receiver<FrameBatch>) {
         let _stage = self.health.register(self.name.clone());
         let mut records = RecordBatch::default();
         let mut decode = DecodeScratch::default();
@@ -104,7 +104,7 @@ impl Worker {
         let Some(decoder) = self.decoders.get_mut(frames.listener) else {
             return true;
         };
-        let report = decode::decode(decoder, frames, records, decode, self.local_ip.as_bytes());
+        let report = decode::decode(decoder, frames, records, decode, &self.this_host);
         if report.status == SL_PANICKED {
             Metrics::add(&m.plugin_panics, 1);
         }

@@ -102,14 +102,14 @@ fn escape_checked(out: &mut Vec<u8>, s: &[u8]) -> bool {
 /// columns in Azure Monitor Logs", TimeGenerated:
 /// <https://learn.microsoft.com/en-us/azure/azure-monitor/logs/log-standard-columns#timegenerated>).
 /// The agent applies the same window itself, against its own receive time.
-pub const TIME_GENERATED_PAST_NS: i64 = 2 * 86_400 * 1_000_000_000;
+pub(crate) const TIME_GENERATED_PAST_NS: i64 = 2 * 86_400 * 1_000_000_000;
 /// How far after its receive time a record's own time may be (see above).
-pub const TIME_GENERATED_FUTURE_NS: i64 = 86_400 * 1_000_000_000;
+pub(crate) const TIME_GENERATED_FUTURE_NS: i64 = 86_400 * 1_000_000_000;
 
 /// A record's TimeGenerated and whether its own time was outside the window the
 /// service accepts: the message's time when it has one within 2 days before and 1 day
 /// after the receive time, else the receive time.
-pub fn time_generated(r: &Rec) -> (i64, bool) {
+pub(crate) fn time_generated(r: &Rec) -> (i64, bool) {
     if r.event_time_ns == SL_TIME_NONE {
         return (r.receive_time_ns, false);
     }
@@ -124,7 +124,7 @@ pub fn time_generated(r: &Rec) -> (i64, bool) {
 
 /// Writes `s` as a JSON string; invalid UTF-8 becomes U+FFFD. One pass over
 /// ASCII (the common case); a string with other bytes is validated once.
-pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     let mark = out.len();
     if !escape_checked(out, s) {
@@ -144,22 +144,20 @@ fn as_integer(v: &[u8]) -> Option<&[u8]> {
 }
 
 /// Formats records; one per worker, it keeps its own time cache.
-pub struct Serializer {
+pub(crate) struct Serializer {
     /// This host's name, already a JSON string.
     host_name_json: Vec<u8>,
-    host_name: Vec<u8>,
     /// The day (since the epoch) whose date `cached_date` holds: `"YYYY-MM-DDT`.
     cached_day: i64,
     cached_date: Vec<u8>,
 }
 
 impl Serializer {
-    pub fn new(host_name: &str) -> Serializer {
+    pub(crate) fn new(host_name: &str) -> Serializer {
         let mut host_name_json = Vec::new();
         write_str(&mut host_name_json, host_name.as_bytes());
         Serializer {
             host_name_json,
-            host_name: host_name.as_bytes().to_vec(),
             cached_day: i64::MIN,
             cached_date: Vec::new(),
         }
@@ -228,15 +226,14 @@ impl Serializer {
         }
     }
 
-    /// The sender's name: its own header, else this host for loopback senders,
-    /// else its address.
-    fn host_name<'b>(&'b self, b: &'b RecordBatch, r: &Rec) -> Option<&'b [u8]> {
-        let sender = if r.local {
-            Some(&self.host_name[..])
-        } else {
-            b.get(r.host_ip)
-        };
-        b.get(r.host_name).or(sender)
+    /// Computer: the record's HostName (which `decode` always sets), else (a
+    /// filter removed it) this host.
+    fn computer(&self, out: &mut Vec<u8>, host_name: Option<&[u8]>) {
+        Serializer::key(out, "Computer");
+        match host_name {
+            Some(h) => write_str(out, h),
+            None => out.extend_from_slice(&self.host_name_json),
+        }
     }
 
     /// Extra fields as columns; typed values are written raw only when valid.
@@ -264,11 +261,7 @@ impl Serializer {
     fn write_security(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"TimeGenerated\":");
         self.write_time(out, time_generated(r).0);
-        Serializer::key(out, "Computer");
-        match self.host_name(b, r) {
-            Some(h) => write_str(out, h),
-            None => out.extend_from_slice(&self.host_name_json),
-        }
+        self.computer(out, b.get(r.host_name));
         Serializer::key(out, "CollectorHostName");
         out.extend_from_slice(&self.host_name_json);
         Serializer::write_fields(b, r, out);
@@ -276,7 +269,7 @@ impl Serializer {
     }
 
     /// Appends one record as a JSON object and a newline.
-    pub fn write_record(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
+    pub(crate) fn write_record(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
         if r.table == SL_TABLE_SECURITY {
             return self.write_security(b, r, out);
         }
@@ -289,12 +282,8 @@ impl Serializer {
             None => out.extend_from_slice(b"null"),
         }
         let host_ip = b.get(r.host_ip);
-        let host_name = self.host_name(b, r);
-        Serializer::key(out, "Computer");
-        match host_name {
-            Some(h) => write_str(out, h),
-            None => out.extend_from_slice(&self.host_name_json),
-        }
+        let host_name = b.get(r.host_name);
+        self.computer(out, host_name);
         Serializer::opt(out, "HostName", host_name);
         Serializer::opt(out, "HostIP", host_ip);
         Serializer::key(out, "Facility");
@@ -495,26 +484,22 @@ mod tests {
     }
 
     #[test]
-    fn fallbacks_for_local_and_remote_senders() {
+    fn missing_times_and_ids_and_a_host_name_a_filter_removed() {
         let v = one(|b| Rec {
-            local: true,
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: 0,
             host_ip: b.put_opt(Some(b"10.1.1.1")),
             proc_id: b.put_opt(Some(b"abc")),
             ..Rec::default()
         });
-        assert_eq!(v["HostName"], "collector");
+        // `decode` always sets HostName; without one, Computer is this host.
+        assert_eq!(v["HostName"], Value::Null);
+        assert_eq!(v["Computer"], "collector");
+        assert_eq!(v["HostIP"], "10.1.1.1");
         assert_eq!(v["EventTime"], Value::Null);
         assert_eq!(v["TimeGenerated"], "1970-01-01T00:00:00Z");
         assert_eq!(v["ProcessID"], Value::Null);
         assert_eq!(v["ProcId"], "abc");
-        let v = one(|b| Rec {
-            host_ip: b.put_opt(Some(b"192.0.2.9")),
-            ..Rec::default()
-        });
-        assert_eq!(v["HostName"], "192.0.2.9");
-        assert_eq!(v["Computer"], "192.0.2.9");
     }
 
     #[test]

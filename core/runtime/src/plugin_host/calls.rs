@@ -15,7 +15,7 @@ use syslane_abi::*;
 
 /// A frame offered to a decoder.
 #[derive(Debug, Clone, Copy)]
-pub struct FrameIn<'a> {
+pub(crate) struct FrameIn<'a> {
     pub data: &'a [u8],
     /// The sender's address as text.
     pub peer: &'a [u8],
@@ -28,7 +28,7 @@ pub struct FrameIn<'a> {
 /// offered to a filter. [`Columns::from_abi`] and [`Columns::to_abi`] are the
 /// two directions of the one mapping to `SlRecord`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Columns<'a> {
+pub(crate) struct Columns<'a> {
     pub table: u32,
     pub flags: u32,
     pub facility: u8,
@@ -102,7 +102,7 @@ impl<'a> Columns<'a> {
 
 /// A record a decoder emitted, checked against the ABI; valid during the callback.
 #[derive(Debug, Clone, Copy)]
-pub struct Emitted<'a> {
+pub(crate) struct Emitted<'a> {
     pub columns: Columns<'a>,
     fields: &'a [SlField],
 }
@@ -128,7 +128,7 @@ impl<'a> Emitted<'a> {
     }
 
     /// The record's extra fields: name, value (empty when null) and `SL_VALUE_*` kind.
-    pub fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8], u32)> + 'a {
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8], u32)> + 'a {
         self.fields.iter().map(|f| {
             // SAFETY: `from_abi` was given fields whose views are valid for `'a`.
             let (name, value) = unsafe { (f.name.as_bytes(), f.value.as_bytes()) };
@@ -139,7 +139,7 @@ impl<'a> Emitted<'a> {
 
 /// What a decode call did.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct DecodeCall {
+pub(crate) struct DecodeCall {
     pub status: SlStatus,
     /// Records the decoder emitted that the ABI or the host refused.
     pub malformed: u64,
@@ -173,15 +173,15 @@ where
 }
 
 /// One live decoder (input) instance. Used by one thread at a time.
-pub struct DecoderInstance(Instance);
+pub(crate) struct DecoderInstance(Instance);
 
 /// Reused views for decode calls, kept by each worker.
 #[derive(Default)]
-pub struct FrameViews(Vec<SlFrame>);
+pub(crate) struct FrameViews(Vec<SlFrame>);
 
 impl DecoderInstance {
     /// Creates a decoder from `config_json`.
-    pub fn create(
+    pub(crate) fn create(
         plugin: &'static LoadedPlugin,
         config_json: &str,
         info: Arc<HostInfo>,
@@ -189,15 +189,10 @@ impl DecoderInstance {
         Instance::create(plugin, SL_KIND_INPUT, config_json, info, None).map(DecoderInstance)
     }
 
-    /// The plugin's name.
-    pub fn name(&self) -> &str {
-        &self.0.plugin().name
-    }
-
     /// Offers `frames` in one call; each record the decoder emits goes to `emit`
     /// with its frame's index, and is refused (counted as malformed) when `emit`
     /// returns `false`.
-    pub fn decode<'a, F>(
+    pub(crate) fn decode<'a, F>(
         &mut self,
         views: &mut FrameViews,
         frames: impl IntoIterator<Item = FrameIn<'a>>,
@@ -248,7 +243,7 @@ impl DecoderInstance {
 
 /// Reused views for filter calls, kept by each worker.
 #[derive(Default)]
-pub struct RecordViews {
+pub(crate) struct RecordViews {
     records: Vec<SlRecord>,
     fields: Vec<SlField>,
     /// Each record's first field in `fields`.
@@ -257,7 +252,7 @@ pub struct RecordViews {
 
 impl RecordViews {
     /// Starts the views of one call over bytes borrowed for `'a`.
-    pub fn begin<'a>(&mut self) -> ViewBuilder<'_, 'a> {
+    pub(crate) fn begin<'a>(&mut self) -> ViewBuilder<'_, 'a> {
         self.records.clear();
         self.fields.clear();
         self.first_field.clear();
@@ -269,20 +264,20 @@ impl RecordViews {
 }
 
 /// The records of one filter call, built over bytes borrowed for `'a`.
-pub struct ViewBuilder<'v, 'a> {
+pub(crate) struct ViewBuilder<'v, 'a> {
     views: &'v mut RecordViews,
     _bytes: PhantomData<&'a [u8]>,
 }
 
 impl<'a> ViewBuilder<'_, 'a> {
     /// Adds a record; its fields follow with [`ViewBuilder::field`].
-    pub fn record(&mut self, r: Columns<'a>) {
+    pub(crate) fn record(&mut self, r: Columns<'a>) {
         self.views.first_field.push(self.views.fields.len());
         self.views.records.push(r.to_abi());
     }
 
     /// Adds an extra field to the last record.
-    pub fn field(&mut self, name: &'a [u8], value: &'a [u8], kind: u32) {
+    pub(crate) fn field(&mut self, name: &'a [u8], value: &'a [u8], kind: u32) {
         if self.views.records.is_empty() {
             return;
         }
@@ -316,7 +311,7 @@ impl<'a> ViewBuilder<'_, 'a> {
 
 /// An edit a filter asked for, by the index of the record in its call.
 #[derive(Debug, Clone, Copy)]
-pub enum Edit<'e> {
+pub(crate) enum Edit<'e> {
     Drop(usize),
     /// Set a column or an extra field by name; `None` sets it to null.
     Set {
@@ -378,11 +373,11 @@ where
 }
 
 /// One live filter instance. Used by one thread at a time.
-pub struct FilterInstance(Instance);
+pub(crate) struct FilterInstance(Instance);
 
 impl FilterInstance {
     /// Creates a filter from `config_json`.
-    pub fn create(
+    pub(crate) fn create(
         plugin: &'static LoadedPlugin,
         config_json: &str,
         info: Arc<HostInfo>,
@@ -390,15 +385,10 @@ impl FilterInstance {
         Instance::create(plugin, SL_KIND_FILTER, config_json, info, None).map(FilterInstance)
     }
 
-    /// The plugin's name.
-    pub fn name(&self) -> &str {
-        &self.0.plugin().name
-    }
-
     /// Offers the records built in `views` in one call; each edit the filter asks
     /// for goes to `edit`, and is refused when `edit` returns `false`. Edits are
     /// the caller's to apply once the call returns (the views borrow the records).
-    pub fn filter<F>(&mut self, mut views: ViewBuilder<'_, '_>, mut edit: F) -> SlStatus
+    pub(crate) fn filter<F>(&mut self, mut views: ViewBuilder<'_, '_>, mut edit: F) -> SlStatus
     where
         F: FnMut(Edit<'_>) -> bool,
     {

@@ -12,7 +12,7 @@ use syslane_abi::*;
 /// Facts every instance may ask the host for. Shared; the strings must not move
 /// while instances point to them, hence the `Arc`.
 #[derive(Debug)]
-pub struct HostInfo {
+pub(crate) struct HostInfo {
     pub host_name: String,
     pub config_dir: String,
     pub state_dir: String,
@@ -20,7 +20,7 @@ pub struct HostInfo {
 
 /// Records an output refused for good within a batch it was offered (ABI 1.1).
 #[derive(Debug, Clone, Copy)]
-pub struct DeadLetter<'a> {
+pub(crate) struct DeadLetter<'a> {
     pub table: u32,
     /// The batch the output was offered when it refused them.
     pub batch_id: u64,
@@ -31,7 +31,7 @@ pub struct DeadLetter<'a> {
 }
 
 /// Where an output's refused records go.
-pub type DeadLetterSink = Arc<dyn Fn(DeadLetter<'_>) + Send + Sync>;
+pub(crate) type DeadLetterSink = Arc<dyn Fn(DeadLetter<'_>) + Send + Sync>;
 
 /// What the host's callbacks see for one instance.
 struct HostCtx {

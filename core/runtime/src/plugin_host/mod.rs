@@ -16,12 +16,11 @@ mod calls;
 mod instance;
 mod output;
 
-pub use calls::{
-    Columns, DecodeCall, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews,
-    RecordViews, ViewBuilder,
+pub(crate) use calls::{
+    Columns, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews, RecordViews,
 };
-pub use instance::{DeadLetter, DeadLetterSink, HostInfo};
-pub use output::{OutputInstance, OutputPreferences, SendOutcome};
+pub(crate) use instance::{DeadLetter, DeadLetterSink, HostInfo};
+pub(crate) use output::{OutputInstance, OutputPreferences, SendOutcome};
 
 use libloading::Library;
 use std::collections::HashMap;
@@ -33,7 +32,7 @@ use syslane_abi::*;
 
 /// Why a plugin could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum PluginError {
+pub(crate) enum PluginError {
     #[error("plugin `{name}` not found in {dir}: looked for {tried}; build it into that directory or fix the name")]
     NotFound {
         name: String,
@@ -72,11 +71,10 @@ pub enum PluginError {
 
 /// A checked plugin library.
 #[derive(Debug)]
-pub struct LoadedPlugin {
+pub(crate) struct LoadedPlugin {
     pub path: PathBuf,
     pub name: String,
     pub version: String,
-    pub description: String,
     pub kind: SlKind,
     pub abi_major: u16,
     pub abi_minor: u16,
@@ -90,7 +88,7 @@ unsafe impl Send for LoadedPlugin {}
 unsafe impl Sync for LoadedPlugin {}
 
 /// The name of a kind, for messages.
-pub fn kind_name(kind: SlKind) -> &'static str {
+pub(crate) fn kind_name(kind: SlKind) -> &'static str {
     match kind {
         SL_KIND_INPUT => "input (decoder)",
         SL_KIND_FILTER => "filter",
@@ -100,7 +98,7 @@ pub fn kind_name(kind: SlKind) -> &'static str {
 }
 
 /// The name of a kind with its article: "an input (decoder)", "a filter".
-pub fn with_article(kind: SlKind) -> String {
+pub(crate) fn with_article(kind: SlKind) -> String {
     let name = kind_name(kind);
     let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
@@ -120,7 +118,7 @@ struct DescriptorPrefix {
 }
 
 /// File names a plugin called `name` may have.
-pub fn candidate_files(name: &str) -> Vec<String> {
+pub(crate) fn candidate_files(name: &str) -> Vec<String> {
     let snake = name.replace('-', "_");
     vec![
         format!("libsyslane_plugin_{snake}.so"),
@@ -153,13 +151,13 @@ fn check_ownership(path: &Path) -> Result<(), String> {
 }
 
 /// Loads and checks plugins from one directory; each library at most once.
-pub struct PluginHost {
+pub(crate) struct PluginHost {
     dir: PathBuf,
     loaded: Mutex<HashMap<PathBuf, &'static LoadedPlugin>>,
 }
 
 impl PluginHost {
-    pub fn new(dir: &Path) -> Result<PluginHost, PluginError> {
+    pub(crate) fn new(dir: &Path) -> Result<PluginHost, PluginError> {
         let dir = std::fs::canonicalize(dir).map_err(|e| PluginError::Refused {
             path: dir.display().to_string(),
             reason: format!("plugin_dir cannot be opened: {e}"),
@@ -174,12 +172,12 @@ impl PluginHost {
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Finds, loads and checks plugin `name` of the expected kind.
-    pub fn load(&self, name: &str, expected: SlKind) -> Result<&'static LoadedPlugin, PluginError> {
+    pub(crate) fn load(
+        &self,
+        name: &str,
+        expected: SlKind,
+    ) -> Result<&'static LoadedPlugin, PluginError> {
         let candidates = candidate_files(name);
         let path = candidates
             .iter()
@@ -209,7 +207,7 @@ impl PluginHost {
     }
 
     /// Every `*.so` in the directory, loaded and checked (for `syslane plugins`).
-    pub fn discover(&self) -> Vec<Result<&'static LoadedPlugin, PluginError>> {
+    pub(crate) fn discover(&self) -> Vec<Result<&'static LoadedPlugin, PluginError>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -222,7 +220,7 @@ impl PluginHost {
     }
 
     /// Loads one library file and checks its descriptor.
-    pub fn load_file(&self, path: &Path) -> Result<&'static LoadedPlugin, PluginError> {
+    pub(crate) fn load_file(&self, path: &Path) -> Result<&'static LoadedPlugin, PluginError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = loaded.get(path) {
             return Ok(p);
@@ -333,7 +331,6 @@ fn read_descriptor(library: &'static Library, path: &str) -> Result<LoadedPlugin
         path: PathBuf::from(path),
         name,
         version: c_text(d.version),
-        description: c_text(d.description),
         kind: d.kind,
         abi_major: prefix.abi_major,
         abi_minor: prefix.abi_minor,

@@ -9,7 +9,7 @@ use syslane_abi::*;
 
 /// What an output did with a batch, as the SDK's `Outcome` tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
+pub(crate) enum SendOutcome {
     /// Taken; the batch is settled.
     Delivered,
     /// Not taken this time: offer it again, after `after` when the output asked
@@ -41,7 +41,7 @@ impl SendOutcome {
 }
 
 /// One live output instance. Used by one thread at a time.
-pub struct OutputInstance(Instance);
+pub(crate) struct OutputInstance(Instance);
 
 impl std::fmt::Debug for OutputInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,7 +54,7 @@ impl std::fmt::Debug for OutputInstance {
 impl OutputInstance {
     /// Creates an output from `config_json`; records it refuses for good within a
     /// batch go to `dead_letters` (without one, the output is told it cannot).
-    pub fn create(
+    pub(crate) fn create(
         plugin: &'static LoadedPlugin,
         config_json: &str,
         info: Arc<HostInfo>,
@@ -65,13 +65,13 @@ impl OutputInstance {
     }
 
     /// The plugin's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.0.plugin().name
     }
 
     /// Offers `data` (`records` JSON lines of `table`) as batch `batch_id`, for the
     /// `attempt`-th time (from 0).
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         data: &Arc<Vec<u8>>,
         table: u32,
@@ -118,7 +118,7 @@ impl OutputInstance {
     }
 
     /// Runs the output's own setup check (ABI 1.1). `Ok(false)` when it has none.
-    pub fn check(&mut self, online: bool) -> Result<bool, String> {
+    pub(crate) fn check(&mut self, online: bool) -> Result<bool, String> {
         if !self.0.recover(SL_OK) {
             return Err("the plugin instance could not be created".into());
         }
@@ -152,7 +152,7 @@ impl OutputInstance {
 
 /// What an output asked of its batches (ABI 1.2); zero fields ask nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutputPreferences {
+pub(crate) struct OutputPreferences {
     pub batch_bytes: usize,
     pub flush_interval: Duration,
 }
@@ -160,7 +160,7 @@ pub struct OutputPreferences {
 impl OutputInstance {
     /// The output's batching preferences; an output built for ABI 1.0 or 1.1, or
     /// one without the function, asks nothing.
-    pub fn preferences(&mut self) -> OutputPreferences {
+    pub(crate) fn preferences(&mut self) -> OutputPreferences {
         if !self.0.recover(SL_OK)
             || !self
                 .0

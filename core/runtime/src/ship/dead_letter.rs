@@ -8,7 +8,6 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use syslane_abi::SL_TABLE_SECURITY;
 
 /// Writes `s` as a JSON string.
 fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -17,14 +16,14 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 #[derive(Clone, Debug)]
-pub struct DeadLetters {
+pub(crate) struct DeadLetters {
     dir: PathBuf,
 }
 
 impl DeadLetters {
     /// The callback an output uses to dead-letter part of a batch (ABI 1.1): writes
     /// the records with the batch they were offered in and counts them.
-    pub fn sink(&self, metrics: Arc<Metrics>) -> DeadLetterSink {
+    pub(crate) fn sink(&self, metrics: Arc<Metrics>) -> DeadLetterSink {
         let letters = self.clone();
         Arc::new(move |letter: DeadLetter<'_>| {
             let DeadLetter {
@@ -43,16 +42,16 @@ impl DeadLetters {
     }
 
     /// Dead letters go to `dir/dead-letter.jsonl`.
-    pub fn new(dir: PathBuf) -> DeadLetters {
+    pub(crate) fn new(dir: PathBuf) -> DeadLetters {
         DeadLetters { dir }
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join("dead-letter.jsonl")
     }
 
     /// Appends every record of a rejected batch with the reason.
-    pub fn write(
+    pub(crate) fn write(
         &self,
         table: u32,
         batch_id: u64,
@@ -61,11 +60,7 @@ impl DeadLetters {
     ) -> std::io::Result<()> {
         let mut out = Vec::with_capacity(data.len() + 256);
         let time = jiff::Timestamp::now().to_string();
-        let table = if table == SL_TABLE_SECURITY {
-            "CommonSecurityLog"
-        } else {
-            "Syslog"
-        };
+        let table = crate::table::name(table);
         for record in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             out.extend_from_slice(b"{\"time\":");
             write_str(&mut out, &time);
@@ -81,7 +76,7 @@ impl DeadLetters {
     }
 
     /// Appends whole lines as they are (the directory 0700, the file 0600), synced.
-    pub fn append(&self, lines: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn append(&self, lines: &[u8]) -> std::io::Result<()> {
         private_dir(&self.dir)?;
         let mut f = open_private(&self.path(), OpenOptions::new().create(true).append(true))?;
         f.write_all(lines)?;

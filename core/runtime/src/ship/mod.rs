@@ -9,7 +9,7 @@
 
 mod dead_letter;
 
-pub use dead_letter::DeadLetters;
+pub(crate) use dead_letter::DeadLetters;
 
 use crate::health::Health;
 use crate::journal::{JournalReader, Next, Position};
@@ -22,9 +22,9 @@ const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// When set, the time by which shipping must stop.
-pub type Deadline = Arc<Mutex<Option<Instant>>>;
+pub(crate) type Deadline = Arc<Mutex<Option<Instant>>>;
 
-pub struct Shipper {
+pub(crate) struct Shipper {
     pub output: OutputInstance,
     pub journal: JournalReader,
     pub metrics: Arc<Metrics>,
@@ -36,9 +36,9 @@ pub struct Shipper {
 }
 
 /// The batch size when neither the configuration nor the output says.
-pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_BATCH_BYTES: usize = 1 << 20;
 /// The most an output may ask for (a batch is held in memory while it is offered).
-pub const MAX_PREFERRED_BATCH_BYTES: usize = 64 << 20;
+pub(crate) const MAX_PREFERRED_BATCH_BYTES: usize = 64 << 20;
 /// While the output is throttled (it asked for a delay), the linger stretches up
 /// to this many times its length, or this long, whichever is longer.
 const STRETCH_MAX: u32 = 6;
@@ -46,7 +46,7 @@ const STRETCH_CAP: Duration = Duration::from_secs(60);
 
 /// The batch size: `batch_max_bytes` when configured, else what the output asks
 /// (ABI 1.2), else 1 MiB.
-pub fn batch_bytes(configured: Option<usize>, prefs: &OutputPreferences) -> usize {
+pub(crate) fn batch_bytes(configured: Option<usize>, prefs: &OutputPreferences) -> usize {
     configured.unwrap_or(match prefs.batch_bytes {
         0 => DEFAULT_BATCH_BYTES,
         n => n.clamp(1024, MAX_PREFERRED_BATCH_BYTES),
@@ -155,7 +155,7 @@ impl Shipper {
     /// of a burst of full batches goes at once. Shutdown and a closed journal
     /// offer everything at once. The journal is acknowledged up to the oldest
     /// batch still open.
-    pub fn run(mut self) {
+    pub(crate) fn run(mut self) {
         let _stage = self.health.register("shipper");
         let prefs = self.output.preferences();
         let target = batch_bytes(self.batch_max_bytes, &prefs);

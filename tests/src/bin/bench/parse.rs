@@ -11,6 +11,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 use syslane_plugin_cef::CefDecoder;
+use syslane_plugin_sdk::{FrameData, FrameDecoder, Record};
 use syslane_syslog_decoder::SyslogDecoder;
 
 /// `n` messages of the mix; `true` marks CEF.
@@ -118,14 +119,19 @@ pub fn run(messages: usize, rounds: usize, compare: bool) {
     for round in 1..=rounds {
         let p = rate(&mix, 2.0, parse_only);
         let d = rate(&mix, 2.0, |m, is_cef| {
+            let frame = FrameData {
+                data: m,
+                peer: None,
+                receive_time_ns: received,
+                truncated: false,
+            };
+            let keep = |r: &Record<'_>| {
+                black_box(r.message);
+            };
             if is_cef {
-                cef.decode_one(m, None, received, false, |r| {
-                    black_box(r.message);
-                });
+                cef.decode_frame(frame, keep);
             } else {
-                syslog.decode_one(m, None, received, false, |r| {
-                    black_box(r.message);
-                });
+                syslog.decode_frame(frame, keep);
             }
         });
         println!(

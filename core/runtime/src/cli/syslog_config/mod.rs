@@ -2,7 +2,7 @@
 //! checks it with the daemon's own checker, installs or removes it, and reports the
 //! leftovers of the retired Log Analytics agent (omsagent).
 
-pub mod render;
+pub(crate) mod render;
 
 use render::{Rule, Selection};
 use std::io::Write;
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Daemon {
+pub(crate) enum Daemon {
     Rsyslog,
     SyslogNg,
 }
@@ -43,7 +43,7 @@ impl Daemon {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// Which daemon to write for; by default the one installed (rsyslog first).
     #[arg(long, value_enum)]
     pub daemon: Option<Daemon>,
@@ -139,7 +139,7 @@ fn selection(args: &Args) -> Result<Selection, String> {
 
 /// Files of the retired Log Analytics agent that would forward every message a
 /// second time, with how to remove each.
-pub fn omsagent_leftovers(daemon: Daemon, dir: &Path) -> Vec<String> {
+pub(crate) fn omsagent_leftovers(daemon: Daemon, dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.flatten().map(|e| e.path()).collect())
@@ -187,7 +187,7 @@ fn reload_command(daemon: Daemon) -> &'static str {
 
 /// Checks `text` with the daemon's own checker when the daemon is installed.
 /// Returns what was checked with, or why it could not be.
-pub fn validate(daemon: Daemon, text: &str) -> Result<Option<String>, String> {
+pub(crate) fn validate(daemon: Daemon, text: &str) -> Result<Option<String>, String> {
     let Some(program) = find_program(daemon.binary()) else {
         return Ok(None);
     };
@@ -300,7 +300,7 @@ fn reload(daemon: Daemon, no_reload: bool) -> String {
 }
 
 /// Runs the command; returns what to print on standard output.
-pub fn run(args: &Args) -> Result<String, String> {
+pub(crate) fn run(args: &Args) -> Result<String, String> {
     let daemon = match args.daemon {
         Some(d) => d,
         None => detect()?,

@@ -6,7 +6,7 @@ use syslane_syslog::{facility_code, severity_code, FACILITY_NAMES, SEVERITY_NAME
 
 /// Forward this facility from this severity up (`auth=info`: info, notice, …, emerg).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// `None`: every facility.
     pub facility: Option<u8>,
     pub min_severity: u8,
@@ -14,7 +14,7 @@ pub struct Rule {
 
 /// What to forward and where.
 #[derive(Clone, Debug)]
-pub struct Selection {
+pub(crate) struct Selection {
     pub rules: Vec<Rule>,
     pub port: u16,
     /// CEF events go here and never to `port`; `None` leaves CEF in the plain stream.
@@ -27,11 +27,12 @@ pub struct Selection {
 }
 
 /// The unix socket the packaged configuration listens on (commented out there).
-pub const UNIX_SOCKET: &str = "/run/syslane/syslog.sock";
+pub(crate) const UNIX_SOCKET: &str = "/run/syslane/syslog.sock";
 
 impl Selection {
     /// The default of the shipped files: every facility from info up, CEF apart.
-    pub fn shipped_default() -> Selection {
+    #[cfg(test)]
+    pub(crate) fn shipped_default() -> Selection {
         Selection {
             rules: vec![Rule {
                 facility: None,
@@ -46,7 +47,7 @@ impl Selection {
 }
 
 /// Parses `auth=info` (or `auth.info`); `facility` may be `*` for all.
-pub fn parse_rule(text: &str) -> Result<Rule, String> {
+pub(crate) fn parse_rule(text: &str) -> Result<Rule, String> {
     let (f, s) = text
         .split_once(['=', '.'])
         .ok_or_else(|| format!("`{text}`: write FACILITY=SEVERITY, such as auth=info"))?;
@@ -124,7 +125,7 @@ fn rsyslog_queue(name: &str, spool_dir: &str, indent: &str) -> String {
 }
 
 /// The rsyslog drop-in (`/etc/rsyslog.d/95-syslane.conf`).
-pub fn rsyslog(sel: &Selection) -> String {
+pub(crate) fn rsyslog(sel: &Selection) -> String {
     let mut out = String::new();
     out.push_str(
         "# syslane: forward syslog to the local syslane agent.\n\
@@ -241,7 +242,7 @@ fn syslog_ng_filter(sel: &Selection) -> String {
 
 /// The syslog-ng drop-in (`/etc/syslog-ng/conf.d/syslane.conf`). It reads the
 /// distribution's default source `s_src`.
-pub fn syslog_ng(sel: &Selection) -> String {
+pub(crate) fn syslog_ng(sel: &Selection) -> String {
     let mut out = String::new();
     out.push_str(
         "# syslane: forward syslog to the local syslane agent.\n\
