@@ -189,12 +189,21 @@ impl JournalWriter {
 /// With `fsync = "batch"`: syncs what was written, outside the lock, and lets
 /// readers see it; appends made during one sync share the next (group commit).
 /// Runs until the journal is gone.
+/// The least time between the starts of two syncs while writes keep coming: each
+/// sync then takes several appends' worth, not one (a sync costs the disk and the
+/// kernel's journal about as much for a little as for a few megabytes).
+const SYNC_GAP: Duration = Duration::from_millis(5);
+
 pub(super) fn committer(shared: std::sync::Weak<Shared>) {
     let _stage = shared
         .upgrade()
         .map(|sh| sh.config.health.register("journal-commit"));
+    let mut last_sync: Option<Instant> = None;
     while let Some(sh) = shared.upgrade() {
         crate::health::beat();
+        if let Some(gap) = last_sync.and_then(|t| SYNC_GAP.checked_sub(t.elapsed())) {
+            std::thread::sleep(gap);
+        }
         let (file, upto) = {
             let st = sh.lock();
             if st.written <= st.committed || st.failing.is_some() {
@@ -203,6 +212,7 @@ pub(super) fn committer(shared: std::sync::Weak<Shared>) {
             }
             (Arc::clone(&st.file), st.written)
         };
+        last_sync = Some(Instant::now());
         let synced = file.sync_data();
         let mut st = sh.lock();
         match synced {
