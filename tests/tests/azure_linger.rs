@@ -110,12 +110,12 @@ fn a_quiet_host_makes_one_request_per_interval_and_no_record_waits_longer() {
 fn the_end_of_a_burst_does_not_wait_for_the_linger() {
     // A linger far longer than the test may wait.
     let run = start(&[], "flush_interval_secs = 120", "");
-    // Enough for several full batches (4 MB each at the defaults) and a tail.
+    // Enough for several full batches (8 MB each at the defaults) and a tail.
     let n = 30_000;
     send_tcp_lf(run.port, (0..n).map(|i| line("burst", i)));
     run.wait_for(SYSLOG_STREAM, n, 60);
     let emu = run.stop();
-    // Full batches of four requests, not a request per journal chunk.
+    // Full batches of eight requests, not a request per journal chunk.
     let requests = posts(&emu, SYSLOG_STREAM);
     let stats = emu.stats();
     let bytes = stats["bytes_uncompressed"].as_u64().unwrap_or(0) as usize;

@@ -271,10 +271,14 @@ impl Output for AzureOutput {
     /// host within the rule's request budget.
     fn preferences(&self) -> Preferences {
         Preferences {
-            // A request cuts at a line boundary, so it carries a little less than
-            // the limit; 1/32 spare keeps a batch at `concurrency` requests.
-            batch_bytes: ((self.max_request_bytes - self.max_request_bytes / 32) * self.concurrency)
-                as u64,
+            // Two requests per thread: a thread compresses its second while the
+            // others wait for their answers, and the wait at the end of a batch
+            // comes half as often. A request cuts at a line boundary, so it
+            // carries a little less than the limit; 1/32 spare keeps a batch at
+            // twice `concurrency` requests.
+            batch_bytes: ((self.max_request_bytes - self.max_request_bytes / 32)
+                * self.concurrency
+                * 2) as u64,
             flush_interval: self.flush_interval,
         }
     }

@@ -1,7 +1,24 @@
 //! The workers' end: appends, the fsync policy, back-pressure and drop_oldest.
 
 use super::*;
-use std::io::Write;
+use std::io::{IoSlice, Write};
+
+/// Writes `parts` one after the other, as `write_all` of them joined would, but
+/// without joining them (an entry's payload is not copied behind its header).
+fn write_all_parts(mut file: &File, parts: &[&[u8]]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    let mut left = &mut slices[..];
+    IoSlice::advance_slices(&mut left, 0);
+    while !left.is_empty() {
+        match file.write_vectored(left) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// The workers' end. Cloning adds a writer; the reader sees `Closed` once every
 /// writer is dropped and everything is read.
@@ -84,10 +101,8 @@ impl JournalWriter {
             }
             st.rotate_first = false;
         }
-        let mut entry = Vec::with_capacity(size as usize);
-        entry.extend_from_slice(&segment::header(chunk.table, chunk.records, &chunk.data));
-        entry.extend_from_slice(&chunk.data);
-        if let Err(e) = (&*st.file).write_all(&entry) {
+        let header = segment::header(chunk.table, chunk.records, &chunk.data);
+        if let Err(e) = write_all_parts(&st.file, &[&header, &chunk.data]) {
             // Cut what part of the entry got written, so the next one starts where
             // readers expect it; if even that fails, the next append starts a new segment.
             let end = st.segments.back().map_or(0, |s| s.bytes);
@@ -174,12 +189,21 @@ impl JournalWriter {
 /// With `fsync = "batch"`: syncs what was written, outside the lock, and lets
 /// readers see it; appends made during one sync share the next (group commit).
 /// Runs until the journal is gone.
+/// The least time between the starts of two syncs while writes keep coming: each
+/// sync then takes several appends' worth, not one (a sync costs the disk and the
+/// kernel's journal about as much for a little as for a few megabytes).
+const SYNC_GAP: Duration = Duration::from_millis(5);
+
 pub(super) fn committer(shared: std::sync::Weak<Shared>) {
     let _stage = shared
         .upgrade()
         .map(|sh| sh.config.health.register("journal-commit"));
+    let mut last_sync: Option<Instant> = None;
     while let Some(sh) = shared.upgrade() {
         crate::health::beat();
+        if let Some(gap) = last_sync.and_then(|t| SYNC_GAP.checked_sub(t.elapsed())) {
+            std::thread::sleep(gap);
+        }
         let (file, upto) = {
             let st = sh.lock();
             if st.written <= st.committed || st.failing.is_some() {
@@ -188,6 +212,7 @@ pub(super) fn committer(shared: std::sync::Weak<Shared>) {
             }
             (Arc::clone(&st.file), st.written)
         };
+        last_sync = Some(Instant::now());
         let synced = file.sync_data();
         let mut st = sh.lock();
         match synced {
@@ -216,5 +241,22 @@ pub(super) fn background_sync(shared: std::sync::Weak<Shared>, every: Duration) 
                 sh.fail(&mut st, "fsync", &e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod parts_tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_written_in_order_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let file = File::create(&path).unwrap();
+        let big = vec![b'x'; 300_000];
+        write_all_parts(&file, &[b"head", &[], &big, b"tail"]).unwrap();
+        let got = std::fs::read(&path).unwrap();
+        assert_eq!(got.len(), 4 + big.len() + 4);
+        assert!(got.starts_with(b"head") && got.ends_with(b"tail"));
     }
 }

@@ -43,6 +43,11 @@ pub(crate) const MAX_PREFERRED_BATCH_BYTES: usize = 64 << 20;
 /// to this many times its length, or this long, whichever is longer.
 const STRETCH_MAX: u32 = 6;
 const STRETCH_CAP: Duration = Duration::from_secs(60);
+/// After a full batch, the journal's silence that ends a burst: what is open then
+/// goes without waiting for the linger. Short, since the rest of a burst waits on
+/// it; long enough that the gaps between the chunks of a steady stream (a few
+/// milliseconds at the rates that fill batches) do not cut a batch at each one.
+const BURST_END_QUIET: Duration = Duration::from_millis(20);
 
 /// The batch size: `batch_max_bytes` when configured, else what the output asks
 /// (ABI 1.2), else 1 MiB.
@@ -190,7 +195,7 @@ impl Shipper {
             } else if on_time {
                 Duration::ZERO
             } else if st.last_was_full {
-                Duration::from_millis(100)
+                BURST_END_QUIET
             } else {
                 due_at
                     .map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
