@@ -110,6 +110,9 @@ struct State {
     written: Position,
     writers: usize,
     reader_gone: bool,
+    /// Workers waiting in `wait_durable` (RELP batches): the committer syncs for
+    /// them at once instead of pacing its syncs.
+    durable_waiters: usize,
     acked: Position,
     /// Where the reader is, so `drop_oldest` can move it past what it deletes.
     read: Position,
@@ -132,6 +135,8 @@ struct Shared {
     segment_bytes: u64,
     state: Mutex<State>,
     changed: Condvar,
+    /// Tells a committer pacing its syncs that a worker waits for one.
+    waiter: Condvar,
     metrics: Arc<Metrics>,
 }
 
@@ -396,6 +401,7 @@ pub(crate) fn open(
             },
             writers: 1,
             reader_gone: false,
+            durable_waiters: 0,
             acked: start,
             read: start,
             dirty_since: None,
@@ -405,6 +411,7 @@ pub(crate) fn open(
             counted_corrupt,
         }),
         changed: Condvar::new(),
+        waiter: Condvar::new(),
         metrics,
     });
     shared.show_bytes(&shared.lock());

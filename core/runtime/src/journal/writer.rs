@@ -152,9 +152,16 @@ impl JournalWriter {
             return Ok(());
         }
         let mut st = sh.lock();
+        if st.committed >= upto {
+            return Ok(());
+        }
+        st.durable_waiters += 1;
+        sh.waiter.notify_all();
+        let mut result = Ok(());
         while st.committed < upto {
             if st.failing.is_some() {
-                return Err(WriteFailing);
+                result = Err(WriteFailing);
+                break;
             }
             st = sh
                 .changed
@@ -162,7 +169,8 @@ impl JournalWriter {
                 .map_or_else(|e| e.into_inner().0, |r| r.0);
             crate::health::beat();
         }
-        Ok(())
+        st.durable_waiters -= 1;
+        result
     }
 
     /// Waits while writes fail: `true` once they work again, `false` if the
@@ -189,10 +197,11 @@ impl JournalWriter {
 /// With `fsync = "batch"`: syncs what was written, outside the lock, and lets
 /// readers see it; appends made during one sync share the next (group commit).
 /// Runs until the journal is gone.
-/// The least time between the starts of two syncs while writes keep coming: each
-/// sync then takes several appends' worth, not one (a sync costs the disk and the
-/// kernel's journal about as much for a little as for a few megabytes).
-const SYNC_GAP: Duration = Duration::from_millis(5);
+/// The least time between the starts of two syncs while writes keep coming and
+/// no worker waits for one: each sync then takes several appends' worth, not one
+/// (a sync costs the disk and the kernel's journal about as much for a little as
+/// for a few megabytes). A RELP batch waiting for its sync is not paced.
+const SYNC_GAP: Duration = Duration::from_millis(10);
 
 pub(super) fn committer(shared: std::sync::Weak<Shared>) {
     let _stage = shared
@@ -201,13 +210,16 @@ pub(super) fn committer(shared: std::sync::Weak<Shared>) {
     let mut last_sync: Option<Instant> = None;
     while let Some(sh) = shared.upgrade() {
         crate::health::beat();
-        if let Some(gap) = last_sync.and_then(|t| SYNC_GAP.checked_sub(t.elapsed())) {
-            std::thread::sleep(gap);
-        }
         let (file, upto) = {
             let st = sh.lock();
             if st.written <= st.committed || st.failing.is_some() {
                 drop(sh.changed.wait_timeout(st, Duration::from_millis(100)));
+                continue;
+            }
+            let early = last_sync.and_then(|t| SYNC_GAP.checked_sub(t.elapsed()));
+            if let Some(left) = early.filter(|_| st.durable_waiters == 0) {
+                // Appends do not wake this wait; a worker that starts waiting does.
+                drop(sh.waiter.wait_timeout(st, left));
                 continue;
             }
             (Arc::clone(&st.file), st.written)
