@@ -47,6 +47,33 @@ pub fn corpus_dir() -> PathBuf {
     workspace_root().join("../shared/corpus")
 }
 
+/// `messages`, all from `sender` and received at `received_ns`, through the built
+/// `syslog` plugin (time zone UTC) and the agent's record policy on a host named
+/// `host_name`: each record as the output receives it, in order.
+pub fn syslog_records<'a>(
+    messages: impl IntoIterator<Item = &'a [u8]>,
+    sender: std::net::IpAddr,
+    received_ns: i64,
+    host_name: &str,
+) -> Vec<Vec<u8>> {
+    let frames: Vec<syslane::testing::Frame<'a>> = messages
+        .into_iter()
+        .map(|data| syslane::testing::Frame {
+            data,
+            peer: sender,
+            receive_time_ns: received_ns,
+        })
+        .collect();
+    syslane::testing::decode_to_json(
+        &build_dir(),
+        "syslog",
+        r#"{"timezone":"UTC"}"#,
+        host_name,
+        &frames,
+    )
+    .unwrap()
+}
+
 /// The directory holding `syslane` and the built-in plugins.
 pub fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();

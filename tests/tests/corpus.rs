@@ -5,8 +5,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 use std::net::IpAddr;
-use syslane::testing::{decode_to_json, Frame};
-use syslane_tests::{build_dir, corpus_dir, FACILITIES, SEVERITIES};
+use syslane_tests::{corpus_dir, syslog_records, FACILITIES, SEVERITIES};
 
 const SENDER: &str = "192.0.2.1";
 
@@ -47,22 +46,12 @@ fn decode_all(cases: &[Case]) -> Vec<Value> {
         .parse::<jiff::Timestamp>()
         .unwrap()
         .as_nanosecond() as i64;
-    let frames: Vec<Frame<'_>> = cases
-        .iter()
-        .map(|c| Frame {
-            data: &c.raw,
-            peer,
-            receive_time_ns: received,
-        })
-        .collect();
-    let records = decode_to_json(
-        &build_dir(),
-        "syslog",
-        r#"{"timezone":"UTC"}"#,
+    let records = syslog_records(
+        cases.iter().map(|c| &c.raw[..]),
+        peer,
+        received,
         "collector",
-        &frames,
-    )
-    .unwrap();
+    );
     assert_eq!(
         records.len(),
         cases.len(),

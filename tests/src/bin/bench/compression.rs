@@ -10,8 +10,7 @@ use crate::load::Load;
 use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use syslane::testing::{decode_to_json, Frame};
-use syslane_tests::build_dir;
+use syslane_tests::syslog_records;
 
 /// The levels measured: 0 is no compression (the output sends plain JSON).
 const LEVELS: [i32; 7] = [1, 2, 3, 4, 6, 9, 0];
@@ -22,22 +21,12 @@ const REQUEST_BYTES: usize = 1_000_000;
 fn arrays(messages: &[String]) -> Vec<Vec<u8>> {
     let peer: IpAddr = "192.0.2.1".parse().unwrap();
     let received = jiff::Timestamp::now().as_nanosecond() as i64;
-    let frames: Vec<Frame<'_>> = messages
-        .iter()
-        .map(|m| Frame {
-            data: m.as_bytes(),
-            peer,
-            receive_time_ns: received,
-        })
-        .collect();
-    let records = decode_to_json(
-        &build_dir(),
-        "syslog",
-        r#"{"timezone":"UTC"}"#,
+    let records = syslog_records(
+        messages.iter().map(|m| m.as_bytes()),
+        peer,
+        received,
         "collector-01",
-        &frames,
-    )
-    .unwrap();
+    );
     let mut out = vec![b"[".to_vec()];
     for r in records {
         let last = out.last_mut().unwrap();
