@@ -222,9 +222,14 @@ impl Agent {
 
     /// As `start`, with the agent's log filter set to `level`.
     pub fn start_logging(dir: &Path, config: &str, level: &str) -> Agent {
+        Agent::start_with(dir, config, level, &[])
+    }
+
+    /// As `start_logging`, with `env` added to the agent's environment.
+    pub fn start_with(dir: &Path, config: &str, level: &str, env: &[(&str, &str)]) -> Agent {
         let path = dir.join("syslane.toml");
         std::fs::write(&path, config).unwrap();
-        let agent = Agent::spawn_logging(&["run", "--config", path.to_str().unwrap()], level);
+        let agent = Agent::spawn_with(&["run", "--config", path.to_str().unwrap()], level, env);
         let ready = wait_until(Duration::from_secs(20), || {
             agent.logs().contains("syslane ready") || agent.exited()
         });
@@ -243,9 +248,14 @@ impl Agent {
 
     /// As `spawn`, with the agent's log filter set to `level`.
     pub fn spawn_logging(args: &[&str], level: &str) -> Agent {
+        Agent::spawn_with(args, level, &[])
+    }
+
+    fn spawn_with(args: &[&str], level: &str, env: &[(&str, &str)]) -> Agent {
         let mut child = Command::new(agent_binary())
             .args(args)
             .env("SYSLANE_LOG", level)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -3,7 +3,6 @@
 //! what leaves the host.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use syslane_tests::*;
 
@@ -13,29 +12,22 @@ fn through(filters: &str, env: &[(&str, &str)], lines: &[&str]) -> Vec<serde_jso
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let out = dir.path().join("out.jsonl");
-    let config = dir.path().join("syslane.toml");
-    std::fs::write(&config, config_text(&build_dir(), port, filters, &out)).unwrap();
-    let mut child = Command::new(agent_binary())
-        .args(["run", "--config", config.to_str().unwrap()])
-        .envs(env.iter().copied())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let up = wait_until(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    if up {
-        send_tcp_lf(port, lines.iter().map(|l| l.to_string()));
-    }
-    let arrived = up && wait_until(Duration::from_secs(10), || count_lines(&out) >= lines.len());
-    Command::new(tool("kill"))
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    let config = config_text(&build_dir(), port, filters, &out);
+    let agent = Agent::start_with(dir.path(), &config, "info", env);
+    send_tcp_lf(port, lines.iter().map(|l| l.to_string()));
+    let arrived = wait_until(Duration::from_secs(30), || count_lines(&out) >= lines.len());
+    // What the agent counted, for a failure to say where the records stopped.
+    let stats = if arrived {
+        String::new()
+    } else {
+        stats_of(dir.path())
+    };
+    let (status, logs) = agent.stop();
     assert!(
-        up && arrived && status.success(),
-        "up={up} arrived={arrived} {status}"
+        arrived && status.success(),
+        "{} of {} records arrived; exit {status}\nstats:\n{stats}\nlogs:\n{logs}",
+        count_lines(&out),
+        lines.len()
     );
     read_records(&out)
 }

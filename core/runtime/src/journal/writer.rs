@@ -203,11 +203,18 @@ impl JournalWriter {
 /// for a few megabytes). A RELP batch waiting for its sync is not paced.
 const SYNC_GAP: Duration = Duration::from_millis(10);
 
+/// A sync that takes this long is worth a warning: records (and RELP answers)
+/// wait for it, so a slow disk shows as late delivery.
+const SLOW_SYNC: Duration = Duration::from_secs(1);
+/// The slow-sync warning comes at most this often.
+const SLOW_SYNC_LOG_EVERY: Duration = Duration::from_secs(60);
+
 pub(super) fn committer(shared: std::sync::Weak<Shared>) {
     let _stage = shared
         .upgrade()
         .map(|sh| sh.config.health.register("journal-commit"));
     let mut last_sync: Option<Instant> = None;
+    let mut slow_logged: Option<Instant> = None;
     while let Some(sh) = shared.upgrade() {
         crate::health::beat();
         let (file, upto) = {
@@ -224,8 +231,14 @@ pub(super) fn committer(shared: std::sync::Weak<Shared>) {
             }
             (Arc::clone(&st.file), st.written)
         };
-        last_sync = Some(Instant::now());
+        let started = Instant::now();
+        last_sync = Some(started);
         let synced = file.sync_data();
+        let took = started.elapsed();
+        if took >= SLOW_SYNC && slow_logged.is_none_or(|t| t.elapsed() >= SLOW_SYNC_LOG_EVERY) {
+            slow_logged = Some(Instant::now());
+            tracing::warn!(dir = %sh.config.dir.display(), took_ms = took.as_millis() as u64, "journal: an fsync took over a second; records reach the output (and RELP senders their answers) only after it: the disk holding the journal is slow or busy");
+        }
         let mut st = sh.lock();
         match synced {
             // A rotation meanwhile synced the old segment and moved past it.
