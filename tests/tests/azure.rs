@@ -298,7 +298,7 @@ fn permanent_refusals_and_oversized_records_go_to_the_dead_letter_file() {
         "{}",
         agent.logs()
     );
-    assert!(wait_until(Duration::from_secs(10), || {
+    assert!(wait_until(Duration::from_secs(20), || {
         counter(&stats_of(dir.path()), "syslane_records_dead_lettered") == 11
     }));
     let listing = syslane(&[

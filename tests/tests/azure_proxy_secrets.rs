@@ -44,7 +44,7 @@ impl Tinyproxy {
             .spawn()
             .expect("tinyproxy starts");
         assert!(
-            wait_until(Duration::from_secs(10), || {
+            wait_until(Duration::from_secs(20), || {
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             }),
             "tinyproxy did not start"

@@ -184,7 +184,7 @@ fn a_conf_d_drop_in_adds_a_filter_without_editing_the_main_file() {
     .unwrap();
     let agent = Agent::start(dir.path(), &config_text(&plugins, port, "", &out));
     send_tcp_lf(port, ["<14>Nov 25 10:00:00 h app: dropped in".to_string()]);
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 1));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 1));
     agent.stop();
     let records = read_records(&out);
     assert_eq!(records[0]["Site"], "lab", "{}", records[0]);

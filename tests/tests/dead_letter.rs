@@ -23,12 +23,12 @@ fn rejected_batches_are_dead_lettered_listed_and_replayed() {
 
     send_tcp_lf(port, ["<13>1 - h a - - - poison-1".to_string()]);
     assert!(
-        wait_until(Duration::from_secs(10), || count_lines(&letters) == 1),
+        wait_until(Duration::from_secs(20), || count_lines(&letters) == 1),
         "{}",
         agent.logs()
     );
     send_tcp_lf(port, (0..10).map(|i| format!("<13>1 - h a - - - good-{i}")));
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 10));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 10));
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");
     assert!(logs.contains("records_dead_lettered=1"), "{logs}");

@@ -73,7 +73,7 @@ fn idle_and_unfinished_connections_at_the_limit_cannot_lock_senders_out() {
             hostile.push(s);
         }
     }
-    assert!(wait_until(Duration::from_secs(5), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats_of(dir.path()),
         "syslane_connections_open"
     ) == 16));
@@ -81,7 +81,7 @@ fn idle_and_unfinished_connections_at_the_limit_cannot_lock_senders_out() {
     // A plain TCP sender gets in at once, and so does a real rsyslog over RELP.
     send_tcp_lf(port, (0..20).map(|i| format!("<13>1 - h a - - - tcp-{i}")));
     let rsyslog = Rsyslog::start(dir.path(), &rsyslog_relp_forwarder(in_port, relp));
-    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(
+    assert!(wait_until(Duration::from_secs(20), || TcpStream::connect(
         ("127.0.0.1", in_port)
     )
     .is_ok()));
@@ -111,7 +111,7 @@ fn idle_and_unfinished_connections_at_the_limit_cannot_lock_senders_out() {
     let flood: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
-    assert!(wait_until(Duration::from_secs(10), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats_of(dir.path()),
         "syslane_connections_evicted_total"
     ) >= 100));
@@ -180,7 +180,7 @@ fn a_sender_trickling_one_message_is_closed_after_idle_timeout() {
         closed_after < Duration::from_secs(6),
         "closed after {closed_after:?}"
     );
-    assert!(wait_until(Duration::from_secs(5), || count_lines(&out) == 2));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 2));
     let stats = stats_of(dir.path());
     assert_eq!(counter(&stats, "syslane_connections_timed_out_total"), 1);
     let (status, logs) = agent.stop();
@@ -246,7 +246,7 @@ fn a_relp_peer_that_never_reads_its_answers_is_closed() {
         counter(&stats, "syslane_connections_timed_out_total") >= 1,
         "{stats}"
     );
-    assert!(wait_until(Duration::from_secs(5), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats_of(dir.path()),
         "syslane_connections_open"
     ) == 0));
@@ -296,7 +296,7 @@ fn a_burst_of_large_unfinished_messages_gives_its_memory_back() {
     }
     assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == n));
     assert!(
-        wait_until(Duration::from_secs(5), || held(dir.path()) == 0),
+        wait_until(Duration::from_secs(20), || held(dir.path()) == 0),
         "finished messages give their buffers back: {} bytes still held",
         held(dir.path())
     );

@@ -74,19 +74,19 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
     send_udp(port, messages("udp", 0..50), 0);
     let before = relp_send(relp, &messages("relp", 0..50));
     assert_eq!(before.acked.len(), 50, "{before:?}");
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 150));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) >= 150));
 
     // The disk fills: the first append that needs room fails and RELP gets 500.
     let filler = disk.fill();
     let (relp_full_sent, relp_full) = relp_until_refused(relp, 1000);
-    let failing = wait_until(Duration::from_secs(5), || {
+    let failing = wait_until(Duration::from_secs(20), || {
         counter(&stats(), "syslane_journal_write_failing") == 1
     });
     assert!(failing, "{}", agent.logs());
     agent.expect_log("No space left on device", 5);
     agent.expect_log("free=", 5);
     assert!(
-        wait_until(Duration::from_secs(5), || notify
+        wait_until(Duration::from_secs(20), || notify
             .status()
             .is_some_and(|s| s.contains("journal writes failing"))),
         "STATUS says it: {:?}",
@@ -102,7 +102,7 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
     // UDP cannot be paused: dropped and counted, every datagram.
     let received = counter(&stats(), "syslane_frames_received_total");
     send_udp(port, messages("udp", 1000..1100), 20);
-    assert!(wait_until(Duration::from_secs(10), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats(),
         "syslane_frames_received_total"
     ) + counter(
@@ -118,7 +118,7 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
     let pets = notify.seen("WATCHDOG=1");
     let tcp = std::thread::spawn(move || send_tcp_lf(port, messages("tcp", 1000..1100)));
     assert!(
-        wait_until(Duration::from_secs(5), || counter(
+        wait_until(Duration::from_secs(20), || counter(
             &stats(),
             "syslane_listeners_paused"
         ) >= 1),
@@ -135,7 +135,7 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
     // Room again: the agent resumes by itself, without a restart.
     std::fs::remove_file(filler).unwrap();
     agent.expect_log("journal: writes work again", 15);
-    assert!(wait_until(Duration::from_secs(5), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats(),
         "syslane_journal_write_failing"
     ) == 0));
@@ -147,7 +147,7 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
         delivered(&out, "tcp").len() == 150 && delivered(&out, "relp").len() >= 100
     }));
     assert!(
-        wait_until(Duration::from_secs(5), || notify
+        wait_until(Duration::from_secs(20), || notify
             .status()
             .is_some_and(|s| s == "listening on 3 addresses")),
         "{:?}",
@@ -225,7 +225,7 @@ fn tcp_messages_read_while_the_disk_stays_full_until_shutdown_are_counted() {
     );
     disk.fill();
     let (_, relp_full) = relp_until_refused(relp, 0);
-    assert!(wait_until(Duration::from_secs(5), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats_of(dir.path()),
         "syslane_journal_write_failing"
     ) == 1));

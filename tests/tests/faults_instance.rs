@@ -135,13 +135,13 @@ fn state_dir_files_are_private_whatever_the_umask() {
     let state = dir.path().join("state");
     let letters = state.join("dead-letter/dead-letter.jsonl");
     send_tcp_lf(port, ["<13>1 - h a - - - poison".to_string()]);
-    assert!(wait_until(Duration::from_secs(10), || count_lines(
+    assert!(wait_until(Duration::from_secs(20), || count_lines(
         &letters
     ) == 1));
     send_tcp_lf(port, ["<13>1 - h a - - - fine".to_string()]);
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 1));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 1));
     // The acknowledged position is written within a second of an acknowledgement.
-    assert!(wait_until(Duration::from_secs(5), || state
+    assert!(wait_until(Duration::from_secs(20), || state
         .join("journal/ack")
         .exists()));
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -85,7 +85,7 @@ fn a_full_journal_pauses_tcp_and_shows_in_gauges_log_and_status() {
     let bytes = counter(&stats, "syslane_journal_bytes");
     assert!(bytes > (1 << 20) / 2 && bytes <= 1 << 20, "{stats}");
     assert!(
-        wait_until(Duration::from_secs(10), || counter(
+        wait_until(Duration::from_secs(20), || counter(
             &stats_of(dir.path()),
             "syslane_listeners_paused"
         ) >= 1),
@@ -93,7 +93,7 @@ fn a_full_journal_pauses_tcp_and_shows_in_gauges_log_and_status() {
         stats_of(dir.path())
     );
     assert!(
-        wait_until(Duration::from_secs(5), || notify
+        wait_until(Duration::from_secs(20), || notify
             .status()
             .is_some_and(|s| s.contains("journal full"))),
         "{:?}",
@@ -124,7 +124,7 @@ fn a_full_journal_pauses_tcp_and_shows_in_gauges_log_and_status() {
         numbers(&out).len()
     );
     agent.expect_log("journal has room again", 10);
-    assert!(wait_until(Duration::from_secs(5), || notify
+    assert!(wait_until(Duration::from_secs(20), || notify
         .status()
         .is_some_and(|s| s == "listening on 2 addresses")));
     let stats = stats_of(dir.path());
@@ -179,7 +179,7 @@ fn a_corrupt_entry_is_skipped_counted_once_and_the_rest_delivered() {
     // One message per connection, one at a time: one journal entry each.
     for i in 0..5 {
         send_tcp_lf(port, [message(i)]);
-        assert!(wait_until(Duration::from_secs(10), || counter(
+        assert!(wait_until(Duration::from_secs(20), || counter(
             &stats_of(dir.path()),
             "syslane_records_journaled_total"
         ) == i as u64 + 1));
@@ -200,7 +200,7 @@ fn a_corrupt_entry_is_skipped_counted_once_and_the_rest_delivered() {
 
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let agent = Agent::start(dir.path(), &config);
-    assert!(wait_until(Duration::from_secs(10), || numbers(&out).len() == 4));
+    assert!(wait_until(Duration::from_secs(20), || numbers(&out).len() == 4));
     std::thread::sleep(Duration::from_millis(500));
     let stats = stats_of(dir.path());
     let (status, logs) = agent.stop();
@@ -227,7 +227,7 @@ fn an_acknowledged_position_past_the_journal_is_logged_and_ignored() {
     let (config, out) = stuck_output(dir.path(), port, "");
     let agent = Agent::start(dir.path(), &config);
     send_tcp_lf(port, (0..10).map(message));
-    assert!(wait_until(Duration::from_secs(10), || counter(
+    assert!(wait_until(Duration::from_secs(20), || counter(
         &stats_of(dir.path()),
         "syslane_records_journaled_total"
     ) == 10));
@@ -236,7 +236,7 @@ fn an_acknowledged_position_past_the_journal_is_logged_and_ignored() {
     std::fs::write(dir.path().join("state/journal/ack"), "999 0\n").unwrap();
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let agent = Agent::start(dir.path(), &config);
-    assert!(wait_until(Duration::from_secs(10), || numbers(&out).len() == 10));
+    assert!(wait_until(Duration::from_secs(20), || numbers(&out).len() == 10));
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");
     assert!(

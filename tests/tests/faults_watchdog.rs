@@ -65,10 +65,10 @@ fn a_wedged_output_stops_the_watchdog_and_says_so_an_idle_agent_does_not() {
     });
     let lines = reader.join().unwrap();
     assert!(
-        wait_until(Duration::from_secs(10), || notify.seen("WATCHDOG=1") > pets),
+        wait_until(Duration::from_secs(20), || notify.seen("WATCHDOG=1") > pets),
         "pets resume"
     );
-    assert!(wait_until(Duration::from_secs(5), || notify
+    assert!(wait_until(Duration::from_secs(20), || notify
         .status()
         .is_some_and(|s| s == "listening on 2 addresses")));
     agent.expect_log("pipeline makes progress again", 5);

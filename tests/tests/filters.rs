@@ -186,7 +186,7 @@ fn redact_reaches_raw_messages_and_cef_text() {
         ["<134>Nov 25 10:00:00 fw01 CEF:0|Acme|Edge|2.1|4001|Login|7|src=10.0.0.5 msg=login password\\=hunter2 ok api_key=t0k3n".to_string()],
     );
     assert!(
-        wait_until(Duration::from_secs(10), || count_lines(&out) == 2),
+        wait_until(Duration::from_secs(20), || count_lines(&out) == 2),
         "{}",
         agent.logs()
     );

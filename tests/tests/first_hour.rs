@@ -117,7 +117,7 @@ fn the_readme_run_command_works_on_the_embedded_default() {
         assert!(status.success());
     }
     let arrived = ready
-        && wait_until(Duration::from_secs(10), || {
+        && wait_until(Duration::from_secs(20), || {
             read_records(&records)
                 .iter()
                 .any(|r| r["SyslogMessage"] == "hello from the README")
@@ -284,7 +284,7 @@ fn port_zero_logs_the_port_the_system_chose() {
     assert_ne!(port, 0, "{line}");
     assert!(line.contains("configured=tcp://127.0.0.1:0"), "{line}");
     send_tcp_lf(port, ["<14>1 - h app - - - to the real port".to_string()]);
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 1));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 1));
     agent.stop();
 }
 

@@ -88,14 +88,14 @@ fn metrics_are_served_over_http_in_the_prometheus_text_format() {
         port,
         (0..30).map(|i| format!("<14>1 - h app - - - scraped {i}")),
     );
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 30));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 30));
 
     let http = client();
     let url = format!("http://127.0.0.1:{metrics_port}/metrics");
     let mut body = String::new();
     let mut content_type = String::new();
     assert!(
-        wait_until(Duration::from_secs(5), || {
+        wait_until(Duration::from_secs(20), || {
             let mut r = http.get(&url).call().unwrap();
             assert_eq!(r.status(), 200);
             content_type = r

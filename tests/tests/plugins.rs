@@ -129,14 +129,14 @@ fn a_panicking_plugin_is_recreated_and_loses_nothing() {
         port,
         (0..50).map(|i| format!("<13>1 - h a - - - before-{i}")),
     );
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 50));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) >= 50));
     send_tcp_lf(port, ["<13>1 - h a - - - BOOM".to_string()]);
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 51));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) >= 51));
     send_tcp_lf(
         port,
         (0..50).map(|i| format!("<13>1 - h a - - - after-{i}")),
     );
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 101));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) >= 101));
     let (status, logs) = agent.stop();
     assert!(
         status.success(),
@@ -241,6 +241,6 @@ fn an_output_built_for_abi_1_0_still_loads_checks_and_delivers() {
     );
     let agent = Agent::start(dir.path(), &config);
     send_tcp_lf(port, (0..10).map(|i| format!("<14>old abi {i}")));
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) == 10));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) == 10));
     agent.stop();
 }

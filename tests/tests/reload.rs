@@ -64,7 +64,7 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
             )
         }),
     );
-    assert!(wait_until(Duration::from_secs(10), || count_lines(&out) >= 25));
+    assert!(wait_until(Duration::from_secs(20), || count_lines(&out) >= 25));
     std::thread::sleep(Duration::from_millis(300));
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");
@@ -121,7 +121,7 @@ fn reloads_that_keep_the_listeners_keep_connections_open_and_lose_no_datagram() 
         std::fs::write(&config_path, next).unwrap();
         hup(&agent);
         assert!(
-            wait_until(Duration::from_secs(10), || agent
+            wait_until(Duration::from_secs(20), || agent
                 .logs()
                 .matches("configuration reloaded")
                 .count()

@@ -43,7 +43,7 @@ fn through_rsyslog(
     expect: usize,
     secs: u64,
 ) -> String {
-    assert!(wait_until(Duration::from_secs(10), || {
+    assert!(wait_until(Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
     }));
     send_tcp_octet(in_port, messages);
@@ -109,7 +109,7 @@ fn kill_9_during_a_relp_stream_loses_nothing() {
     );
     let mut agent = Agent::start(dir.path(), &config);
     let rsyslog = Rsyslog::start(dir.path(), &rsyslog_relp_forwarder(in_port, relp_port));
-    assert!(wait_until(Duration::from_secs(10), || {
+    assert!(wait_until(Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", in_port)).is_ok()
     }));
     let n = 200_000;

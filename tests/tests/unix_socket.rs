@@ -120,7 +120,7 @@ fn datagram_and_stream_sockets_with_mode_group_and_counters() {
     .unwrap();
     drop(s);
     assert!(
-        wait_until(Duration::from_secs(10), || count_lines(&out) == 6),
+        wait_until(Duration::from_secs(20), || count_lines(&out) == 6),
         "{:?}\n{}",
         messages(&out),
         agent.logs()
@@ -169,7 +169,7 @@ fn datagram_and_stream_sockets_with_mode_group_and_counters() {
     sender
         .send_to(b"<14>1 - h app - - - after restart", &dgram)
         .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || messages(&out)
+    assert!(wait_until(Duration::from_secs(20), || messages(&out)
         .contains(&"after restart".to_string())));
     // A second agent on the same sockets is refused, and the first keeps them.
     let other = tempfile::tempdir().unwrap();
