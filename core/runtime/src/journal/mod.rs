@@ -98,6 +98,9 @@ struct Segment {
     id: u64,
     bytes: u64,
     records: u64,
+    /// Written by this run (so only in this version's format): once acknowledged,
+    /// its file may become the spare that the next segment is written into.
+    recyclable: bool,
 }
 
 struct State {
@@ -142,6 +145,34 @@ struct Shared {
 
 fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.seg"))
+}
+
+/// An acknowledged segment's file kept to write the next segment into (see
+/// `segment`): at most one, so the journal's files take at most one segment more
+/// than what it holds.
+fn spare_path(dir: &Path) -> PathBuf {
+    dir.join("spare")
+}
+
+/// Opens the file of a new segment `id`: the spare renamed, when there is one,
+/// else a new file. Written at explicit offsets (never in append mode, which
+/// would write after a recycled file's old content).
+fn new_segment_file(dir: &Path, id: u64) -> std::io::Result<File> {
+    let path = segment_path(dir, id);
+    if std::fs::rename(spare_path(dir), &path).is_ok() {
+        match open_private(&path, OpenOptions::new().write(true)) {
+            Ok(file) => return Ok(file),
+            // Not left under the new segment's name, where the next try would
+            // find it in the way.
+            Err(e) => {
+                if std::fs::rename(&path, spare_path(dir)).is_err() {
+                    let _ = std::fs::remove_file(&path);
+                }
+                return Err(e);
+            }
+        }
+    }
+    open_private(&path, OpenOptions::new().write(true).create_new(true))
 }
 
 fn sync_dir(dir: &Path) {
@@ -204,15 +235,13 @@ impl Shared {
     fn rotate(&self, st: &mut State) -> std::io::Result<()> {
         self.sync(st)?;
         let id = st.segments.back().map_or(1, |s| s.id + 1);
-        st.file = Arc::new(open_private(
-            &segment_path(&self.config.dir, id),
-            OpenOptions::new().create_new(true).append(true),
-        )?);
+        st.file = Arc::new(new_segment_file(&self.config.dir, id)?);
         sync_dir(&self.config.dir);
         st.segments.push_back(Segment {
             id,
             bytes: 0,
             records: 0,
+            recyclable: true,
         });
         st.committed = Position {
             segment: id,
@@ -234,7 +263,7 @@ impl Shared {
         let unacked = if from.segment > seg.id {
             0
         } else if from.segment == seg.id && from.offset > 0 {
-            count_records_after(&path, from.offset, seg.bytes)
+            count_records_after(&path, seg.id, from.offset, seg.bytes)
         } else {
             seg.records
         };
@@ -252,13 +281,13 @@ impl Shared {
     }
 }
 
-fn count_records_after(path: &Path, from: u64, limit: u64) -> u64 {
+fn count_records_after(path: &Path, id: u64, from: u64, limit: u64) -> u64 {
     let Ok(mut f) = File::open(path) else {
         return 0;
     };
     let mut at = from;
     let mut n = 0;
-    while let Ok(Found::Entry { entry, end }) = segment::read_at(&mut f, at, limit) {
+    while let Ok(Found::Entry { entry, end }) = segment::read_at(&mut f, id, at, limit) {
         n += u64::from(entry.records);
         at = end;
     }
@@ -328,20 +357,24 @@ pub(crate) fn open(
         }
         let mut file = open_private(&path, OpenOptions::new().read(true).write(true))
             .map_err(|e| fail("cannot open a segment", e))?;
-        let scan = segment::scan(&mut file, 0).map_err(|e| fail("cannot read a segment", e))?;
+        let scan = segment::scan(&mut file, id, 0).map_err(|e| fail("cannot read a segment", e))?;
         for (offset, bytes) in &scan.corrupt {
             tracing::warn!(file = %path.display(), offset, bytes, "journal: corrupt region found at start-up; the intact entries around it are kept");
             Metrics::add(&metrics.journal_corrupt_bytes, *bytes);
             counted_corrupt.insert((id, *offset));
         }
         if scan.torn_tail > 0 {
-            tracing::warn!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off a torn tail left by a crash");
+            if scan.recycled {
+                tracing::debug!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off what a recycled segment held before");
+            } else {
+                tracing::warn!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off a torn tail left by a crash");
+            }
             file.set_len(scan.valid_end)
                 .map_err(|e| fail("cannot cut a torn tail", e))?;
             let _ = file.sync_all();
         }
         pending += if id == ack.segment {
-            count_records_after(&path, ack.offset, scan.valid_end)
+            count_records_after(&path, id, ack.offset, scan.valid_end)
         } else {
             scan.records
         };
@@ -349,6 +382,8 @@ pub(crate) fn open(
             id,
             bytes: scan.valid_end,
             records: scan.records,
+            // Perhaps written by an older version: deleted once acknowledged.
+            recyclable: false,
         });
     }
     if pending > 0 {
@@ -360,25 +395,21 @@ pub(crate) fn open(
     // After the acknowledged segment even if it is gone, so a later start never
     // takes the new segment for an acknowledged one.
     let next_id = segments.back().map_or(1, |s| s.id + 1).max(ack.segment + 1);
-    let file = Arc::new(
-        open_private(
-            &segment_path(&dir, next_id),
-            OpenOptions::new().create_new(true).append(true),
-        )
-        .map_err(|e| fail("cannot create a segment", e))?,
-    );
+    let file =
+        Arc::new(new_segment_file(&dir, next_id).map_err(|e| fail("cannot create a segment", e))?);
     sync_dir(&dir);
     segments.push_back(Segment {
         id: next_id,
         bytes: 0,
         records: 0,
+        recyclable: true,
     });
     let start = if segments.iter().any(|s| s.id == ack.segment) {
         ack
     } else {
         Position::default()
     };
-    let segment_bytes = (config.max_bytes / 16).clamp(64 << 10, 64 << 20);
+    let segment_bytes = (config.max_bytes / 16).clamp(64 << 10, 16 << 20);
     // A journal replaced by a reload takes its states with it; this one starts afresh.
     Metrics::set(&metrics.journal_max_bytes, config.max_bytes);
     Metrics::set(&metrics.journal_write_failing, 0);

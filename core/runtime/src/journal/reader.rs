@@ -19,7 +19,7 @@ pub(crate) struct JournalReader {
     pub(super) shared: Arc<Shared>,
     pub(super) pos: Position,
     /// The segment being read, buffered, and the offset the buffer is at.
-    pub(super) file: Option<(u64, BufReader<File>, u64)>,
+    pub(super) file: Option<(u64, BufReader<segment::Bounded>, u64)>,
     pub(super) ack_saved: Instant,
     /// An acknowledgement not yet on disk (saved at most every `ACK_SAVE_EVERY`,
     /// and once the reader is idle).
@@ -114,7 +114,7 @@ impl JournalReader {
                     };
                     return Next::Chunk(chunk, self.pos);
                 }
-                Ok(Found::Corrupt { resume }) => {
+                Ok(Found::Corrupt { resume, .. }) => {
                     // Regions the start-up scan found were counted and logged then.
                     let known = sh.lock().counted_corrupt.remove(&(id, self.pos.offset));
                     if !known {
@@ -143,13 +143,16 @@ impl JournalReader {
 
     fn read(&mut self, id: u64, limit: u64) -> std::io::Result<Found> {
         if self.file.as_ref().is_none_or(|(open, _, _)| *open != id) {
-            let f = File::open(segment_path(&self.shared.config.dir, id))?;
+            let f = segment::Bounded::new(File::open(segment_path(&self.shared.config.dir, id))?);
             self.file = Some((id, BufReader::with_capacity(256 * 1024, f), u64::MAX));
         }
         let Some((_, reader, at)) = &mut self.file else {
             return Err(std::io::Error::other("segment not open"));
         };
-        let found = segment::read_entry(reader, self.pos.offset, limit, *at == self.pos.offset)?;
+        // What was buffered lies before the old limit, so it stays valid.
+        reader.get_mut().limit = limit;
+        let found =
+            segment::read_entry(reader, id, self.pos.offset, limit, *at == self.pos.offset)?;
         *at = match &found {
             Found::Entry { end, .. } => *end,
             _ => u64::MAX,
@@ -176,9 +179,9 @@ impl JournalReader {
             if !done {
                 break;
             }
-            let id = front.id;
+            let (id, recyclable) = (front.id, front.recyclable);
             st.segments.pop_front();
-            done_segments.push(id);
+            done_segments.push((id, recyclable));
             if self.file.as_ref().is_some_and(|(open, _, _)| *open == id) {
                 self.file = None;
             }
@@ -187,8 +190,15 @@ impl JournalReader {
         drop(st);
         sh.changed.notify_all();
         // Deleting a large file can block on the file system: not under the lock.
-        for id in done_segments {
-            let _ = std::fs::remove_file(segment_path(&sh.config.dir, id));
+        // The first done segment of this run's format becomes the spare the next
+        // segment is written into, unless there is one already.
+        let dir = &sh.config.dir;
+        for (id, recyclable) in done_segments {
+            let path = segment_path(dir, id);
+            let keep = recyclable && std::fs::symlink_metadata(spare_path(dir)).is_err();
+            if !keep || std::fs::rename(&path, spare_path(dir)).is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
         }
         if self.ack_saved.elapsed() >= ACK_SAVE_EVERY {
             self.save_ack(pos);

@@ -1,20 +1,24 @@
 //! The workers' end: appends, the fsync policy, back-pressure and drop_oldest.
 
 use super::*;
-use std::io::{IoSlice, Write};
+use std::io::IoSlice;
 
-/// Writes `parts` one after the other, as `write_all` of them joined would, but
-/// without joining them (an entry's payload is not copied behind its header).
-fn write_all_parts(mut file: &File, parts: &[&[u8]]) -> std::io::Result<()> {
+/// Writes `parts` one after the other at offset `at`, as `write_all_at` of them
+/// joined would, but without joining them (an entry's payload is not copied
+/// behind its header).
+fn write_all_parts(file: &File, mut at: u64, parts: &[&[u8]]) -> std::io::Result<()> {
     let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
     let mut left = &mut slices[..];
     IoSlice::advance_slices(&mut left, 0);
     while !left.is_empty() {
-        match file.write_vectored(left) {
+        match rustix::io::pwritev(file, left, at) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut left, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Ok(n) => {
+                at += n as u64;
+                IoSlice::advance_slices(&mut left, n);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
@@ -101,11 +105,11 @@ impl JournalWriter {
             }
             st.rotate_first = false;
         }
-        let header = segment::header(chunk.table, chunk.records, &chunk.data);
-        if let Err(e) = write_all_parts(&st.file, &[&header, &chunk.data]) {
+        let (id, end) = st.segments.back().map_or((0, 0), |s| (s.id, s.bytes));
+        let header = segment::header(id, chunk.table, chunk.records, &chunk.data);
+        if let Err(e) = write_all_parts(&st.file, end, &[&header, &chunk.data]) {
             // Cut what part of the entry got written, so the next one starts where
             // readers expect it; if even that fails, the next append starts a new segment.
-            let end = st.segments.back().map_or(0, |s| s.bytes);
             if st.file.set_len(end).is_err() {
                 st.rotate_first = true;
             }
@@ -279,7 +283,7 @@ mod parts_tests {
         let path = dir.path().join("f");
         let file = File::create(&path).unwrap();
         let big = vec![b'x'; 300_000];
-        write_all_parts(&file, &[b"head", &[], &big, b"tail"]).unwrap();
+        write_all_parts(&file, 0, &[b"head", &[], &big, b"tail"]).unwrap();
         let got = std::fs::read(&path).unwrap();
         assert_eq!(got.len(), 4 + big.len() + 4);
         assert!(got.starts_with(b"head") && got.ends_with(b"tail"));
