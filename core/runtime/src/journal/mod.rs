@@ -365,7 +365,7 @@ pub(crate) fn open(
         }
         if scan.torn_tail > 0 {
             if scan.recycled {
-                tracing::debug!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off what a recycled segment held before");
+                tracing::info!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off the older entries a recycled segment file held after its own");
             } else {
                 tracing::warn!(file = %path.display(), offset = scan.valid_end, bytes = scan.torn_tail, "journal: cutting off a torn tail left by a crash");
             }
