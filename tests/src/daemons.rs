@@ -37,13 +37,7 @@ impl Daemon {
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
-        let mut child = run
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = capture(child.stderr.take().unwrap());
+        let (child, logs) = spawn_captured(run);
         Daemon { child, logs }
     }
 

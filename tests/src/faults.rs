@@ -2,12 +2,12 @@
 //! notification socket, and a bare RELP client that reports how each message
 //! was answered.
 
-use crate::{agent_binary, capture, tool, wait_until, Agent};
+use crate::{agent_binary, spawn_captured, tool, wait_until, Agent};
 use serde_json::Value;
 use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,24 +93,16 @@ impl Notifications {
         let path = dir.join("syslane.toml");
         std::fs::write(&path, config).unwrap();
         // systemd sets WATCHDOG_PID to the service's pid: exec keeps the shell's.
-        let mut child = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg("WATCHDOG_PID=$$ exec \"$0\" run --config \"$1\"")
             .arg(agent_binary())
             .arg(&path)
             .env("NOTIFY_SOCKET", &self.socket)
             .env("WATCHDOG_USEC", (watchdog_ms * 1000).to_string())
-            .env("SYSLANE_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = capture(child.stderr.take().unwrap());
-        let agent = Agent {
-            child: Some(child),
-            logs,
-        };
+            .env("SYSLANE_LOG", "info");
+        let agent = Agent::from_command(command);
         assert!(
             wait_until(Duration::from_secs(20), || self.seen("READY=1") > 0),
             "no READY=1:\n{}",
@@ -237,13 +229,7 @@ pub fn read_complete_records(path: &Path) -> Vec<Value> {
 impl Agent {
     /// Starts `command` (which runs the agent), capturing its stderr.
     pub fn from_command(mut command: Command) -> Agent {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = capture(child.stderr.take().unwrap());
+        let (child, logs) = spawn_captured(&mut command);
         Agent {
             child: Some(child),
             logs,

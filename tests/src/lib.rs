@@ -185,8 +185,16 @@ pub fn counter(stats: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Collects a child's stderr lines into a shared string, on a thread of its own.
-pub(crate) fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
+/// Starts `command` with no stdin or stdout, collecting its stderr lines into a
+/// shared string on a thread of its own.
+pub(crate) fn spawn_captured(command: &mut Command) -> (Child, Arc<Mutex<String>>) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
     let logs = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&logs);
     std::thread::spawn(move || {
@@ -196,7 +204,7 @@ pub(crate) fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
             l.push('\n');
         }
     });
-    logs
+    (child, logs)
 }
 
 /// Runs `syslane` with `args` to completion: (success, stdout, stderr).
@@ -254,20 +262,12 @@ impl Agent {
     }
 
     fn spawn_with(args: &[&str], level: &str, env: &[(&str, &str)]) -> Agent {
-        let mut child = Command::new(agent_binary())
+        let mut command = Command::new(agent_binary());
+        command
             .args(args)
             .env("SYSLANE_LOG", level)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = capture(child.stderr.take().unwrap());
-        Agent {
-            child: Some(child),
-            logs,
-        }
+            .envs(env.iter().copied());
+        Agent::from_command(command)
     }
 
     /// Waits up to `secs` seconds for `text` in the agent's log; fails the test with
