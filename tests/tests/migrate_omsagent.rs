@@ -239,8 +239,37 @@ fn rsyslog_forwards_the_same_set_before_and_after_the_migration() {
     unique.dedup();
     assert_eq!(unique, before_syslog, "the old rules forwarded each once");
 
-    // The swap.
+    // The swap. A dry run changes nothing and says what it would do.
     let (agent, out, _, _) = start_syslane(dir.path(), &root);
+    let files_before = std::process::Command::new("ls")
+        .args(["-lR", "--time-style=full-iso"])
+        .arg(&root)
+        .output()
+        .unwrap()
+        .stdout;
+    let (ok, plan, err) = syslane(&["migrate", "omsagent", "--root", root.to_str().unwrap()]);
+    assert!(ok, "{plan}{err}");
+    for part in [
+        "Would write:",
+        "/etc/rsyslog.d/95-syslane.conf",
+        "Would disable",
+        "/etc/rsyslog.d/95-omsagent.conf:2: auth.=alert",
+        "Not carried over",
+        "Nothing was changed",
+    ] {
+        assert!(plan.contains(part), "{part}: {plan}");
+    }
+    assert!(
+        !plan.contains("password"),
+        "the proxy line is not printed: {plan}"
+    );
+    let files_after = std::process::Command::new("ls")
+        .args(["-lR", "--time-style=full-iso"])
+        .arg(&root)
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(files_before, files_after, "the dry run changed files");
     let report = migrate(&root, &spool);
     assert!(
         report.contains("disabled 6 line(s) of /etc/rsyslog.d/95-omsagent.conf"),
@@ -248,6 +277,16 @@ fn rsyslog_forwards_the_same_set_before_and_after_the_migration() {
     );
     let again = migrate(&root, &spool);
     assert!(again.contains("Nothing to change"), "{again}");
+    let copy = root.join("etc/syslane/proxy.conf");
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        "https://user01:password@proxy01.contoso.com:30443"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     // After: the migrated rules, to syslane.
     let phase2 = dir.path().join("after");

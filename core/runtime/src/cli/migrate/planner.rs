@@ -145,7 +145,11 @@ fn describe_rule(r: &OldRule) -> String {
                     .filter(|(_, b)| **b != 0)
                     .map(|(f, _)| FACILITY_NAMES[f])
                     .collect();
-            format!("facilities {}", facs.join(","))
+            if facs.is_empty() {
+                "no syslog facility (rsyslog's own marks)".to_string()
+            } else {
+                format!("facilities {}", facs.join(","))
+            }
         }
         Picks::Content => "CEF and Cisco ASA lines by content".into(),
         Picks::Unknown(t) => format!("a rule this tool does not read: {t}"),
@@ -277,6 +281,15 @@ pub(super) fn plan(
             )
         }
     };
+    if security && !text.contains("ASA") {
+        cannot_carry.push(format!(
+            "Cisco ASA lines: this build's {} drop-in sends only CEF to syslane's security listener; ASA lines reach the syslog listener when their facility is in the selection (forward them with a rule of your own until the drop-in routes them)",
+            match daemon {
+                DaemonKind::Rsyslog => "rsyslog",
+                DaemonKind::SyslogNg => "syslog-ng",
+            }
+        ));
+    }
     let header = format!(
         "# Carried over from the Log Analytics agent (workspace {}) by `syslane migrate omsagent`.\n",
         chosen.as_ref().map_or("-", |w| w.id.as_str())
@@ -308,9 +321,7 @@ pub(super) fn plan(
     });
 
     let mut edits = disable(root, found, &carried)?;
-    if daemon == DaemonKind::Rsyslog {
-        include_drop_ins(root, &mut edits)?;
-    }
+    include_drop_ins(root, daemon, &mut edits)?;
     cannot_carry.push("the workspace key and the agent's certificate: the Logs Ingestion API takes an Entra identity and a data collection rule instead; set them up as README, \"Ship to Azure\", says (`deploy.sh` prints the [output] to use)".into());
     for w in found
         .workspaces
@@ -360,44 +371,60 @@ fn syslane_drop_in(ws: Option<&Workspace>, proxy: bool, output_is_azure: bool) -
     out
 }
 
-/// rsyslog without `/etc/rsyslog.d` (the old agent then wrote into rsyslog.conf):
-/// syslane's rules still go into a drop-in, never into rsyslog.conf, whose
-/// `@127.0.0.1:25…` lines the old agent's uninstall strips; rsyslog.conf is made
-/// to read the drop-ins.
-fn include_drop_ins(root: &Root, edits: &mut Vec<Edit>) -> Result<(), String> {
-    const CONF: &str = "/etc/rsyslog.conf";
-    let at = edits.iter().position(|e| e.path == Path::new(CONF));
+/// A daemon configuration that does not read its drop-in directory (rsyslog
+/// without `/etc/rsyslog.d`, where the old agent wrote into rsyslog.conf; a
+/// syslog-ng.conf without `@include` of `conf.d`): syslane's rules still go into
+/// a drop-in, never into the main file, whose `@127.0.0.1:25…` or `_oms` lines
+/// the old agent's uninstall strips; the main file is made to read the drop-ins.
+fn include_drop_ins(root: &Root, daemon: DaemonKind, edits: &mut Vec<Edit>) -> Result<(), String> {
+    let (conf, dir, line) = match daemon {
+        DaemonKind::Rsyslog => (
+            "/etc/rsyslog.conf",
+            "/etc/rsyslog.d/",
+            "$IncludeConfig /etc/rsyslog.d/*.conf",
+        ),
+        DaemonKind::SyslogNg => (
+            "/etc/syslog-ng/syslog-ng.conf",
+            "/etc/syslog-ng/conf.d/",
+            "@include \"/etc/syslog-ng/conf.d/*.conf\"",
+        ),
+    };
+    let at = edits.iter().position(|e| e.path == Path::new(conf));
     let text = match at {
         Some(i) => edits[i].text.clone(),
-        None => std::fs::read_to_string(root.path(CONF))
-            .map_err(|e| format!("{CONF}: cannot read it: {e}"))?,
+        None => std::fs::read_to_string(root.path(conf))
+            .map_err(|e| format!("{conf}: cannot read it: {e}"))?,
     };
     let reads_drop_ins = text.lines().any(|l| {
         let l = l.trim();
         !l.starts_with('#')
-            && l.contains("/etc/rsyslog.d/")
-            && (l.starts_with("$IncludeConfig") || l.starts_with("include("))
+            && l.contains(dir)
+            && (l.starts_with("$IncludeConfig")
+                || l.starts_with("include(")
+                || l.starts_with("@include"))
     });
     if reads_drop_ins {
         return Ok(());
     }
-    let added = "# Added by syslane migrate: read the drop-ins (syslane forwards from /etc/rsyslog.d/95-syslane.conf).\n$IncludeConfig /etc/rsyslog.d/*.conf\n";
+    let added = format!(
+        "# Added by syslane migrate: read the drop-ins, where syslane's rules are.\n{line}\n"
+    );
     let mut new = text;
     if !new.ends_with('\n') && !new.is_empty() {
         new.push('\n');
     }
-    new.push_str(added);
-    let why = "rsyslog.conf did not read /etc/rsyslog.d, where syslane's rules go".to_string();
+    new.push_str(&added);
+    let why = format!("it did not read {dir}, where syslane's rules go");
     match at {
         Some(i) => {
             edits[i].text = new;
-            edits[i].appended = Some((added.to_string(), why));
+            edits[i].appended = Some((added, why));
         }
         None => edits.push(Edit {
-            path: CONF.into(),
+            path: conf.into(),
             text: new,
             disabled: Vec::new(),
-            appended: Some((added.to_string(), why)),
+            appended: Some((added, why)),
         }),
     }
     Ok(())

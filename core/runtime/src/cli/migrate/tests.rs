@@ -260,6 +260,16 @@ fn rsyslog_cef_installer_only() {
     let plan = plan_of(&root, None);
     let drop_in = file(&plan, planner::RSYSLOG_DROP_IN);
     assert!(drop_in.contains("prifilt(\"*.none\")"), "{drop_in}");
+    // ASA lines are said not to be carried exactly when the drop-in does not route them.
+    assert_eq!(
+        drop_in.contains("ASA"),
+        !plan
+            .cannot_carry
+            .iter()
+            .any(|c| c.contains("Cisco ASA lines")),
+        "{:?}",
+        plan.cannot_carry
+    );
     assert!(drop_in.contains("port=\"25226\""), "{drop_in}");
     assert_eq!(
         disabled_lines(&plan, "/etc/rsyslog.d/security-config-omsagent.conf"),
@@ -366,6 +376,19 @@ fn syslog_ng_single_workspace_blocks_and_security_by_facility() {
         disabled_lines(&plan, "/etc/syslog-ng/security-config-omsagent.conf"),
         vec![2, 3, 4]
     );
+    // This syslog-ng.conf does not read conf.d: it is made to.
+    let edit = plan
+        .edits
+        .iter()
+        .find(|e| e.path == Path::new("/etc/syslog-ng/syslog-ng.conf"))
+        .unwrap();
+    assert!(
+        edit.text
+            .ends_with("\n@include \"/etc/syslog-ng/conf.d/*.conf\"\n"),
+        "{}",
+        edit.text
+    );
+    assert!(!edit.text.lines().last().unwrap().contains("_oms"));
     apply_twice(&root, None);
 }
 
