@@ -14,8 +14,10 @@ pub mod tools;
 pub use tools::{find_program, tool};
 mod daemons;
 mod faults;
+mod tinyproxy;
 pub use daemons::{rsyslog_relp_forwarder, Daemon, Rsyslog, SyslogNg};
 pub use faults::{read_complete_records, relp_send, Notifications, RelpOutcome, Tmpfs};
+pub use tinyproxy::Tinyproxy;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};

@@ -1,11 +1,11 @@
 //! The azure output through real proxies: tinyproxy from Debian (plain HTTP, Basic
-//! auth) and the emulator's TLS-speaking proxy (an `https://` proxy), from
-//! `proxy_file` or from `HTTPS_PROXY` with `NO_PROXY`; and no secret in any log
-//! line, error or check output of succeeding and failing runs.
+//! auth) and the emulator's TLS-speaking proxy (`proxy_tls = true`, or `https://`
+//! in `HTTPS_PROXY`), from `proxy_file` or from `HTTPS_PROXY` with `NO_PROXY`; and
+//! no secret in any log line, error or check output of succeeding and failing runs.
+//! The old agent's proxy line as written is in `azure_proxy_agent_line.rs`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use syslane_tests::emulator::*;
 use syslane_tests::*;
@@ -15,54 +15,6 @@ use syslane_tests::*;
 /// works gets in. (`@`, `:`, `/` and `%` are covered by the parser's unit tests.)
 const PROXY_PASSWORD: &str = "Pa.ss-w_rd";
 const PROXY_PASSWORD_ENCODED: &str = "Pa%2Ess%2Dw%5Frd";
-
-struct Tinyproxy {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Tinyproxy {
-    fn start(dir: &Path, port: u16, allowed_port: u16) -> Tinyproxy {
-        let log = dir.join("tinyproxy.log");
-        let conf = dir.join("tinyproxy.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Connect\nPidFile \"{}\"\nMaxClients 50\nAllow 127.0.0.1\nBasicAuth syslane {PROXY_PASSWORD}\nConnectPort {allowed_port}\n",
-                log.display(),
-                dir.join("tinyproxy.pid").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(tool("tinyproxy"))
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tinyproxy starts");
-        assert!(
-            wait_until(Duration::from_secs(20), || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            }),
-            "tinyproxy did not start"
-        );
-        Tinyproxy { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Tinyproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A proxy setting in a file only the agent may read, as `proxy_file` wants it.
 fn proxy_file(run: &Path, setting: &str) -> std::path::PathBuf {
@@ -96,7 +48,12 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     let emu = Emulator::start(dir.path(), &[]);
     let proxy_port = free_port();
     let https_port: u16 = emu.s("https_port").parse().unwrap();
-    let proxy = Tinyproxy::start(dir.path(), proxy_port, https_port);
+    let proxy = Tinyproxy::start(
+        dir.path(),
+        proxy_port,
+        https_port,
+        Some(("syslane", PROXY_PASSWORD)),
+    );
     let mut outputs: Vec<(String, String)> = Vec::new();
 
     // 1. Through the proxy, with the right password: everything arrives, tunnelled.
@@ -156,7 +113,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
     outputs.push(("agent with a wrong proxy password".into(), agent.logs()));
     agent.stop();
 
-    // 2b. https:// to a proxy that speaks plain HTTP: the fix is in the message.
+    // 2b. proxy_tls = true to a proxy that speaks plain HTTP: the fix is in the message.
     let (run, port) = scenario(dir.path(), "tls-to-plain");
     let file = proxy_file(
         &run,
@@ -169,7 +126,7 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
             port,
             &emu.output_toml(
                 "client_secret",
-                &format!("proxy_file = \"{}\"", file.display()),
+                &format!("proxy_file = \"{}\"\nproxy_tls = true", file.display()),
             ),
         ),
     )
@@ -179,9 +136,13 @@ fn through_a_real_proxy_with_basic_auth_and_no_secret_in_any_output() {
         "--config",
         run.join("syslane.toml").to_str().unwrap(),
     ]);
-    assert!(!check.0 && check.2.contains("write http://"), "{}", check.2);
+    assert!(
+        !check.0 && check.2.contains("remove proxy_tls = true"),
+        "{}",
+        check.2
+    );
     outputs.push((
-        "check-config with https:// to a plain proxy".into(),
+        "check-config with proxy_tls to a plain proxy".into(),
         check.2,
     ));
 
@@ -292,11 +253,11 @@ fn through_an_https_proxy_from_proxy_file_or_the_environment() {
     let tunnels = || emu.stat(&["proxy_tunnels", target.as_str()]);
     let mut outputs: Vec<(String, String)> = Vec::new();
 
-    // 1. proxy_file names an https:// proxy: TLS to the proxy, then the tunnel.
+    // 1. proxy_file with proxy_tls: TLS to the proxy, then the tunnel.
     let (run, port) = scenario(dir.path(), "https-proxy");
     let output = emu.output_toml(
         "client_certificate",
-        &format!("proxy_file = \"{}\"", emu.s("proxy_file")),
+        &format!("proxy_file = \"{}\"\nproxy_tls = true", emu.s("proxy_file")),
     );
     let agent = Agent::start_logging(&run, &azure_config(&plugins, port, &output), "trace");
     send_tcp_lf(
@@ -328,7 +289,7 @@ fn through_an_https_proxy_from_proxy_file_or_the_environment() {
             port,
             &emu.output_toml(
                 "client_secret",
-                &format!("proxy_file = \"{}\"", file.display()),
+                &format!("proxy_file = \"{}\"\nproxy_tls = true", file.display()),
             ),
         ),
     )
@@ -350,8 +311,8 @@ fn through_an_https_proxy_from_proxy_file_or_the_environment() {
     let (ok, out) = check_with_env(&config, &[("HTTPS_PROXY", &setting)]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("the endpoint is reached through the https:// proxy")
-            && out.contains("(HTTPS_PROXY)"),
+        out.contains("the endpoint is reached through the proxy 127.0.0.1:")
+            && out.contains("(TLS to the proxy; HTTPS_PROXY)"),
         "{out}"
     );
     assert!(tunnels() > before, "{}", emu.stats());

@@ -71,21 +71,89 @@ fn plugins_lists_the_built_in_plugins() {
     }
 }
 
+/// A port another program holds (as the Log Analytics agent holds udp/25224 and
+/// tcp/25226 during a swap) does not stop the agent: the other listeners serve,
+/// the wait is logged once, and the port is taken as soon as it is freed.
 #[test]
-fn a_port_in_use_is_a_clear_startup_error() {
+fn a_port_in_use_is_waited_for_and_taken_once_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
+    let busy = free_port();
+    let free = free_port();
+    let held_udp = std::net::UdpSocket::bind(("127.0.0.1", busy)).unwrap();
+    let held_tcp = std::net::TcpListener::bind(("127.0.0.1", busy)).unwrap();
+    let out = dir.path().join("o.jsonl");
+    let config = config_with(
+        &build_dir(),
+        &format!(
+            "[[listen]]\naddress = \"udp://127.0.0.1:{busy}\"\ninput = \"syslog\"\n\
+             [[listen]]\naddress = \"tcp://127.0.0.1:{busy}\"\ninput = \"syslog\"\n\
+             [[listen]]\naddress = \"tcp://127.0.0.1:{free}\"\ninput = \"syslog\"\n"
+        ),
+        &out,
+    );
+    let agent = Agent::start(dir.path(), &config);
+    agent.expect_log("the port is in use by another program", 20);
+    let logs = agent.logs();
+    for address in [
+        format!("udp://127.0.0.1:{busy}"),
+        format!("tcp://127.0.0.1:{busy}"),
+    ] {
+        assert!(logs.contains(&address), "{address}: {logs}");
+    }
+    // The free listener serves meanwhile.
+    send_tcp_lf(free, ["<13>1 - h a - - - while-waiting".to_string()]);
+    assert!(
+        wait_until(Duration::from_secs(20), || count_lines(&out) == 1),
+        "{}",
+        agent.logs()
+    );
+    drop(held_tcp);
+    drop(held_udp);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            agent
+                .logs()
+                .matches("the port is free now: listening")
+                .count()
+                == 2
+        }),
+        "{}",
+        agent.logs()
+    );
+    send_tcp_lf(busy, ["<13>1 - h a - - - tcp-after".to_string()]);
+    send_udp(busy, ["<13>1 - h a - - - udp-after".to_string()], 1);
+    assert!(
+        wait_until(Duration::from_secs(20), || count_lines(&out) == 3),
+        "{}",
+        agent.logs()
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("tcp-after") && text.contains("udp-after"),
+        "{text}"
+    );
+    agent.stop();
+}
+
+/// A port that cannot be bound for another reason still stops the start, named.
+#[test]
+fn a_listen_address_that_cannot_be_bound_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("syslane.toml");
+    let port = free_port();
     std::fs::write(
         &config,
-        config_text(&build_dir(), port, "", &dir.path().join("o.jsonl")),
+        config_with(
+            &build_dir(),
+            &format!("[[listen]]\naddress = \"tcp://192.0.2.1:{port}\"\ninput = \"syslog\"\n"),
+            &dir.path().join("o.jsonl"),
+        ),
     )
     .unwrap();
     let (ok, _, err) = syslane(&["run", "--config", config.to_str().unwrap()]);
     assert!(!ok);
     assert!(
-        err.contains(&format!("cannot listen on tcp://127.0.0.1:{port}")),
+        err.contains(&format!("cannot listen on tcp://192.0.2.1:{port}")),
         "{err}"
     );
 }

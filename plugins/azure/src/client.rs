@@ -1,6 +1,6 @@
 //! The HTTPS client: rustls with TLS 1.2 as the floor, the system's roots plus an
-//! optional CA file, an optional CONNECT proxy (spoken to over TLS when it is an
-//! `https://` one), and timeouts. Certificate checks cannot be turned off.
+//! optional CA file, an optional CONNECT proxy (spoken to over TLS when asked:
+//! `proxy_tls`, or `https://` in `HTTPS_PROXY`), and timeouts. Certificate checks cannot be turned off.
 
 use crate::proxy::ProxySetting;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ impl Client {
                     .any(|p| text.starts_with(p)) =>
             {
                 format!(
-                "{text} (through the https:// proxy {at}: the agent speaks TLS to it; if it takes plain HTTP, write http://, the tunnel to Azure is TLS either way)"
+                "{text} (through the proxy {at}, spoken to over TLS: if it takes plain HTTP, remove proxy_tls = true, or write http:// in HTTPS_PROXY; the tunnel to Azure is TLS either way)"
             )
             }
             Some((at, _))

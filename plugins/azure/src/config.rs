@@ -39,6 +39,9 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub proxy: Option<Secret>,
     pub proxy_file: Option<PathBuf>,
+    /// TLS to the proxy of `proxy`/`proxy_file` itself; their scheme never means it.
+    #[serde(default)]
+    pub proxy_tls: bool,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     #[serde(default = "default_concurrency")]

@@ -96,19 +96,22 @@ impl Output for AzureOutput {
         let c = config::parse(config)?;
         let endpoint = c.endpoint.trim_end_matches('/').to_string();
         let proxy_file = c.proxy_file.as_ref().map(|f| host.resolve_path(f));
-        let plan = ProxyPlan::new(c.proxy.as_ref(), proxy_file.as_deref(), &|name| {
-            std::env::var(name).ok()
-        })?;
+        let plan = ProxyPlan::new(
+            c.proxy.as_ref(),
+            proxy_file.as_deref(),
+            c.proxy_tls,
+            &|name| std::env::var(name).ok(),
+        )?;
         let roots = client::roots(c.ca_file.as_ref().map(|p| host.resolve_path(p)).as_deref())?;
         let timeout = Duration::from_secs(c.timeout_secs);
         let endpoint_proxy = plan.for_url(&endpoint);
         let authority_proxy = plan.for_url(&c.auth.authority_host);
         let describe = |p: Option<&ProxySetting>| match p {
             Some(p) => format!(
-                "through the {} proxy {}:{} ({})",
-                if p.tls { "https://" } else { "http://" },
+                "through the proxy {}:{} ({} to the proxy; {})",
                 p.host,
                 p.port,
+                if p.tls { "TLS" } else { "plain TCP" },
                 plan.source
             ),
             None => "directly".to_string(),

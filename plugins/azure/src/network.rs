@@ -1,13 +1,15 @@
 //! Which proxy a destination is reached through.
 //!
 //! `proxy_file` (or `proxy`, without a password) in the configuration applies to
-//! the ingestion endpoint and the authority host. Without either, the proxy comes
-//! from the environment as curl reads it for `https://` URLs: `https_proxy`,
+//! the ingestion endpoint and the authority host; it is in the Log Analytics
+//! agent's syntax, a plain TCP hop to the proxy unless `proxy_tls` is set. Without
+//! either, the proxy comes from the environment as curl reads it for `https://`
+//! URLs (there `https://` means TLS to the proxy): `https_proxy`,
 //! `HTTPS_PROXY`, then `all_proxy`, `ALL_PROXY`; hosts matching `no_proxy` /
 //! `NO_PROXY` go direct (so a private-link endpoint can be exempted). The local
 //! identity endpoints (IMDS, Arc) are always reached directly.
 
-use crate::proxy::{self, ProxySetting};
+use crate::proxy::{self, ProxySetting, Syntax};
 use crate::secret::Secret;
 use std::net::IpAddr;
 use std::path::Path;
@@ -26,15 +28,21 @@ const NO_PROXY_VARS: [&str; 2] = ["no_proxy", "NO_PROXY"];
 
 impl ProxyPlan {
     /// From the configuration, else from the environment (`env` reads a variable).
+    /// `tls`: `proxy_tls`, TLS to a configured proxy.
     pub fn new(
         inline: Option<&Secret>,
         file: Option<&Path>,
+        tls: bool,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ProxyPlan, String> {
+        let syntax = Syntax::Agent { tls };
+        if tls && inline.is_none() && file.is_none() {
+            return Err("proxy_tls applies to the proxy of proxy_file or proxy, and neither is set; for a proxy from HTTPS_PROXY or ALL_PROXY, write https:// there for TLS to the proxy (curl's meaning)".into());
+        }
         let (setting, source) = match (inline, file) {
             (Some(_), Some(_)) => return Err("set proxy or proxy_file, not both".into()),
             (Some(p), None) => {
-                let setting = proxy::parse(p.expose())?;
+                let setting = proxy::parse_as(p.expose(), syntax)?;
                 if setting.password.is_some() {
                     return Err(
                         "proxy: a password written in the configuration file is refused, since the file is usually readable by others (the packaged one is 0644); put the whole setting in a file of its own, readable only by the agent's user, and set proxy_file to it (e.g. /etc/syslane/proxy.conf, mode 0600), or give the proxy in HTTPS_PROXY".into(),
@@ -43,7 +51,7 @@ impl ProxyPlan {
                 (Some(setting), "proxy".to_string())
             }
             (None, Some(f)) => (
-                Some(proxy::read_file(f)?),
+                Some(proxy::read_file(f, syntax)?),
                 format!("proxy_file {}", f.display()),
             ),
             (None, None) => {
@@ -53,7 +61,10 @@ impl ProxyPlan {
                 match found {
                     None => (None, String::new()),
                     Some((var, value)) => (
-                        Some(proxy::parse(&value).map_err(|e| format!("{var}: {e}"))?),
+                        Some(
+                            proxy::parse_as(&value, Syntax::Curl)
+                                .map_err(|e| format!("{var}: {e}"))?,
+                        ),
                         var.to_string(),
                     ),
                 }
@@ -208,7 +219,7 @@ mod tests {
             "NO_PROXY" => Some(".privatelink.monitor.azure.com".to_string()),
             _ => None,
         };
-        let plan = ProxyPlan::new(None, None, &env).unwrap();
+        let plan = ProxyPlan::new(None, None, false, &env).unwrap();
         assert_eq!(plan.source, "HTTPS_PROXY");
         let p = plan
             .for_url("https://login.microsoftonline.com/t/oauth2/v2.0/token")
@@ -218,30 +229,36 @@ mod tests {
             .for_url("https://x.westeurope-1.ingest.privatelink.monitor.azure.com")
             .is_none());
         let nothing = |_: &str| None;
-        assert!(ProxyPlan::new(None, None, &nothing)
+        assert!(ProxyPlan::new(None, None, false, &nothing)
             .unwrap()
             .for_url("https://a")
             .is_none());
         let bad = |name: &str| (name == "https_proxy").then(|| "socks5://h:1".to_string());
-        let e = ProxyPlan::new(None, None, &bad).unwrap_err();
+        let e = ProxyPlan::new(None, None, false, &bad).unwrap_err();
         assert!(
             e.starts_with("https_proxy: ") && e.contains("not supported"),
             "{e}"
         );
         // A configured proxy wins and NO_PROXY does not apply to it.
         let inline = Secret::new("http://proxy.local:8080".into());
-        let plan = ProxyPlan::new(Some(&inline), None, &env).unwrap();
+        let plan = ProxyPlan::new(Some(&inline), None, false, &env).unwrap();
         assert_eq!(plan.source, "proxy");
         assert!(plan
             .for_url("https://x.ingest.privatelink.monitor.azure.com")
             .is_some());
+        assert!(!plan.for_url("https://a").unwrap().tls);
+        let inline = Secret::new("https://proxy.local:8080".into());
+        let plan = ProxyPlan::new(Some(&inline), None, true, &env).unwrap();
+        assert!(plan.for_url("https://a").unwrap().tls);
+        let e = ProxyPlan::new(None, None, true, &env).unwrap_err();
+        assert!(e.contains("HTTPS_PROXY") && e.contains("https://"), "{e}");
     }
 
     #[test]
     fn a_password_inline_in_the_configuration_is_refused_without_showing_it() {
         let nothing = |_: &str| None;
         let inline = Secret::new("https://user:topsecret@proxy.local:3128".into());
-        let e = ProxyPlan::new(Some(&inline), None, &nothing).unwrap_err();
+        let e = ProxyPlan::new(Some(&inline), None, false, &nothing).unwrap_err();
         assert!(e.contains("proxy_file") && e.contains("0600"), "{e}");
         assert!(!e.contains("topsecret"));
     }

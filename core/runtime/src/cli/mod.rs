@@ -1,9 +1,10 @@
 //! The command line: `run`, `check-config`, `plugins`, `stats`, `dead-letter`,
-//! `syslog-config`, `--version`.
+//! `syslog-config`, `migrate`, `--version`.
 
 mod check;
 mod check_env;
 mod dead_letter;
+mod migrate;
 mod run;
 pub(crate) mod stats;
 pub(crate) mod syslog_config;
@@ -109,6 +110,13 @@ enum Command {
     /// and severities to syslane (and CEF events to the CEF port), checks it with
     /// the daemon's own checker, and installs (--install) or removes (--remove) it.
     SyslogConfig(syslog_config::Args),
+    /// Carries another agent's setup on this host over to syslane: prints the plan,
+    /// or with --apply writes syslane's files and the syslog daemon's drop-in and
+    /// disables the old forwarding (with backups).
+    Migrate {
+        #[command(subcommand)]
+        from: migrate::From,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +180,7 @@ pub(crate) fn main() -> ExitCode {
             .and_then(|p| stats::show(&p, prometheus, interval))
             .map(|text| print!("{}", printable(&text))),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
+        Command::Migrate { from } => migrate::run(&from).map(|text| print!("{}", printable(&text))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

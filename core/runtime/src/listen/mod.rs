@@ -8,6 +8,7 @@
 //! cannot be paused: a UDP batch that finds the queues full past a short wait is
 //! dropped and counted.
 
+mod busy;
 mod datagram;
 mod relp;
 mod slots;
@@ -233,7 +234,31 @@ impl ListenContext {
     }
 }
 
-/// Binds every configured listener; fails with the address and the reason.
+/// Serves a bound UDP socket: its datagrams, and the kernel's drops on it.
+async fn serve_udp(
+    socket: tokio::net::UdpSocket,
+    bound: std::net::SocketAddr,
+    index: usize,
+    ctx: Arc<ListenContext>,
+) {
+    let drops = match udp::inode(&socket) {
+        Some(inode) => Some(udp::watch_drops(inode, bound, Arc::clone(&ctx))),
+        None => {
+            tracing::warn!(address = %bound, "cannot find the UDP socket in /proc; datagrams the kernel drops will not be counted");
+            None
+        }
+    };
+    let run = datagram::run(datagram::DatagramSocket::Udp(socket), index, ctx);
+    match drops {
+        Some(drops) => {
+            tokio::join!(drops, run);
+        }
+        None => run.await,
+    }
+}
+
+/// Binds every configured listener; fails with the address and the reason. A
+/// TCP or UDP port in use by another program is waited for (`busy`).
 pub(crate) async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<JoinSet<()>, String> {
     let mut tasks = JoinSet::new();
     for (index, listen) in config.listen.iter().enumerate() {
@@ -244,34 +269,56 @@ pub(crate) async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<Jo
                 escape(&listen.address.to_string())
             )
         };
+        let in_use = |e: &std::io::Error| e.kind() == std::io::ErrorKind::AddrInUse;
         let bound = match &listen.address {
-            ListenAddress::Udp(addr) => {
-                let socket = udp::bind(*addr, ctx.udp_receive_buffer).map_err(fail)?;
-                let bound = socket.local_addr().map_err(fail)?;
-                match udp::inode(&socket) {
-                    Some(inode) => {
-                        tasks.spawn(udp::watch_drops(inode, bound, Arc::clone(&ctx)));
-                    }
-                    None => {
-                        tracing::warn!(address = %listen.address, "cannot find the UDP socket in /proc; datagrams the kernel drops will not be counted")
-                    }
+            ListenAddress::Udp(addr) => match udp::bind(*addr, ctx.udp_receive_buffer) {
+                Ok(socket) => {
+                    let bound = socket.local_addr().map_err(fail)?;
+                    tasks.spawn(serve_udp(socket, bound, index, Arc::clone(&ctx)));
+                    Some(bound)
                 }
-                tasks.spawn(datagram::run(
-                    datagram::DatagramSocket::Udp(socket),
-                    index,
-                    Arc::clone(&ctx),
-                ));
-                Some(bound)
-            }
+                Err(e) if in_use(&e) => {
+                    let (addr, ctx) = (*addr, Arc::clone(&ctx));
+                    let address = listen.address.to_string();
+                    tasks.spawn(async move {
+                        let buffer = ctx.udp_receive_buffer;
+                        let shutdown = ctx.shutdown.clone();
+                        let bind = || udp::bind(addr, buffer);
+                        if let Some(socket) = busy::wait_for(address, bind, shutdown).await {
+                            if let Ok(bound) = socket.local_addr() {
+                                serve_udp(socket, bound, index, ctx).await;
+                            }
+                        }
+                    });
+                    continue;
+                }
+                Err(e) => return Err(fail(e)),
+            },
             ListenAddress::Tcp(addr) | ListenAddress::Relp(addr) => {
                 let speaks = match listen.address {
                     ListenAddress::Relp(_) => tcp::Speaks::Relp,
                     _ => tcp::Speaks::Syslog,
                 };
-                let listener = tcp::bind(*addr).map_err(fail)?;
-                let bound = listener.local_addr().map_err(fail)?;
-                tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx), speaks));
-                Some(bound)
+                match tcp::bind(*addr) {
+                    Ok(listener) => {
+                        let bound = listener.local_addr().map_err(fail)?;
+                        tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx), speaks));
+                        Some(bound)
+                    }
+                    Err(e) if in_use(&e) => {
+                        let (addr, ctx) = (*addr, Arc::clone(&ctx));
+                        let address = listen.address.to_string();
+                        tasks.spawn(async move {
+                            let shutdown = ctx.shutdown.clone();
+                            let bind = || tcp::bind(addr);
+                            if let Some(listener) = busy::wait_for(address, bind, shutdown).await {
+                                tcp::run(listener, index, ctx, speaks).await;
+                            }
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(fail(e)),
+                }
             }
             ListenAddress::Unix(path) => {
                 let socket = unix::bind_datagram(path, &listen.unix, ctx.udp_receive_buffer)

@@ -10,6 +10,9 @@ pub(crate) struct Rule {
     /// `None`: every facility.
     pub facility: Option<u8>,
     pub min_severity: u8,
+    /// Only `min_severity` itself, not those above it (rsyslog's `auth.=info`), as
+    /// the Log Analytics agent's rules select severities one by one.
+    pub only: bool,
 }
 
 /// What to forward and where.
@@ -37,6 +40,7 @@ impl Selection {
             rules: vec![Rule {
                 facility: None,
                 min_severity: 6,
+                only: false,
             }],
             port: 25224,
             cef_port: Some(25226),
@@ -70,6 +74,7 @@ pub(crate) fn parse_rule(text: &str) -> Result<Rule, String> {
     Ok(Rule {
         facility,
         min_severity,
+        only: false,
     })
 }
 
@@ -78,8 +83,13 @@ fn describe(sel: &Selection) -> String {
     sel.rules
         .iter()
         .map(|r| {
+            let (before, after) = if r.only {
+                ("at", "only")
+            } else {
+                ("from", "up")
+            };
             format!(
-                "#   {} from {} up\n",
+                "#   {} {before} {} {after}\n",
                 r.facility
                     .map_or("every facility", |f| FACILITY_NAMES[usize::from(f)]),
                 SEVERITY_NAMES[usize::from(r.min_severity)]
@@ -98,14 +108,19 @@ fn rsyslog_facility(code: u8) -> String {
     }
 }
 
-/// The `prifilt()` selector: `auth.info;daemon.warning`.
+/// The `prifilt()` selector: `auth.info;daemon.warning` (`*.none` for no rules:
+/// only security events are forwarded).
 fn rsyslog_selector(sel: &Selection) -> String {
+    if sel.rules.is_empty() {
+        return "*.none".into();
+    }
     sel.rules
         .iter()
         .map(|r| {
             format!(
-                "{}.{}",
+                "{}.{}{}",
                 r.facility.map_or("*".to_string(), rsyslog_facility),
+                if r.only { "=" } else { "" },
                 SEVERITY_NAMES[usize::from(r.min_severity)]
             )
         })
@@ -221,14 +236,18 @@ fn rsyslog_unix_comment() -> String {
     )
 }
 
-/// A syslog-ng filter expression for the selection.
+/// A syslog-ng filter expression for the selection (none for no rules).
 fn syslog_ng_filter(sel: &Selection) -> String {
+    if sel.rules.is_empty() {
+        return "not level(emerg..debug)".into();
+    }
     sel.rules
         .iter()
         .map(|r| {
             let level = format!(
-                "level({}..emerg)",
-                SEVERITY_NAMES[usize::from(r.min_severity)]
+                "level({}{})",
+                SEVERITY_NAMES[usize::from(r.min_severity)],
+                if r.only { "" } else { "..emerg" }
             );
             match r.facility {
                 // syslog-ng names 12..15 differently across versions; the code works.
@@ -317,7 +336,8 @@ mod tests {
             parse_rule("auth=info").unwrap(),
             Rule {
                 facility: Some(4),
-                min_severity: 6
+                min_severity: 6,
+                only: false
             }
         );
         assert_eq!(parse_rule("*.warning").unwrap().facility, None);
@@ -358,6 +378,21 @@ mod tests {
         assert_eq!(
             syslog_ng_filter(&sel),
             "(facility(4) and level(info..emerg))\n    or (facility(12) and level(err..emerg))"
+        );
+        let only = Selection {
+            rules: vec![Rule {
+                facility: Some(4),
+                min_severity: 3,
+                only: true,
+            }],
+            ..Selection::shipped_default()
+        };
+        assert_eq!(rsyslog_selector(&only), "auth.=err");
+        assert_eq!(syslog_ng_filter(&only), "(facility(4) and level(err))");
+        assert_eq!(describe(&only), "#   auth at err only\n");
+        assert_eq!(
+            describe(&sel),
+            "#   auth from info up\n#   ntp from err up\n"
         );
     }
 }
