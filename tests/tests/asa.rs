@@ -99,7 +99,7 @@ fn asa_and_ftd_lines_through_rsyslog_land_in_common_security_log_only() {
     let (plain, security, daemon_in) = (free_port(), free_port(), free_port());
     let output = emu.output_toml(
         "client_secret",
-        "security_stream = \"Custom-SyslaneSecurity\"",
+        "security_stream = \"Custom-SyslaneSecurity\"\nflush_interval_secs = 0",
     );
     let config = azure_config(&plugins, plain, &output).replace(
         "[output]",
@@ -108,6 +108,14 @@ fn asa_and_ftd_lines_through_rsyslog_land_in_common_security_log_only() {
     let agent = Agent::start(dir.path(), &config);
     let rsyslog = Rsyslog::start(dir.path(), &rsyslog_config(daemon_in, security, plain));
     let logs = || format!("rsyslog:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs());
+    // rsyslogd listens a moment after it starts.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", daemon_in)).is_ok()
+        }),
+        "{}",
+        logs()
+    );
 
     let (local, utc) = stamp();
     let cases = cases();
@@ -164,7 +172,7 @@ fn asa_and_ftd_lines_through_rsyslog_land_in_common_security_log_only() {
     // record, and counted.
     send_tcp_lf(
         security,
-        ["<13>Dec  6 10:00:00 host app: not a security event".to_string()],
+        [format!("<13>{local} host app: not a security event")],
     );
     assert!(
         wait_until(Duration::from_secs(20), || {
@@ -178,6 +186,18 @@ fn asa_and_ftd_lines_through_rsyslog_land_in_common_security_log_only() {
         "{}",
         logs()
     );
+    // Still nothing of the ASA/FTD lines in Syslog, after everything sent before.
+    let syslog = emu.records(SYSLOG_STREAM);
+    assert_eq!(syslog.len(), 2, "{syslog:?}");
+    assert_eq!(syslog[1]["SyslogMessage"], "not a security event");
+    assert!(
+        syslog.iter().all(|r| {
+            let m = r["SyslogMessage"].as_str().unwrap_or("");
+            !m.contains("%ASA-") && !m.contains("%FTD-") && r["ProcessName"] != "%ASA-6-302013"
+        }),
+        "{syslog:?}"
+    );
+    assert_eq!(emu.records(SECURITY_STREAM).len(), cases.len());
     let summary = syslane(&[
         "stats",
         "--interval",
