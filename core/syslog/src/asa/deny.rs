@@ -1,10 +1,7 @@
 //! Denies, access-list decisions, shunning and threat detection: 106001, 106006,
 //! 106007, 106010, 106014, 106015, 106021, 106023, 106100, 401004, 733100.
 //! Formats from "Cisco Secure Firewall ASA Series Syslog Messages", messages
-//! 101001–199021, 400000–450001 and 715001–776020
-//! (<https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/b_syslog/syslogs1.html>,
-//! <https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/b_syslog/syslogs4.html>,
-//! <https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/b_syslog/syslogs7.html>).
+//! 101001–199021, 400000–450001 and 715001–776020.
 
 use super::cursor::{group_user, trim, Cursor, Endpoint};
 use super::{AsaNetwork, IdFormat};

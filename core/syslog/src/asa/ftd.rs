@@ -1,7 +1,7 @@
 //! Firepower Threat Defense's own events, 430001–430005 (intrusion, connection,
 //! file and malware events), written as `Key: value` pairs joined by `, `. Format
-//! from "Cisco Secure Firewall Threat Defense Syslog Messages", messages 430001–430005
-//! (<https://www.cisco.com/c/en/us/td/docs/security/firepower/Syslogs/b_fptd_syslog_guide/security-event-syslog-messages.html>).
+//! from "Cisco Secure Firewall Threat Defense Syslog Messages", security event
+//! messages 430001–430005.
 //! FTD's other messages use the ASA ids and texts and are read by the other tables.
 
 use super::cursor::{is_address, is_count, is_port};

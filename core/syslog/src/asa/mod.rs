@@ -5,8 +5,8 @@
 //! tag, a hostname prefix, or rsyslog's RFC 5424 with the tag as APP-NAME).
 //!
 //! The text of each covered message id is read the way Cisco documents it in
-//! "Cisco Secure Firewall ASA Series Syslog Messages"
-//! (<https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/asa-syslog.html>);
+//! "Cisco Secure Firewall ASA Series Syslog Messages" (Cisco's syslog guide, one
+//! chapter per id range);
 //! the ids are in per-family tables (`conn`, `deny`, `user`, `ftd`). Any other id,
 //! and a covered id whose text does not have its documented shape, is read by the
 //! generic path (`src IF:IP/PORT dst IF:IP/PORT`, `from IF:IP/PORT to IF:IP/PORT`).

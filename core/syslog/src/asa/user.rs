@@ -1,9 +1,7 @@
 //! AAA and VPN events that name a user and an address: 113004, 113005, 113039,
 //! 611101, 722022, 722023, 722051, 734001. Formats from "Cisco Secure Firewall
 //! ASA Series Syslog Messages", messages 101001–199021, 602101–634001 and
-//! 715001–776020 (<https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/b_syslog/syslogs1.html>,
-//! <https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/b_syslog/syslogs6.html>,
-//! <https://www.cisco.com/c/en/us/td/docs/security/asa/syslog/b_syslog/syslogs7.html>).
+//! 715001–776020.
 //! Devices write the VPN messages' group, user and address in angle brackets
 //! (`Group <g> User <u> IP <a>`); the guide without. Both are read.
 
