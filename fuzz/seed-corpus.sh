@@ -8,7 +8,8 @@
 #
 # Each target reads its seeds the way it reads fuzz input: `parse` the raw
 # message, `framing` a cut byte then a TCP stream, `relp` a limit byte then a RELP
-# session (open, then the corpus messages as syslog frames), `config` TOML text.
+# session (open, then the corpus messages as syslog frames), `config` TOML text,
+# `asa` the Cisco ASA/FTD lines of the parser's tests (fuzz/seeds/asa.txt, one a line).
 set -eu
 
 fuzz=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +25,7 @@ values() {
     grep -o "\"$1\": \"[^\"]*\"" "$2" | sed 's/^[^:]*: "\(.*\)"$/\1/'
 }
 
-for t in parse framing relp config; do
+for t in parse framing relp config asa; do
     mkdir -p "$fuzz/corpus/$t"
 done
 
@@ -64,6 +65,12 @@ for f in "$root"/config/*.toml "$root"/packaging/syslane.toml; do
     [ -f "$f" ] && cp "$f" "$fuzz/corpus/config/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 
-for t in parse framing relp config; do
+n=0
+while IFS= read -r line; do
+    n=$((n + 1))
+    printf '%s' "$line" >"$fuzz/corpus/asa/line-$n"
+done <"$fuzz/seeds/asa.txt"
+
+for t in parse framing relp config asa; do
     echo "$t: $(ls "$fuzz/corpus/$t" | wc -l) seeds in fuzz/corpus/$t"
 done

@@ -84,6 +84,12 @@
 // `SlRecord::flags`: the frame was truncated (copied from `SL_FRAME_TRUNCATED`).
 #define SL_RECORD_TRUNCATED 2
 
+// `SlRecord::flags`: the decoder did not recognise the message's format but kept it
+// (the `cef` decoder: a line neither CEF nor Cisco ASA/FTD, kept as Syslog, or an
+// ASA/FTD line of a covered id whose text has changed). The host counts such
+// records; a host that predates the flag ignores it, as it does any unknown bit.
+#define SL_RECORD_UNRECOGNISED 4
+
 // `SlRecord::event_time_ns` when the message carried no usable timestamp.
 #define SL_TIME_NONE INT64_MIN
 

@@ -291,8 +291,18 @@ fn every_transformation_is_one_line_and_maps_declared_columns_to_documented_ones
     }
 }
 
-/// What the real agent writes for Syslog and CEF input (every optional field, every
-/// mapped CEF key, small and large numbers), column by column, against the rule.
+/// Cisco ASA/FTD lines that between them fill every column of
+/// `syslane_plugin_cef::ASA_COLUMNS`.
+const ASA_LINES: [&str; 4] = [
+    "<166>Dec  6 10:00:00 fw01 %ASA-6-302013: Built outbound TCP connection 9 for outside:198.51.100.1/80 (198.51.100.1/80) to inside:10.0.0.2/53496 (203.0.113.2/53496) (alice)",
+    "<166>Dec  6 10:00:00 fw01 %ASA-6-302014: Teardown TCP connection 9 for outside:198.51.100.1/80 to inside:10.0.0.2/53496 duration 0:00:30 bytes 5000000000 TCP FINs",
+    "<164>Dec  6 10:00:00 fw01 %ASA-4-106023: Deny tcp src outside:198.51.100.1/4444 dst inside:10.0.0.2/22 by access-group \"outside_in\" [0x0, 0x0]",
+    "<161>Dec  6 10:00:00 fw01 %FTD-1-430003: AccessControlRuleAction: Allow, SrcIP: 10.0.0.2, DstIP: 198.51.100.1, InitiatorBytes: 42, ResponderBytes: 5000000000",
+];
+
+/// What the real agent writes for Syslog, CEF and ASA/FTD input (every optional
+/// field, every mapped CEF key, every ASA column, small and large numbers), column
+/// by column, against the rule.
 #[test]
 fn every_column_the_agent_writes_is_declared_with_the_type_of_its_table() {
     let dir = tempfile::tempdir().unwrap();
@@ -332,9 +342,10 @@ fn every_column_the_agent_writes_is_declared_with_the_type_of_its_table() {
     }
     small.push_str("unmapped=1");
     send_tcp_lf(cef_port, [small, large]);
+    send_tcp_lf(cef_port, ASA_LINES.map(String::from));
     assert!(wait_until(
         std::time::Duration::from_secs(20),
-        || count_lines(&out) >= 6
+        || count_lines(&out) >= 10
     ));
     agent.stop();
     let records = read_records(&out);
@@ -362,6 +373,25 @@ fn every_column_the_agent_writes_is_declared_with_the_type_of_its_table() {
     for n in 1..=3 {
         assert!(security_fields.contains_key(&format!("FieldDeviceCustomNumber{n}")));
         assert!(security_fields.contains_key(&format!("DeviceCustomNumber{n}")));
+    }
+    let asa_records: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["DeviceVendor"] == "Cisco")
+        .collect();
+    assert_eq!(asa_records.len(), ASA_LINES.len(), "{records:?}");
+    for (name, kind) in syslane_plugin_cef::ASA_COLUMNS {
+        assert!(
+            asa_records.iter().any(|r| !r[*name].is_null()),
+            "no ASA line filled {name}: {asa_records:?}"
+        );
+        let documented = type_of(COMMON_SECURITY_LOG, name)
+            .unwrap_or_else(|| panic!("{name} is not a CommonSecurityLog column"));
+        let expected = match kind {
+            syslane_plugin_cef::Column::String => "string",
+            syslane_plugin_cef::Column::Int => "int",
+            syslane_plugin_cef::Column::Long => "long",
+        };
+        assert_eq!(documented, expected, "{name}");
     }
 
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();

@@ -84,6 +84,11 @@ pub const SL_TABLE_SECURITY: u32 = 1;
 pub const SL_RECORD_PARSE_FAILED: u32 = 1;
 /// `SlRecord::flags`: the frame was truncated (copied from `SL_FRAME_TRUNCATED`).
 pub const SL_RECORD_TRUNCATED: u32 = 2;
+/// `SlRecord::flags`: the decoder did not recognise the message's format but kept it
+/// (the `cef` decoder: a line neither CEF nor Cisco ASA/FTD, kept as Syslog, or an
+/// ASA/FTD line of a covered id whose text has changed). The host counts such
+/// records; a host that predates the flag ignores it, as it does any unknown bit.
+pub const SL_RECORD_UNRECOGNISED: u32 = 4;
 
 /// `SlRecord::event_time_ns` when the message carried no usable timestamp.
 pub const SL_TIME_NONE: i64 = i64::MIN;

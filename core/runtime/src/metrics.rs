@@ -54,6 +54,7 @@ metrics! {
     gauge listeners_paused: "TCP/RELP connections and UDP sockets waiting now to hand messages on: back-pressure from a full journal, a failing disk or busy workers.",
     counter records_decoded: "Records produced by decoders.",
     counter parse_failures: "Records kept whole because they did not parse.",
+    counter records_unrecognised: "Records whose format the decoder did not recognise but kept: on a cef listener, lines neither CEF nor Cisco ASA/FTD (kept as Syslog records), and ASA/FTD lines of a covered message id whose text did not have its documented shape.",
     counter decoder_errors: "Records a decoder handed over malformed (kept as parse failures).",
     counter time_out_of_range: "Records whose own time was more than 2 days before or 1 day after their receive time: TimeGenerated is the receive time, EventTime keeps the message's time (a sender with a wrong clock).",
     counter records_filtered_out: "Records dropped by filters.",

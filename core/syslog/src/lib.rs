@@ -1,4 +1,5 @@
-//! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, CEF events, the TCP framing of
+//! Syslog over borrowed bytes: RFC 5424 and RFC 3164 messages, CEF events, Cisco ASA/FTD
+//! messages, the TCP framing of
 //! RFC 6587 (octet counting and LF / NUL delimited) and RELP frames, with no I/O.
 //! Syslog messages, framing and RELP are parsed without allocating; the CEF parser
 //! allocates (its extension list, and values whose escapes it undoes).
@@ -10,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+mod asa;
 mod cef;
 mod framing;
 mod message;
@@ -19,6 +21,9 @@ mod rfc3164;
 mod rfc5424;
 mod timestamp;
 
+pub use asa::{
+    asa_covered_ids, find_asa, parse_asa, Asa, AsaError, AsaMatch, AsaNetwork, AsaProduct,
+};
 pub use cef::{find_cef, parse_cef, Cef, CefError};
 pub use framing::{trim_trailer, FrameFlags, Framer};
 pub use message::{parse, Format, ParseIssue, Syslog};

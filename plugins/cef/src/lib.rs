@@ -8,16 +8,24 @@
 //! broken, is never dropped: it becomes a Syslog record like the `syslog` decoder
 //! makes, with the message exactly as received in `RawMessage` when it looked like
 //! CEF but was not.
+//!
+//! Cisco ASA and FTD messages (`%ASA-6-302013: …`, `%FTD-…`), which the retired
+//! agent's security solution also took on this port, become CommonSecurityLog
+//! records too (module `asa`), unless the config says `asa = false`. A line that
+//! is neither is marked `SL_RECORD_UNRECOGNISED`, which the host counts.
 
 #![forbid(unsafe_code)]
 
 use serde::Deserialize;
-use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_TABLE_SECURITY};
+use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_RECORD_UNRECOGNISED, SL_TABLE_SECURITY};
 use syslane_plugin_sdk::{
     export_plugin, Decoder, Emitter, Field, Frame, FrameData, FrameDecoder, Host, Record, ValueKind,
 };
 use syslane_syslog::{find_cef, parse_cef, Cef};
 use syslane_syslog_decoder::{Clock, SyslogDecoder};
+
+mod asa;
+pub use asa::ASA_COLUMNS;
 
 /// The type of a mapped column, as the CommonSecurityLog table declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,12 +173,20 @@ fn fits(v: &[u8], t: Column) -> bool {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
     /// As for the `syslog` decoder: the zone of syslog headers without one.
     #[serde(default)]
     timezone: Option<String>,
+    /// Cisco ASA/FTD messages into CommonSecurityLog (the default); `false` keeps
+    /// them Syslog records, as before.
+    #[serde(default = "yes")]
+    asa: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The decoder. Public so tests and benchmarks can drive it without the ABI.
@@ -180,6 +196,8 @@ pub struct CefDecoder {
     plain: SyslogDecoder,
     /// For messages that looked like CEF but were not: the raw bytes are kept.
     broken: SyslogDecoder,
+    /// Whether Cisco ASA/FTD messages become CommonSecurityLog records.
+    asa: bool,
 }
 
 impl CefDecoder {
@@ -191,6 +209,7 @@ impl CefDecoder {
             plain: SyslogDecoder::new(clock.clone(), false),
             broken: SyslogDecoder::new(clock.clone(), true),
             clock,
+            asa: c.asa,
         })
     }
 }
@@ -251,11 +270,16 @@ impl FrameDecoder for CefDecoder {
             truncated,
         } = input;
         let Some(at) = find_cef(frame) else {
-            return self.plain.decode_frame(input, emit);
+            if self.asa {
+                if let Ok(a) = syslane_syslog::parse_asa(frame) {
+                    return asa::decode(&self.clock, &a, input, emit);
+                }
+            }
+            return unrecognised(&self.plain, input, emit);
         };
         let cef = match parse_cef(&frame[at..]) {
             Ok(c) => c,
-            Err(_) => return self.broken.decode_frame(input, emit),
+            Err(_) => return unrecognised(&self.broken, input, emit),
         };
         // The syslog header before `CEF:` (if any) gives the host, time and PRI.
         let header = syslane_syslog::parse(&frame[..at]);
@@ -304,12 +328,24 @@ impl FrameDecoder for CefDecoder {
     }
 }
 
+/// A line that is neither CEF nor ASA/FTD: a Syslog record, marked so the host counts it.
+fn unrecognised(plain: &SyslogDecoder, input: FrameData<'_>, emit: impl FnOnce(&Record<'_>)) {
+    plain.decode_frame(input, |r| {
+        emit(&Record {
+            flags: r.flags | SL_RECORD_UNRECOGNISED,
+            ..*r
+        })
+    });
+}
+
 export_plugin!(
     input,
     CefDecoder,
     "cef",
-    "CEF security events (behind a syslog header or bare) into CommonSecurityLog records"
+    "CEF security events and Cisco ASA/FTD messages (behind a syslog header or bare) into CommonSecurityLog records"
 );
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_asa;

@@ -18,7 +18,8 @@
 //! to the agent: the path of a real host, rsyslog -> syslane -> file.
 //!
 //! With `--parse` it measures the parser and the decoders alone on one core, with no
-//! I/O, over a mix of RFC 5424, RFC 3164 and CEF (see `bench/parse.rs`).
+//! I/O, over a mix of RFC 5424, RFC 3164 and CEF, then CEF and Cisco ASA/FTD lines
+//! apart in nanoseconds per record (see `bench/parse.rs`).
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};

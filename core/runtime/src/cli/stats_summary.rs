@@ -126,7 +126,7 @@ pub(super) fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTi
         let (a, b) = (before.get(name)?, now.get(name)?);
         Some(((b - a).max(0.0) / seconds.max(0.001), b))
     };
-    let rows: [(&str, &str, &[&str]); 7] = [
+    let rows: [(&str, &str, &[&str]); 8] = [
         ("received", "frames", &["syslane_frames_received_total"]),
         ("journaled", "records", &["syslane_records_journaled_total"]),
         ("sent", "records", &["syslane_records_sent_total"]),
@@ -139,6 +139,11 @@ pub(super) fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTi
             "parse failures",
             "records",
             &["syslane_parse_failures_total"],
+        ),
+        (
+            "unrecognised",
+            "records",
+            &["syslane_records_unrecognised_total"],
         ),
         (
             "dropped",

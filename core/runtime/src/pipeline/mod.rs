@@ -23,7 +23,10 @@ use filter::FilterScratch;
 use serialize::Serializer;
 use std::sync::Arc;
 use std::time::Duration;
-use syslane_abi::{SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_TABLE_SECURITY, SL_TRANSPORT_TCP};
+use syslane_abi::{
+    SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_RECORD_UNRECOGNISED, SL_TABLE_SECURITY,
+    SL_TRANSPORT_TCP,
+};
 
 /// An idle worker shows it is alive this often.
 const IDLE_BEAT: Duration = Duration::from_millis(500);
@@ -110,12 +113,13 @@ impl Worker {
         }
         Metrics::add(&m.decoder_errors, report.malformed);
         Metrics::add(&m.records_decoded, records.recs.len() as u64);
-        let failures = records
-            .recs
-            .iter()
-            .filter(|r| r.flags & SL_RECORD_PARSE_FAILED != 0)
-            .count();
-        Metrics::add(&m.parse_failures, failures as u64);
+        let (mut failures, mut unrecognised) = (0, 0);
+        for r in &records.recs {
+            failures += u64::from(r.flags & SL_RECORD_PARSE_FAILED != 0);
+            unrecognised += u64::from(r.flags & SL_RECORD_UNRECOGNISED != 0);
+        }
+        Metrics::add(&m.parse_failures, failures);
+        Metrics::add(&m.records_unrecognised, unrecognised);
 
         for f in &mut self.filters {
             let report = filter::filter(f, records, filter);

@@ -72,6 +72,76 @@ pub fn mix(n: usize) -> Vec<(Vec<u8>, bool)> {
         .collect()
 }
 
+/// Messages, each with whether it is CEF.
+pub type Lines = Vec<(Vec<u8>, bool)>;
+
+/// `n` CEF lines as in the mix (behind a BSD header), and `n` Cisco ASA/FTD lines
+/// behind the same header, in the proportions a firewall sends them: connections
+/// built and torn down (TCP and UDP), access-list denies and hits, translations.
+pub fn security_lines(n: usize) -> (Lines, Lines) {
+    let cef = mix(n * 20)
+        .into_iter()
+        .filter(|(_, is_cef)| *is_cef)
+        .take(n)
+        .collect();
+    let asa = (0..n)
+        .map(|i| {
+            let (h, m, s) = ((i / 3600) % 24, (i / 60) % 60, i % 60);
+            let (a, b, port) = (i % 250, (i / 250) % 250, 1024 + i % 60000);
+            let text = match i % 10 {
+                0..=2 => format!("%ASA-6-302013: Built outbound TCP connection {i} for outside:203.0.113.{a}/443 (203.0.113.{a}/443) to inside:10.0.{b}.{a}/{port} (198.51.100.{a}/{port})"),
+                3..=5 => format!("%ASA-6-302014: Teardown TCP connection {i} for outside:203.0.113.{a}/443 to inside:10.0.{b}.{a}/{port} duration 0:01:{s:02} bytes {} TCP FINs", i * 37),
+                6 => format!("%ASA-6-302015: Built inbound UDP connection {i} for outside:203.0.113.{a}/53 (203.0.113.{a}/53) to inside:10.0.{b}.{a}/{port} (10.0.{b}.{a}/{port})"),
+                7 => format!("%ASA-4-106023: Deny tcp src outside:203.0.113.{a}/{port} dst inside:10.0.{b}.{a}/22 by access-group \"outside_in\" [0x0, 0x0]"),
+                8 => format!("%FTD-6-106100: access-list inside_in permitted udp inside/10.0.{b}.{a}({port}) -> outside/203.0.113.{a}(53) hit-cnt 1 first hit [0x0, 0x0]"),
+                _ => format!("%ASA-6-305011: Built dynamic TCP translation from inside:10.0.{b}.{a}/{port} to outside:198.51.100.{a}/{port}"),
+            };
+            let line = format!("<166>Nov 25 {h:02}:{m:02}:{s:02} fw-{:02} {text}", i % 8);
+            (line.into_bytes(), false)
+        })
+        .collect();
+    (cef, asa)
+}
+
+/// Prints, for CEF and for ASA/FTD lines apart, nanoseconds per record: the
+/// parser alone, and the `cef` decoder making the CommonSecurityLog record.
+pub fn security(rounds: usize) {
+    let (cef_lines, asa_lines) = security_lines(20_000);
+    let decoder = CefDecoder::from_config(r#"{"timezone":"UTC"}"#).unwrap();
+    let avg = |l: &[(Vec<u8>, bool)]| l.iter().map(|(m, _)| m.len()).sum::<usize>() / l.len();
+    println!(
+        "security lines on the cef listener: {} CEF ({} bytes on average), {} ASA/FTD ({} bytes on average)",
+        cef_lines.len(),
+        avg(&cef_lines),
+        asa_lines.len(),
+        avg(&asa_lines)
+    );
+    let decode = |m: &[u8], _| {
+        let frame = FrameData {
+            data: m,
+            peer: None,
+            receive_time_ns: 1_795_000_000_000_000_000,
+            truncated: false,
+        };
+        decoder.decode_frame(frame, |r: &Record<'_>| {
+            black_box(r.fields.len());
+        });
+    };
+    let asa_parse = |m: &[u8], _| {
+        let _ = black_box(syslane_syslog::parse_asa(m).map(|a| a.network.source_ip));
+    };
+    for round in 1..=rounds {
+        let ns = |rate: f64| 1e9 / rate;
+        let cef_parse = ns(rate(&cef_lines, 2.0, |m, _| parse_only(m, true)));
+        let asa_parse = ns(rate(&asa_lines, 2.0, asa_parse));
+        let cef_decode = ns(rate(&cef_lines, 2.0, decode));
+        let asa_decode = ns(rate(&asa_lines, 2.0, decode));
+        println!(
+            "round={round} cef_parse_ns_per_record={cef_parse:.0} asa_parse_ns_per_record={asa_parse:.0} cef_decode_ns_per_record={cef_decode:.0} asa_decode_ns_per_record={asa_decode:.0}"
+        );
+    }
+}
+
 /// Runs `f` over the mix until at least `secs` have passed; messages per second.
 fn rate(mix: &[(Vec<u8>, bool)], secs: f64, mut f: impl FnMut(&[u8], bool)) -> f64 {
     let start = Instant::now();
@@ -138,4 +208,5 @@ pub fn run(messages: usize, rounds: usize, compare: bool) {
             "round={round} parse_msgs_per_sec_per_core={p:.0} decode_msgs_per_sec_per_core={d:.0}"
         );
     }
+    security(rounds);
 }
