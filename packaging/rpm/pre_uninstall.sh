@@ -12,3 +12,4 @@ if [ "$1" = 0 ]; then
         systemctl disable syslane.service >/dev/null 2>&1 || true
     fi
 fi
+exit 0

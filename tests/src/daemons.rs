@@ -145,3 +145,14 @@ module(load="omrelp")
 "#
     )
 }
+
+/// A shipped drop-in (`rsyslog.d/95-syslane.conf`, `syslog-ng.d/syslane.conf`)
+/// with a test's syslog and CEF ports and spool directory in place of the
+/// packaged ones.
+pub fn shipped_drop_in(path: &str, syslog: u16, cef: u16, spool: &Path) -> String {
+    let text = std::fs::read_to_string(workspace_root().join(path)).unwrap();
+    assert!(text.contains("25224") && text.contains("25226"));
+    text.replace("25224", &syslog.to_string())
+        .replace("25226", &cef.to_string())
+        .replace("/var/spool/rsyslog", &spool.display().to_string())
+}

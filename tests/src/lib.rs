@@ -9,13 +9,14 @@
 
 pub mod device_cases;
 pub mod emulator;
+pub mod packaging;
 pub mod tools;
 
 pub use tools::{find_program, tool};
 mod daemons;
 mod faults;
 mod tinyproxy;
-pub use daemons::{rsyslog_relp_forwarder, Daemon, Rsyslog, SyslogNg};
+pub use daemons::{rsyslog_relp_forwarder, shipped_drop_in, Daemon, Rsyslog, SyslogNg};
 pub use faults::{read_complete_records, relp_send, Notifications, RelpOutcome, Tmpfs};
 pub use tinyproxy::Tinyproxy;
 

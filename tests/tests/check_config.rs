@@ -66,7 +66,10 @@ fn a_state_dir_that_run_could_not_use_is_refused() {
     )
     .unwrap();
     let (ok, _, err) = check(&config);
-    assert!(!ok && err.contains("is not writable by"), "{err}");
+    assert!(
+        !ok && err.contains("read-only file system") && !err.contains("chown"),
+        "a read-only file system is named as such, not as a matter of owners: {err}"
+    );
     std::fs::write(
         &config,
         text.replace("state_dir = \"state\"", "state_dir = \"ro/sub/state\""),
@@ -76,6 +79,60 @@ fn a_state_dir_that_run_could_not_use_is_refused() {
     assert!(
         !ok && err.contains("does not exist and cannot be created"),
         "{err}"
+    );
+}
+
+/// Runs the agent binary with `args` as uid/gid 65534 (nobody), as the packaged
+/// service runs as its own user.
+fn as_nobody(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(tool("setpriv"))
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(agent_binary())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_journal_file_the_agents_user_cannot_write_is_named_by_check_config_and_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.path().join("syslane.toml");
+    let text = config_text(&build_dir(), free_port(), "", &dir.path().join("o.jsonl"));
+    std::fs::write(&config, &text).unwrap();
+    // The agent's user owns state_dir and the journal directory; one segment was
+    // left behind by root (an agent started by hand as root, say).
+    let journal = dir.path().join("state/journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    let left = journal.join("00000000000000000003.seg");
+    std::fs::write(&left, b"").unwrap();
+    std::fs::set_permissions(&left, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for d in [dir.path().join("state"), journal.clone()] {
+        std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+    }
+    let config = config.to_str().unwrap();
+    let (ok, said) = as_nobody(&["check-config", "--offline", "--config", config]);
+    assert!(
+        !ok && said.contains(&left.display().to_string()) && said.contains("not writable by"),
+        "check-config names the file: {said}"
+    );
+    assert!(
+        said.contains("chown -R syslane:syslane"),
+        "and the fix: {said}"
+    );
+    let (ok, said) = as_nobody(&["run", "--config", config]);
+    assert!(
+        !ok && said.contains(&left.display().to_string()),
+        "run names the file too: {said}"
     );
 }
 

@@ -4,42 +4,11 @@
 //! the .rpm (cargo-generate-rpm) holds the expected files. Sizes are printed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
+use syslane_tests::packaging::*;
 use syslane_tests::*;
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("could not run {cmd:?}: {e}; scripts/test installs what the tests need")
-    });
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The one file of `ext` that `dir` holds.
-fn only_file(dir: &Path, ext: &str) -> PathBuf {
-    let files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    files[0].clone()
-}
 
 const BUILT_IN: [&str; 7] = [
     "syslog", "cef", "select", "redact", "enrich", "file", "azure",
@@ -105,19 +74,6 @@ fn the_rpm_holds_the_binary_plugins_config_unit_drop_ins_and_header() {
     );
 }
 
-/// The throwaway Debian root made with debootstrap.
-fn debian_root() -> PathBuf {
-    let root = PathBuf::from(
-        std::env::var("SYSLANE_TEST_ROOT").unwrap_or_else(|_| "/opt/syslane-ci/chroot".into()),
-    );
-    assert!(
-        root.join("usr/bin/dpkg").is_file(),
-        "{} is a Debian root made with debootstrap (scripts/test makes it; SYSLANE_TEST_ROOT names another)",
-        root.display()
-    );
-    root
-}
-
 /// What either package leaves in `root`: a binary that runs and accepts the
 /// packaged configuration, every built-in plugin, the service user owning the
 /// state directory, and the shipped rsyslog drop-in (returned).
@@ -159,8 +115,7 @@ fn the_rpm_installs_upgrades_and_erases_in_a_throwaway_root() {
     // A copy of the Debian root, which the .deb test uses at the same time; rpm
     // keeps its own database there. Dependencies are Debian's, hence --nodeps.
     let copy = tempfile::tempdir().unwrap();
-    let root = copy.path().join("root");
-    run(Command::new("cp").arg("-a").arg(debian_root()).arg(&root));
+    let root = copy_of_debian_root(copy.path());
     std::fs::create_dir_all(root.join("etc/rsyslog.d")).unwrap();
     let rpm = rpm.to_str().unwrap();
     rpm_in(&root, &["--initdb"]);
@@ -184,38 +139,84 @@ fn the_rpm_installs_upgrades_and_erases_in_a_throwaway_root() {
     assert!(root.join("var/lib/syslane/journal-marker").is_file());
     assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
     assert_eq!(std::fs::read_to_string(&drop_in).unwrap(), chosen);
-    // Erasing takes the drop-in out; the journal stays (RPM has no purge).
+    // Erasing takes the drop-in out; the journal stays (RPM has no purge). rpm
+    // saves the edited configuration as .rpmsave, and the package says so.
     let said = rpm_in(&root, &["-e", "syslane"]);
     assert!(
         said.contains("removed /etc/rsyslog.d/95-syslane.conf"),
         "{said}"
     );
+    assert!(
+        said.contains("syslane.toml.rpmsave") && said.contains("move it back"),
+        "{said}"
+    );
     assert!(!drop_in.exists());
     assert!(!root.join("usr/bin/syslane").exists());
+    assert!(
+        !root.join("usr/lib/syslane").exists(),
+        "its emptied directories go too"
+    );
     assert!(root.join("var/lib/syslane/journal-marker").is_file());
-}
-
-/// Runs `args` inside the root.
-fn in_root(root: &Path, args: &[&str]) -> Output {
-    Command::new("chroot")
-        .arg(root)
-        .args(args)
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .output()
-        .unwrap()
-}
-
-fn ok_in_root(root: &Path, args: &[&str]) -> String {
-    let out = in_root(root, args);
-    assert!(out.status.success(), "{args:?} in the root: {}", text(&out));
-    text(&out)
+    let saved = root.join("etc/syslane/syslane.toml.rpmsave");
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), edited);
+    // A reinstall writes the drop-in again; the operator moves the edit back.
+    let said = rpm_in(&root, &["-i", "--nodeps", rpm]);
+    assert!(
+        said.contains("installed /etc/rsyslog.d/95-syslane.conf"),
+        "{said}"
+    );
+    assert!(drop_in.is_file());
+    assert!(root.join("var/lib/syslane/journal-marker").is_file());
+    assert!(
+        saved.is_file(),
+        "the saved configuration stays for the operator"
+    );
 }
 
 #[test]
-fn the_deb_passes_lintian_and_installs_upgrades_removes_and_purges_in_a_debootstrap_root() {
-    let deb = only_file(packages(), "deb");
+fn the_rpm_creates_its_user_before_its_files_and_never_fails_its_scriptlets() {
+    let rpm = only_file(packages(), "rpm");
+    let scripts = text(&run(Command::new(tool("rpm"))
+        .arg("-qp")
+        .arg("--scripts")
+        .arg(&rpm)));
+    let pre = scripts.find("preinstall scriptlet").expect(&scripts);
+    let post = scripts.find("postinstall scriptlet").expect(&scripts);
+    let useradd = scripts.find("useradd --system").expect(&scripts);
+    assert!(
+        pre < useradd && useradd < post,
+        "the user is made in %pre:\n{scripts}"
+    );
+    assert!(
+        scripts.contains("systemctl --no-reload preset syslane.service")
+            && !scripts.contains("systemctl enable syslane"),
+        "enabling follows the presets:\n{scripts}"
+    );
+    let requires = text(&run(Command::new(tool("rpm")).arg("-qpR").arg(&rpm)));
+    assert!(
+        requires.contains("/usr/sbin/useradd") && requires.contains("/bin/sh"),
+        "{requires}"
+    );
+    // A root where the scriptlets find neither useradd nor the syslog daemon's
+    // directories: the install completes, and says what is missing.
+    let copy = tempfile::tempdir().unwrap();
+    let root = copy_of_debian_root(copy.path());
+    for tool in ["usr/sbin/useradd", "usr/sbin/userdel"] {
+        std::fs::remove_file(root.join(tool)).unwrap();
+    }
+    rpm_in(&root, &["--initdb"]);
+    let said = rpm_in(&root, &["-i", "--nodeps", rpm.to_str().unwrap()]);
+    assert!(said.contains("useradd is missing here"), "{said}");
+    assert!(root.join("usr/bin/syslane").is_file());
+}
 
-    // lintian: no errors (warnings are printed).
+fn held(i: usize) -> String {
+    format!("<14>Dec  6 10:00:00 host app: held {i} end")
+}
+
+#[test]
+fn the_deb_passes_lintian() {
+    let deb = only_file(packages(), "deb");
     let lint = Command::new(tool("lintian"))
         .args(["--fail-on", "error", "--tag-display-limit", "0"])
         .arg(&deb)
@@ -233,59 +234,331 @@ fn the_deb_passes_lintian_and_installs_upgrades_removes_and_purges_in_a_debootst
         std::fs::metadata(&deb).unwrap().len(),
         installed_kib.trim()
     );
+}
 
-    let root = debian_root();
-    // A run cut short before its purge leaves the package behind.
-    let _ = in_root(&root, &["dpkg", "-P", "syslane"]);
-    let staged = root.join("tmp/syslane.deb");
-    std::fs::copy(&deb, &staged).unwrap();
-    // rsyslog's drop-in directory, as on a host with rsyslog: postinst installs
-    // the drop-in (rsyslogd itself is absent, so it is not checked there).
+/// The .deb's whole life in a copy of the debootstrap root, with policy-rc.d
+/// forbidding service actions: install, run with records held back, a refused
+/// downgrade across the journal's format change (by dpkg, and by the agent
+/// meeting a newer format), an upgrade that delivers what was held, a drop-in
+/// the operator removed on purpose, removal (what rsyslog still holds is
+/// counted), a reinstall that brings the drop-in back, and purge (saying what it
+/// deletes).
+#[test]
+fn the_deb_lives_install_upgrade_downgrade_remove_reinstall_purge_with_service_actions_forbidden() {
+    let deb = only_file(packages(), "deb");
+    let work = tempfile::tempdir().unwrap();
+    let root = copy_of_debian_root(work.path());
+    forbid_service_actions(&root);
     std::fs::create_dir_all(root.join("etc/rsyslog.d")).unwrap();
+    std::fs::copy(&deb, root.join("tmp/syslane.deb")).unwrap();
+    let shipped =
+        std::fs::read_to_string(workspace_root().join("rsyslog.d/95-syslane.conf")).unwrap();
 
-    ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
+    // Install: the drop-in is written, rsyslog and syslane are asked for through
+    // policy-rc.d, which says no, and systemctl is never asked to act.
+    let said = ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
+    assert!(
+        said.contains("installed /etc/rsyslog.d/95-syslane.conf"),
+        "{said}"
+    );
     let drop_in = assert_installed(&root);
     assert!(root
         .join("usr/lib/systemd/system/syslane.service")
         .is_file());
     assert!(root.join("usr/include/syslane/syslane_plugin.h").is_file());
     assert!(root.join("usr/share/man/man1/syslane.1.gz").is_file());
-    // Enabled through deb-systemd-helper (systemd does not run in the root, so
-    // nothing is started there).
     let wants = root.join("etc/systemd/system/multi-user.target.wants/syslane.service");
     assert!(wants.symlink_metadata().is_ok(), "the service is enabled");
+    let asked = log_of(&root, "policy-rc.d.log");
+    assert!(
+        asked.contains("rsyslog.service try-restart") && asked.contains("syslane.service start"),
+        "policy-rc.d was asked: {asked}"
+    );
+    assert_eq!(
+        service_actions(&root),
+        Vec::<String>::new(),
+        "systemctl acted past policy-rc.d"
+    );
+    // The unit verifies on this minimal root (no procps: no /bin/kill).
+    assert!(!root.join("usr/bin/kill").exists() && !root.join("bin/kill").exists());
+    let verify = Command::new(tool("systemd-analyze"))
+        .arg("verify")
+        .arg(format!("--root={}", root.display()))
+        .arg("/usr/lib/systemd/system/syslane.service")
+        .output()
+        .unwrap();
+    // systemd itself is not in the root, so its targets are missing; anything
+    // else (such as "Command /bin/kill is not executable") is the unit's fault.
+    let said = text(&verify);
+    let complaints: Vec<&str> = said
+        .lines()
+        .filter(|l| !l.contains(".target not found"))
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "systemd-analyze verify --root: {said}"
+    );
 
-    // An upgrade (the same package again) keeps the journal, the operator's
-    // configuration and the drop-in the operator chose.
-    std::fs::write(root.join("var/lib/syslane/journal-marker"), "kept").unwrap();
-    std::fs::write(root.join("etc/syslane/conf.d/50-site.toml"), "# site\n").unwrap();
+    // The operator's configuration: other ports (the root shares the host's
+    // network), a quick stop, and the output in a conf.d file, which check-config
+    // reports as overriding the main file's [output].
+    let (syslog, cef) = (free_port(), free_port());
+    let config = root.join("etc/syslane/syslane.toml");
+    let edited = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("25224", &syslog.to_string())
+        .replace("25226", &cef.to_string())
+        .replace("plugin_dir = ", "shutdown_timeout_secs = 2\nplugin_dir = ");
+    std::fs::write(&config, &edited).unwrap();
+    std::fs::write(
+        root.join("etc/syslane/conf.d/50-site.toml"),
+        "[output]\npath = \"/var/lib/syslane/held/records.jsonl\"\n",
+    )
+    .unwrap();
+    ok_in_root(
+        &root,
+        &[
+            "install",
+            "-d",
+            "-o",
+            "syslane",
+            "-g",
+            "syslane",
+            "/var/lib/syslane/held",
+        ],
+    );
+    let out = in_root(
+        &root,
+        &[
+            "setpriv",
+            "--reuid=syslane",
+            "--regid=syslane",
+            "--clear-groups",
+            "syslane",
+            "check-config",
+            "--offline",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("[output] is set in more than one file")
+            && text(&out).contains("path from /etc/syslane/conf.d/50-site.toml"),
+        "{}",
+        text(&out)
+    );
+
+    // Run with records held back: the output's directory is closed after the
+    // start, so what arrives stays in the journal.
+    let agent = agent_in_root(&root);
+    let held_dir = root.join("var/lib/syslane/held");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&held_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    send_tcp_lf(syslog, (0..30).map(held));
+    assert!(
+        wait_until(Duration::from_secs(20), || journal_holds(
+            &root,
+            "held 29 end"
+        )),
+        "{}",
+        agent.logs()
+    );
+    agent.stop();
+    let marker = std::fs::read_to_string(root.join("var/lib/syslane/format")).unwrap();
+    assert!(marker.contains("format = 2"), "{marker}");
+
+    // Downgrade across the format change, by dpkg: 0.1.0 knows no format marker
+    // and would cut this journal to nothing, so the prerm moves it aside whole.
+    let old = repacked_as(&deb, "0.1.0-1", work.path());
+    std::fs::copy(&old, root.join("tmp/syslane-old.deb")).unwrap();
+    let journal = root.join("var/lib/syslane/journal");
+    let aside = root.join("var/lib/syslane/journal.format-2");
+    let names = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        files_under(dir)
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(dir).unwrap().to_path_buf(), b))
+            .collect()
+    };
+    let journal_before = names(&journal);
+    let said = ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane-old.deb"]);
+    assert!(
+        said.contains("0.1.0-1 cannot read the journal this version wrote")
+            && said.contains("/var/lib/syslane/journal.format-2"),
+        "{said}"
+    );
+    assert_eq!(names(&aside), journal_before, "moved aside untouched");
+    let status = ok_in_root(&root, &["dpkg-query", "-W", "-f", "${Version}", "syslane"]);
+    assert_eq!(status.trim(), "0.1.0-1");
+    // Back up to this version, and the journal back where it was, as the message says.
+    ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
+    let status = ok_in_root(&root, &["dpkg-query", "-W", "-f", "${Version}", "syslane"]);
+    assert_eq!(status.trim(), format!("{}-1", env!("CARGO_PKG_VERSION")));
+    let _ = std::fs::remove_dir_all(&journal);
+    std::fs::rename(&aside, &journal).unwrap();
+
+    // ... and by the agent: a state directory a newer syslane wrote is refused,
+    // naming both versions, with nothing changed.
+    let state = root.join("var/lib/syslane");
+    std::fs::write(state.join("format"), "format = 3\nwritten_by = \"0.3.0\"\n").unwrap();
+    let before = files_under(&state);
+    for args in [
+        &["syslane", "run"][..],
+        &["syslane", "check-config", "--offline"][..],
+    ] {
+        let out = as_service_in_root(&root, args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains("format 3")
+                && said.contains("0.3.0")
+                && said.contains(env!("CARGO_PKG_VERSION")),
+            "{args:?}: {said}"
+        );
+    }
+    assert_eq!(
+        files_under(&state),
+        before,
+        "a refused state directory is left as it was"
+    );
+    std::fs::write(state.join("format"), &marker).unwrap();
+
+    // Upgrade (the same package again): configuration, drop-in and journal
+    // stay, and the agent delivers every held record once its output is back
+    // (and the journal's files are the service user's again after the moves).
     let mut chosen = std::fs::read_to_string(&drop_in).unwrap();
     chosen.push_str("# operator's choice\n");
     std::fs::write(&drop_in, &chosen).unwrap();
     ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
-    assert!(root.join("var/lib/syslane/journal-marker").is_file());
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
     assert!(root.join("etc/syslane/conf.d/50-site.toml").is_file());
     assert_eq!(std::fs::read_to_string(&drop_in).unwrap(), chosen);
+    assert!(journal_holds(&root, "held 29 end"));
+    std::fs::set_permissions(&held_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agent = agent_in_root(&root);
+    let delivered = held_dir.join("records.jsonl");
+    let all = || {
+        let t = std::fs::read_to_string(&delivered).unwrap_or_default();
+        (0..30).all(|i| t.contains(&format!("held {i} end")))
+    };
+    assert!(wait_until(Duration::from_secs(20), all), "{}", agent.logs());
+    agent.stop();
+    // More held back for the purge to count: an output directory closed after the start.
+    std::fs::write(
+        root.join("etc/syslane/conf.d/50-site.toml"),
+        "[output]\npath = \"/var/lib/syslane/held2/records.jsonl\"\n",
+    )
+    .unwrap();
+    ok_in_root(
+        &root,
+        &[
+            "install",
+            "-d",
+            "-o",
+            "syslane",
+            "-g",
+            "syslane",
+            "/var/lib/syslane/held2",
+        ],
+    );
+    let agent = agent_in_root(&root);
+    let held2 = root.join("var/lib/syslane/held2");
+    std::fs::set_permissions(&held2, std::fs::Permissions::from_mode(0o555)).unwrap();
+    send_tcp_lf(
+        syslog,
+        (0..10).map(|i| format!("<14>Dec  6 10:00:00 host app: late {i} end")),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || journal_holds(
+            &root,
+            "late 9 end"
+        )),
+        "{}",
+        agent.logs()
+    );
+    agent.stop();
 
-    // Removal takes the drop-in out and keeps configuration and state.
-    ok_in_root(&root, &["dpkg", "-r", "syslane"]);
+    // A drop-in the operator removed on purpose stays removed across an upgrade.
+    ok_in_root(
+        &root,
+        &[
+            "syslane",
+            "syslog-config",
+            "--remove",
+            "--no-reload",
+            "--daemon",
+            "rsyslog",
+        ],
+    );
+    let said = ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
+    assert!(!drop_in.exists(), "{said}");
+    assert!(said.contains("removed by the operator"), "{said}");
+    ok_in_root(
+        &root,
+        &[
+            "syslane",
+            "syslog-config",
+            "--all=info",
+            "--install",
+            "--no-reload",
+        ],
+    );
+
+    // Remove: rsyslog saved what it held for syslane; the removal counts it.
+    rsyslog_saves_a_queue_in(&root, 40);
+    let restarts = log_of(&root, "policy-rc.d.log")
+        .matches("rsyslog.service try-restart")
+        .count();
+    let said = ok_in_root(&root, &["dpkg", "-r", "syslane"]);
     assert!(!drop_in.exists());
     assert!(!root.join("usr/bin/syslane").exists());
-    assert!(root.join("etc/syslane/syslane.toml").is_file());
-    assert!(root.join("var/lib/syslane/journal-marker").is_file());
-    // Purge deletes them and the user.
-    ok_in_root(&root, &["dpkg", "-P", "syslane"]);
+    assert!(
+        said.contains("rsyslog saved 40 messages in /var/spool/rsyslog/syslane"),
+        "{said}"
+    );
+    assert_eq!(
+        log_of(&root, "policy-rc.d.log")
+            .matches("rsyslog.service try-restart")
+            .count(),
+        restarts + 1,
+        "removal asks to restart rsyslog through policy-rc.d"
+    );
+    assert_eq!(
+        service_actions(&root),
+        Vec::<String>::new(),
+        "systemctl acted past policy-rc.d"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
+    assert!(journal_holds(&root, "late 9 end"));
+
+    // Reinstall: the drop-in is back.
+    let said = ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
+    assert!(
+        said.contains("installed /etc/rsyslog.d/95-syslane.conf"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&drop_in).unwrap(), shipped);
+
+    // Purge: says what it deletes, and deletes it.
+    let said = ok_in_root(&root, &["dpkg", "-P", "syslane"]);
+    assert!(said.contains("purge deletes the journal:"), "{said}");
+    assert!(
+        said.contains("purge deletes what rsyslog saved for syslane: 40 messages"),
+        "{said}"
+    );
     assert!(
         wants.symlink_metadata().is_err(),
         "purge disables the service"
     );
     assert!(!root.join("etc/syslane").exists());
     assert!(!root.join("var/lib/syslane").exists());
+    assert!(!root.join("var/spool/rsyslog/syslane.qi").exists());
     assert!(!in_root(&root, &["getent", "passwd", "syslane"])
         .status
         .success());
     let status = in_root(&root, &["dpkg", "-s", "syslane"]);
     assert!(!status.status.success(), "{}", text(&status));
-    let _ = std::fs::remove_dir(root.join("etc/rsyslog.d"));
-    let _ = std::fs::remove_file(&staged);
+    assert_eq!(
+        service_actions(&root),
+        Vec::<String>::new(),
+        "systemctl acted past policy-rc.d"
+    );
 }

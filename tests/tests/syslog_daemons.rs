@@ -37,11 +37,7 @@ fn start_agent(dir: &Path) -> (Agent, Ports) {
 
 /// The shipped drop-in with the test's ports and spool directory.
 fn shipped(path: &str, ports: &Ports, spool: &Path) -> String {
-    let text = std::fs::read_to_string(workspace_root().join(path)).unwrap();
-    assert!(text.contains("25224") && text.contains("25226"));
-    text.replace("25224", &ports.syslog.to_string())
-        .replace("25226", &ports.cef.to_string())
-        .replace("/var/spool/rsyslog", &spool.display().to_string())
+    shipped_drop_in(path, ports.syslog, ports.cef, spool)
 }
 
 fn hostname() -> String {

@@ -56,6 +56,7 @@ mod plugin_host;
 mod service;
 mod ship;
 mod state_dir;
+mod state_format;
 mod system;
 mod table;
 pub mod testing;

@@ -52,6 +52,94 @@ pub(crate) fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::R
     Ok(file)
 }
 
+/// The user running this process, as `name (uid N)`.
+pub(crate) fn this_user() -> String {
+    let uid = rustix::process::geteuid().as_raw();
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|t| {
+        t.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid.to_string()).then(|| name.to_string())
+        })
+    });
+    match name {
+        Some(n) => format!("{n} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// Why this user cannot write `path` (a directory: create files in it), in words
+/// that say what to do; `None` when it can.
+fn unwritable(path: &Path, dir: bool, state_dir: &Path) -> Option<String> {
+    use rustix::fs::Access;
+    let access = if dir {
+        Access::WRITE_OK | Access::EXEC_OK
+    } else {
+        Access::READ_OK | Access::WRITE_OK
+    };
+    match rustix::fs::access(path, access) {
+        Ok(()) => None,
+        Err(rustix::io::Errno::ROFS) => Some(format!(
+            "{} is on a read-only file system; remount it read-write, or point state_dir at a writable directory (the packaged service needs /var/lib/syslane writable)",
+            path.display()
+        )),
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
+            let owner = std::fs::metadata(path)
+                .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+                .map_or_else(|_| String::new(), |uid| format!(" (owned by uid {uid})"));
+            Some(format!(
+                "{}{owner} is not writable by {}, who runs this; give the agent's user the state directory (for the packaged service: chown -R syslane:syslane {}), or run as that user",
+                path.display(),
+                this_user(),
+                state_dir.display()
+            ))
+        }
+        Err(e) => Some(format!("cannot use {}: {e}", path.display())),
+    }
+}
+
+/// Every file and directory the agent writes in an existing `state_dir` (the
+/// directory, its lock and format marker, the journal and dead letters with
+/// their files) is writable by this user: the first that is not, named, with why
+/// and what to do. Changes nothing.
+pub(crate) fn check_writable(state_dir: &Path) -> Result<(), String> {
+    if let Some(why) = unwritable(state_dir, true, state_dir) {
+        return Err(why);
+    }
+    for name in [LOCK_FILE, crate::state_format::FILE] {
+        let file = state_dir.join(name);
+        if file.is_file() {
+            if let Some(why) = unwritable(&file, false, state_dir) {
+                return Err(why);
+            }
+        }
+    }
+    for sub in ["journal", "dead-letter"] {
+        let dir = state_dir.join(sub);
+        if !dir.is_dir() {
+            continue;
+        }
+        if let Some(why) = unwritable(&dir, true, state_dir) {
+            return Err(why);
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            if let Some(why) = unwritable(&file, false, state_dir) {
+                return Err(why);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The exclusive hold on a state directory; released when dropped or when the
 /// process ends, however it ends.
 #[derive(Debug)]
@@ -79,8 +167,14 @@ fn in_use(state_dir: &Path, pid: Option<u32>, advice: &str) -> String {
 }
 
 /// Takes the exclusive lock on `state_dir` (created 0700 if missing), or says who
-/// holds it. `advice` ends the message when it is taken.
+/// holds it. `advice` ends the message when it is taken. A state directory in a
+/// format this build cannot read is refused before anything in it is touched
+/// ([`crate::state_format`]); once locked, this build's format marker is written.
 pub(crate) fn lock(state_dir: &Path, advice: &str) -> Result<StateDirLock, String> {
+    crate::state_format::check(state_dir)?;
+    if state_dir.is_dir() {
+        check_writable(state_dir).map_err(|e| format!("state_dir: {e}"))?;
+    }
     create_dir(state_dir).map_err(|e| {
         format!(
             "state_dir: cannot create {}: {e}; create it, writable by the agent's user",
@@ -113,6 +207,9 @@ pub(crate) fn lock(state_dir: &Path, advice: &str) -> Result<StateDirLock, Strin
     if let Err(e) = written {
         tracing::warn!(path = %path.display(), error = %e, "cannot write this agent's pid into the lock file");
     }
+    // Again under the lock: another build may have written its marker meanwhile.
+    let found = crate::state_format::check(state_dir)?;
+    crate::state_format::mark(state_dir, found.as_ref())?;
     Ok(StateDirLock { _file: file })
 }
 

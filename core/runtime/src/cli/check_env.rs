@@ -9,21 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
-/// The user running this process, as `name (uid N)`.
-fn this_user() -> String {
-    let uid = rustix::process::geteuid().as_raw();
-    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|t| {
-        t.lines().find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            (f.nth(1)? == uid.to_string()).then(|| name.to_string())
-        })
-    });
-    match name {
-        Some(n) => format!("{n} (uid {uid})"),
-        None => format!("uid {uid}"),
-    }
-}
+use crate::state_dir::this_user;
 
 fn writable(dir: &Path) -> bool {
     rustix::fs::access(
@@ -46,19 +32,9 @@ pub(super) fn state_dir(config: &Config) -> Result<Option<String>, String> {
             )))
         }
         Ok(_) => {
-            for sub in [
-                dir.as_path(),
-                &dir.join("journal"),
-                &dir.join("dead-letter"),
-            ] {
-                if sub.is_dir() && !writable(sub) {
-                    return Err(err(format!(
-                        "{} is not writable by {}, who runs this; run as the agent's user (the packaged service runs as syslane) or give it the directory (chown -R)",
-                        sub.display(),
-                        this_user()
-                    )));
-                }
-            }
+            // As `run` meets them: a newer journal format, then every file it writes.
+            crate::state_format::check(dir).map_err(err)?;
+            crate::state_dir::check_writable(dir).map_err(err)?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let parent = dir.ancestors().skip(1).find(|a| a.exists());
@@ -236,6 +212,11 @@ pub(super) fn listen_addresses(config: &Config, agent: Option<u32>) -> Result<Ve
                 continue;
             }
         };
+        // As the service would meet a port below 1024 (see check_ports).
+        let as_root = rustix::process::geteuid().is_root();
+        if let Some(why) = super::check_ports::refused(port.port(), Path::new("/"), as_root) {
+            return Err(at(format!("{address}: {why}")));
+        }
         let Err(e) = try_bind(address) else { continue };
         match e.kind() {
             std::io::ErrorKind::AddrInUse => match holder_of(address) {
@@ -263,9 +244,10 @@ pub(super) fn listen_addresses(config: &Config, agent: Option<u32>) -> Result<Ve
             }
             std::io::ErrorKind::PermissionDenied => {
                 return Err(at(format!(
-                    "{address}: {} may not bind port {} (ports below 1024 need CAP_NET_BIND_SERVICE); choose a port above 1023",
+                    "{address}: {} may not bind port {} (ports below {} need CAP_NET_BIND_SERVICE); choose a port above 1023, or see README: Ports below 1024",
                     this_user(),
-                    port.port()
+                    port.port(),
+                    super::check_ports::unprivileged_start()
                 )))
             }
             _ => return Err(at(format!("cannot listen on {address}: {e}"))),

@@ -3,6 +3,7 @@
 
 mod check;
 mod check_env;
+mod check_ports;
 mod dead_letter;
 mod migrate;
 mod run;

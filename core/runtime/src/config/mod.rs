@@ -17,6 +17,7 @@ pub(crate) mod diff;
 mod drop_in;
 pub(crate) mod embedded;
 pub(crate) mod explain;
+mod permissions;
 mod raw;
 mod settings;
 mod source;
@@ -195,6 +196,10 @@ impl Config {
                 message: format!("cannot read the drop-in file: {e}"),
             })?;
             drop_ins.push((f, more));
+        }
+        let files: Vec<&Path> = drop_ins.iter().map(|(f, _)| f.as_path()).collect();
+        for warning in permissions::check(path, &dir, &files) {
+            tracing::warn!("{warning}");
         }
         let sources = Sources::new((path, &text), &drop_ins)?;
         Config::from_sources(sources, path, &dir)

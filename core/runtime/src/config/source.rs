@@ -26,6 +26,8 @@ pub(super) struct Sources {
     /// `listen` / `filter` entry n of the merged list → (file index, entry index in that file).
     entries: HashMap<(String, usize), (usize, usize)>,
     pub merged: toml::Table,
+    /// What more than one file sets, said once at load (see [`Sources::overlaps`]).
+    pub overlaps: Vec<String>,
 }
 
 /// Arrays of tables in the configuration (`[[listen]]`, `[[filter]]`).
@@ -60,7 +62,11 @@ impl Sources {
             subtables: HashSet::new(),
             entries: HashMap::new(),
             merged: toml::Table::new(),
+            overlaps: Vec::new(),
         };
+        // `[output]` (and the like) → the files that set it, with their keys.
+        let mut tables: HashMap<String, Vec<(usize, Vec<String>)>> = HashMap::new();
+        let mut top: HashMap<String, Vec<usize>> = HashMap::new();
         let all = std::iter::once((main.0.to_path_buf(), main.1.to_string()))
             .chain(drop_ins.iter().cloned());
         for (index, (path, text)) in all.enumerate() {
@@ -83,6 +89,10 @@ impl Sources {
                 } else if let (true, toml::Value::Table(t)) =
                     (TABLES.contains(&key.as_str()), value)
                 {
+                    tables
+                        .entry(key.clone())
+                        .or_default()
+                        .push((index, t.keys().cloned().collect()));
                     for (sub, v) in t {
                         sources.keys.insert(format!("{key}.{sub}"), index);
                         if v.is_table() {
@@ -91,13 +101,74 @@ impl Sources {
                     }
                     sources.keys.entry(key.clone()).or_insert(index);
                 } else {
+                    top.entry(key.clone()).or_default().push(index);
                     sources.keys.insert(key.clone(), index);
                 }
             }
             sources.files.push(File { path, text });
             drop_in::merge(&mut sources.merged, table);
         }
+        sources.overlaps = sources.overlaps(&tables, &top);
+        for o in &sources.overlaps {
+            tracing::warn!("{o}");
+        }
         Ok(sources)
+    }
+
+    /// One sentence per table or key set by more than one file: which files set
+    /// it, and which file each of its keys comes from in the end (the later file
+    /// wins key by key), so an operator sees why a value is not the one written.
+    fn overlaps(
+        &self,
+        tables: &HashMap<String, Vec<(usize, Vec<String>)>>,
+        top: &HashMap<String, Vec<usize>>,
+    ) -> Vec<String> {
+        let name = |i: usize| {
+            self.files
+                .get(i)
+                .map_or_else(String::new, |f| f.path.display().to_string())
+        };
+        let mut out = Vec::new();
+        let mut names: Vec<&String> = tables.keys().collect();
+        names.sort();
+        for table in names {
+            let setters = &tables[table];
+            if setters.len() < 2 {
+                continue;
+            }
+            let files: Vec<String> = setters.iter().map(|(i, _)| name(*i)).collect();
+            let mut keys: Vec<&String> = setters.iter().flat_map(|(_, k)| k).collect();
+            keys.sort();
+            keys.dedup();
+            let from: Vec<String> = keys
+                .iter()
+                .filter_map(|k| {
+                    let i = self.keys.get(&format!("{table}.{k}"))?;
+                    Some(format!("{k} from {}", name(*i)))
+                })
+                .collect();
+            out.push(format!(
+                "[{table}] is set in more than one file ({}); they are merged key by key, the later file winning: {}. Keep [{table}] in one file to avoid surprises",
+                files.join(", "),
+                from.join(", ")
+            ));
+        }
+        let mut keys: Vec<&String> = top.keys().collect();
+        keys.sort();
+        for key in keys {
+            let setters = &top[key];
+            if let (Some(first), Some(last)) = (setters.first(), setters.last()) {
+                if setters.len() > 1 {
+                    out.push(format!(
+                        "{key} is set in {} and again in {}; the value in {} is used",
+                        name(*first),
+                        name(*last),
+                        name(*last)
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Whether `[table]` holds `name` as a key (`sub`: as a table, `[table.name]`).
@@ -237,6 +308,34 @@ mod tests {
         assert_eq!((l.file.as_str(), l.line), ("conf.d/10.toml", Some(4)));
         let l = s.locate(Some(("output", 0)), Some("pth"));
         assert_eq!((l.file.as_str(), l.line), ("main.toml", Some(9)));
+    }
+
+    #[test]
+    fn a_table_set_in_two_files_is_reported_with_where_each_key_comes_from() {
+        let s = Sources::new(
+            (Path::new("main.toml"), TEXT),
+            &[(
+                PathBuf::from("conf.d/10.toml"),
+                "state_dir = \"t\"\n[output]\npath = \"y\"\n".into(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(s.overlaps.len(), 2, "{:?}", s.overlaps);
+        let output = &s.overlaps[0];
+        assert!(
+            output.contains("[output] is set in more than one file (main.toml, conf.d/10.toml)")
+                && output.contains("path from conf.d/10.toml")
+                && output.contains("plugin from main.toml")
+                && output.contains("pth from main.toml"),
+            "{output}"
+        );
+        assert!(
+            s.overlaps[1].contains("state_dir is set in main.toml and again in conf.d/10.toml"),
+            "{:?}",
+            s.overlaps
+        );
+        let alone = Sources::new((Path::new("main.toml"), TEXT), &[]).unwrap();
+        assert!(alone.overlaps.is_empty());
     }
 
     #[test]

@@ -129,15 +129,28 @@ fn rsyslog_selector(sel: &Selection) -> String {
 }
 
 /// The action parameters shared by every forward: a disk-assisted queue that keeps
-/// what it holds across restarts, and retries for ever.
+/// what it holds across restarts, and retries for ever, bounded so that syslane
+/// being away never slows the host's own logging. rsyslog's queue parameters
+/// (rsyslog.com, "General Queue Parameters"): `queue.timeoutEnqueue` is how long a
+/// message waits for room in a full action queue before it is discarded; its
+/// default (2 s) holds up the main queue, and with it every local file action, for
+/// each message while syslane is away. At 0 a full queue discards at once.
+/// `queue.maxDiskSpace` bounds the spool per action; `action.resumeIntervalMax`
+/// caps the retry interval, which otherwise grows to 30 minutes in a long outage.
 fn rsyslog_queue(name: &str, spool_dir: &str, indent: &str) -> String {
     format!(
         "{indent}       queue.type=\"LinkedList\" queue.filename=\"{name}\" queue.spoolDirectory=\"{spool_dir}\"\n\
-         {indent}       queue.size=\"100000\" queue.highWatermark=\"80000\" queue.lowWatermark=\"20000\"\n\
-         {indent}       queue.maxDiskSpace=\"1g\" queue.saveOnShutdown=\"on\" queue.checkpointInterval=\"100\"\n\
-         {indent}       action.resumeRetryCount=\"-1\" action.resumeInterval=\"5\""
+         {indent}       queue.size=\"{QUEUE_SIZE}\" queue.highWatermark=\"80000\" queue.lowWatermark=\"20000\"\n\
+         {indent}       queue.maxDiskSpace=\"{QUEUE_DISK}\" queue.saveOnShutdown=\"on\" queue.checkpointInterval=\"100\"\n\
+         {indent}       queue.timeoutEnqueue=\"0\"\n\
+         {indent}       action.resumeRetryCount=\"-1\" action.resumeInterval=\"5\" action.resumeIntervalMax=\"60\""
     )
 }
+
+/// Messages an action queue holds in memory (beyond the high watermark it spills to disk).
+const QUEUE_SIZE: u32 = 100_000;
+/// The most spool disk one action queue takes while syslane is away.
+const QUEUE_DISK: &str = "256m";
 
 /// The rsyslog drop-in (`/etc/rsyslog.d/95-syslane.conf`).
 pub(crate) fn rsyslog(sel: &Selection) -> String {
@@ -150,11 +163,14 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
     out.push_str(&describe(sel));
     out.push_str(if sel.unix_socket.is_some() {
         "# Delivery: a unix datagram socket, RFC 5424, through a disk-assisted queue\n\
-         # that survives restarts of rsyslog and of syslane and retries for ever.\n"
+         # that survives restarts of rsyslog and of syslane and retries for ever.\n\
+         # Bounded: while syslane is away the queue holds up to 256 MiB on disk, then\n\
+         # discards (never holding up rsyslog's own logging).\n"
     } else {
         "# Delivery: TCP on loopback, RFC 5424, octet-counted framing, through a\n\
          # disk-assisted queue that survives restarts of rsyslog and of syslane and\n\
-         # retries for ever.\n"
+         # retries for ever. Bounded: while syslane is away each queue holds up to\n\
+         # 256 MiB on disk, then discards (never holding up rsyslog's own logging).\n"
     });
     if let Some(path) = &sel.unix_socket {
         out.push_str(&format!(
@@ -166,12 +182,13 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
              $OMUxSockSocket {path}\n\
              $ActionQueueType LinkedList\n\
              $ActionQueueFileName syslane\n\
-             $ActionQueueSize 100000\n\
+             $ActionQueueSize {QUEUE_SIZE}\n\
              $ActionQueueHighWatermark 80000\n\
              $ActionQueueLowWatermark 20000\n\
-             $ActionQueueMaxDiskSpace 1g\n\
+             $ActionQueueMaxDiskSpace {QUEUE_DISK}\n\
              $ActionQueueSaveOnShutdown on\n\
              $ActionQueueCheckpointInterval 100\n\
+             $ActionQueueTimeoutEnqueue 0\n\
              $ActionResumeRetryCount -1\n\
              $ActionResumeInterval 5\n\n"
         ));
@@ -217,8 +234,8 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
          # action(type=\"omrelp\" name=\"syslane-relp\" target=\"127.0.0.1\" port=\"{relp}\"\n\
          #        template=\"RSYSLOG_SyslogProtocol23Format\"\n\
          #        queue.type=\"LinkedList\" queue.filename=\"syslane-relp\" queue.spoolDirectory=\"{spool}\"\n\
-         #        queue.maxDiskSpace=\"1g\" queue.saveOnShutdown=\"on\"\n\
-         #        action.resumeRetryCount=\"-1\" action.resumeInterval=\"5\")\n",
+         #        queue.maxDiskSpace=\"256m\" queue.saveOnShutdown=\"on\" queue.timeoutEnqueue=\"0\"\n\
+         #        action.resumeRetryCount=\"-1\" action.resumeInterval=\"5\" action.resumeIntervalMax=\"60\")\n",
         relp = sel.port.saturating_add(1),
         spool = sel.spool_dir,
     ));
@@ -272,12 +289,14 @@ pub(crate) fn syslog_ng(sel: &Selection) -> String {
     out.push_str(&describe(sel));
     out.push_str(if sel.unix_socket.is_some() {
         "# Delivery: syslane's unix datagram socket, RFC 5424 (unix-dgram()), with\n\
-         # flow control: when syslane is slow or down, syslog-ng holds and stops reading\n\
-         # instead of dropping.\n\n"
+         # a bounded buffer and no flow control: when syslane is slow or down, syslog-ng\n\
+         # keeps up to 100000 messages for it and then drops (counted in syslog-ng-ctl\n\
+         # stats) rather than stop reading, which would hold up the host's own logging.\n\n"
     } else {
         "# Delivery: TCP on loopback, RFC 5424, octet-counted framing (syslog()), with\n\
-         # flow control: when syslane is slow or down, syslog-ng holds and stops reading\n\
-         # instead of dropping.\n\n"
+         # a bounded buffer and no flow control: when syslane is slow or down, syslog-ng\n\
+         # keeps up to 100000 messages for it and then drops (counted in syslog-ng-ctl\n\
+         # stats) rather than stop reading, which would hold up the host's own logging.\n\n"
     });
     out.push_str(&format!(
         "filter f_syslane {{\n    {};\n}};\n\n",
@@ -313,14 +332,14 @@ pub(crate) fn syslog_ng(sel: &Selection) -> String {
              template(\"<${{PRI}}>1 ${{ISODATE}} ${{HOST}} - - - - ${{PROGRAM}}:${{MESSAGE}}\\n\")\n            \
              log-fifo-size(100000) time-reopen(5));\n}};\n\n\
              log {{\n    source(s_src);\n    filter(f_syslane_cef);\n    \
-             destination(d_syslane_cef);\n    flags(flow-control);\n}};\n\n\
+             destination(d_syslane_cef);\n}};\n\n\
              log {{\n    source(s_src);\n    filter(f_syslane);\n    \
              filter {{ not filter(f_syslane_cef); }};\n    \
-             destination(d_syslane);\n    flags(flow-control);\n}};\n"
+             destination(d_syslane);\n}};\n"
         )),
         None => out.push_str(
             "log {\n    source(s_src);\n    filter(f_syslane);\n    \
-             destination(d_syslane);\n    flags(flow-control);\n};\n",
+             destination(d_syslane);\n};\n",
         ),
     }
     out
