@@ -22,7 +22,15 @@ const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// When set, the time by which shipping must stop.
-pub(crate) type Deadline = Arc<Mutex<Option<Instant>>>;
+pub(crate) type Deadline = Arc<Mutex<Option<Stop>>>;
+
+/// Why and when the shipper stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stop {
+    pub at: Instant,
+    /// A reload replaces this pipeline (else the agent is shutting down).
+    pub reload: bool,
+}
 
 pub(crate) struct Shipper {
     pub output: OutputInstance,
@@ -122,11 +130,12 @@ fn next_delay(backoff: &mut Duration, seed: &mut u64) -> Duration {
 }
 
 impl Shipper {
+    fn stop(&self) -> Option<Stop> {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn past_deadline(&self) -> bool {
-        self.deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|d| Instant::now() >= d)
+        self.stop().is_some_and(|d| Instant::now() >= d.at)
     }
 
     /// Waits `d`, or less if the deadline comes first. `false` at the deadline.
@@ -143,10 +152,7 @@ impl Shipper {
     }
 
     fn shutting_down(&self) -> bool {
-        self.deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.stop().is_some()
     }
 
     /// Runs until the journal is closed and empty, or the deadline passes.
@@ -290,7 +296,11 @@ impl Shipper {
             st.last_partial = Some(Instant::now());
         }
         if !outcome.settled {
-            tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
+            if self.stop().is_some_and(|s| s.reload) {
+                tracing::info!("reload: the output was still retrying a batch; its records stay in the journal and the new configuration's output sends them");
+            } else {
+                tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
+            }
             return false;
         }
         st.stretch = if outcome.throttled {
