@@ -480,4 +480,6 @@ pub(crate) fn open(
 }
 
 #[cfg(test)]
+mod model;
+#[cfg(test)]
 mod tests;

@@ -199,8 +199,17 @@ impl JournalReader {
         };
         // What was buffered lies before the old limit, so it stays valid.
         reader.get_mut().limit = limit;
-        let found =
+        let mut found =
             segment::read_entry(reader, id, self.pos.offset, limit, *at == self.pos.offset)?;
+        if let Found::Short = found {
+            // What readers may see holds whole entries: a header claiming bytes
+            // past the limit was damaged. Go on at the next valid entry.
+            let resume = segment::next_entry(reader, id, self.pos.offset + 1, limit)?;
+            found = Found::Corrupt {
+                resume: resume.unwrap_or(limit),
+                whole: false,
+            };
+        }
         *at = match &found {
             Found::Entry { end, .. } => *end,
             _ => u64::MAX,
