@@ -250,6 +250,16 @@ impl Agent {
         None
     }
 
+    /// Sends SIGHUP (reload the configuration).
+    pub fn hup(&self) {
+        let pid = self.child.as_ref().unwrap().id();
+        assert!(Command::new(tool("kill"))
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+
     /// Kills the agent with SIGKILL (as a crash would) and waits for it.
     pub fn kill9(mut self) -> String {
         let mut child = self.child.take().unwrap();

@@ -253,3 +253,146 @@ fn tcp_messages_read_while_the_disk_stays_full_until_shutdown_are_counted() {
     );
     eprintln!("TCP at shutdown on a full disk: {delivered_tcp} delivered, {refused_tcp} refused (counted)");
 }
+
+/// A reload while the disk is full must not lose TCP records already read: the
+/// pipeline it replaces hands them to the new one, which journals them once
+/// there is room. (The first reload's new journal takes the TCP backlog in and
+/// holds it; before the fix the second reload refused what was held.)
+#[test]
+fn reloads_while_the_disk_is_full_hand_tcp_records_already_read_to_the_new_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&dir.path().join("state"), "5m");
+    let (port, relp) = (free_port(), free_port());
+    let out = dir.path().join("out.jsonl");
+    let plugins = build_dir();
+    let agent = Agent::start(dir.path(), &config(&plugins, port, relp, &out, ""));
+    let stats = || stats_of(dir.path());
+    let filler = disk.fill();
+    let (_, relp_full) = relp_until_refused(relp, 0);
+    assert!(wait_until(Duration::from_secs(20), || counter(
+        &stats(),
+        "syslane_journal_write_failing"
+    ) == 1));
+    send_tcp_lf(port, messages("tcp", 0..300));
+    let received = counter(&stats(), "syslane_frames_received_total");
+
+    // Each reload (with a changed configuration) opens a new journal, whose
+    // first append fails again: TCP is read meanwhile and held.
+    let config_path = dir.path().join("syslane.toml");
+    for (n, timeout) in [(1, 7), (2, 8), (3, 9)] {
+        let extra = format!("shutdown_timeout_secs = {timeout}");
+        std::fs::write(&config_path, config(&plugins, port, relp, &out, &extra)).unwrap();
+        agent.hup();
+        assert!(
+            wait_until(Duration::from_secs(20), || agent
+                .logs()
+                .matches("configuration reloaded")
+                .count()
+                == n),
+            "{}",
+            agent.logs()
+        );
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                let s = stats();
+                counter(&s, "syslane_journal_write_failing") == 1
+                    && counter(&s, "syslane_frames_received_total") > received
+            }),
+            "TCP is read and held after reload {n}: {}\n{}",
+            stats(),
+            agent.logs()
+        );
+    }
+    assert!(
+        agent
+            .logs()
+            .contains("TCP records already read go to the new configuration's pipeline"),
+        "the held records were handed over:\n{}",
+        agent.logs()
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || delivered(&out, "tcp").len()
+            == 300),
+        "TCP: {} of 300 delivered\n{}",
+        delivered(&out, "tcp").len(),
+        agent.logs()
+    );
+    let s = stats();
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert_eq!(delivered(&out, "tcp"), (0..300).collect::<Vec<_>>());
+    assert_eq!(
+        counter(&s, REFUSED),
+        relp_full.refused.len() as u64,
+        "only RELP's 500s are refused:\n{logs}"
+    );
+    assert!(!logs.contains("could not be journaled"), "{logs}");
+}
+
+/// With only a sliver free, the journal does not declare recovery and fail again
+/// at once (a probe of a few hundred KiB passed before, then the TCP backlog
+/// filled the rest): it waits until what waits will fit, then recovers once.
+#[test]
+fn writes_do_not_flap_between_failing_and_working_with_a_sliver_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&dir.path().join("state"), "5m");
+    let (port, relp) = (free_port(), free_port());
+    let out = dir.path().join("out.jsonl");
+    let agent = Agent::start(dir.path(), &config(&build_dir(), port, relp, &out, ""));
+    let stats = || stats_of(dir.path());
+    let filler = disk.fill();
+    let (_, relp_full) = relp_until_refused(relp, 0);
+    assert!(wait_until(Duration::from_secs(20), || counter(
+        &stats(),
+        "syslane_journal_write_failing"
+    ) == 1));
+    // 2 MB of TCP waits for the disk.
+    let pad = "x".repeat(1000);
+    let sent: Vec<String> = (0..2000)
+        .map(|i| format!("<13>1 - h a - - [x@1 p=\"{pad}\"] tcp-{i:05}"))
+        .collect();
+    let tcp = std::thread::spawn(move || send_tcp_lf(port, sent));
+
+    // 600 KiB free: not enough for the backlog.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .unwrap();
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(600 << 10)).unwrap();
+    // The probe is retried at most every 5 s: give it two tries.
+    std::thread::sleep(Duration::from_secs(11));
+    let entered = "until writes work again TCP senders are paused";
+    let logs = agent.logs();
+    assert_eq!(
+        (
+            logs.matches("journal: writes work again").count(),
+            logs.matches(entered).count()
+        ),
+        (0, 1),
+        "no recovery declared with 600 KiB free:\n{logs}"
+    );
+
+    // Room: one recovery, and everything arrives.
+    f.set_len(0).unwrap();
+    agent.expect_log("journal: writes work again", 20);
+    tcp.join().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || delivered(&out, "tcp").len()
+            == 2000),
+        "{}",
+        agent.logs()
+    );
+    let s = stats();
+    let (status, logs) = agent.stop();
+    assert!(status.success(), "{logs}");
+    assert_eq!(logs.matches(entered).count(), 1, "{logs}");
+    assert_eq!(
+        logs.matches("journal: writes work again").count(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(counter(&s, REFUSED), relp_full.refused.len() as u64);
+}

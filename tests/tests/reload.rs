@@ -1,17 +1,8 @@
 //! SIGHUP: a bad configuration is refused and the running one stays; a good one
 //! takes over, and the journal carries every accepted record across.
 
-use std::process::Command;
 use std::time::Duration;
 use syslane_tests::*;
-
-fn hup(agent: &Agent) {
-    assert!(Command::new(tool("kill"))
-        .args(["-HUP", &agent.pid().to_string()])
-        .status()
-        .unwrap()
-        .success());
-}
 
 #[test]
 fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
@@ -30,7 +21,7 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
 
     // A bad configuration: refused with the reason; the agent keeps running.
     std::fs::write(&config_path, format!("bogus_key = 1\n{broken}")).unwrap();
-    hup(&agent);
+    agent.hup();
     agent.expect_log("the new configuration is refused", 10);
     assert!(
         agent.logs().contains("bogus_key"),
@@ -41,7 +32,7 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
     // A good one: the output is fixed and a filter keeps only err and worse.
     let filter = "[[filter]]\nplugin = \"select\"\nmin_severity = \"err\"\n";
     std::fs::write(&config_path, config_text(&build_dir(), port, filter, &out)).unwrap();
-    hup(&agent);
+    agent.hup();
     agent.expect_log("configuration reloaded", 15);
     assert!(
         agent.logs().contains("changed=filter, output"),
@@ -75,6 +66,15 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one_without_losing_records() {
     let early = messages.iter().filter(|m| m.starts_with("early-")).count();
     let late: Vec<&String> = messages.iter().filter(|m| m.starts_with("late-")).collect();
     assert_eq!(early, 20, "{messages:?}");
+    // The reload stopped a pipeline whose output was retrying: said as a reload.
+    assert!(
+        !logs.contains("shutdown deadline passed") && !logs.contains("stopping while"),
+        "a reload is not logged as a shutdown:\n{logs}"
+    );
+    assert!(
+        logs.contains("reload: the output was still retrying a batch"),
+        "{logs}"
+    );
     assert_eq!(
         late,
         ["late-0", "late-2", "late-4", "late-6", "late-8"],
@@ -119,7 +119,7 @@ fn reloads_that_keep_the_listeners_keep_connections_open_and_lose_no_datagram() 
         std::thread::sleep(Duration::from_millis(600));
         let next = if round % 2 == 0 { &filtered } else { &plain };
         std::fs::write(&config_path, next).unwrap();
-        hup(&agent);
+        agent.hup();
         assert!(
             wait_until(Duration::from_secs(20), || agent
                 .logs()

@@ -69,6 +69,7 @@ metrics! {
     counter records_dead_lettered: "Records the output rejected permanently (written to the dead-letter file).",
     counter records_dropped_journal_full: "Records deleted because the journal was full (when_full = \"drop_oldest\").",
     counter journal_corrupt_bytes: "Bytes of corrupt journal entries skipped.",
+    counter records_lost_journal_unreadable: "Journaled records lost because their segment file could not be read, after retries (it was gone or kept failing); each is logged with the segment.",
     counter plugin_panics: "Plugin calls that panicked (the instance was recreated).",
 }
 

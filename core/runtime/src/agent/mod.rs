@@ -13,6 +13,8 @@
 //! [`crate::config::diff`] finds the sockets fit the new configuration they and
 //! their connections stay open, and senders wait during the swap; otherwise they
 //! are reopened, and UDP datagrams arriving in those milliseconds are not received.
+//! TCP records a worker had read but could not journal yet (the disk is full)
+//! are handed to the new pipeline ([`crate::pipeline::carry`]), never refused.
 
 pub(crate) mod components;
 mod listeners;
@@ -23,6 +25,7 @@ use crate::config::diff::Diff;
 use crate::config::Config;
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::pipeline::carry::Carry;
 use components::Components;
 use listeners::Listeners;
 use pipeline::Pipeline;
@@ -34,6 +37,8 @@ use std::time::Duration;
 pub(crate) struct Generation {
     listeners: Listeners,
     pipeline: Pipeline,
+    /// Shared with the generations before and after this one.
+    carry: Arc<Carry>,
 }
 
 /// What a reload did.
@@ -53,14 +58,27 @@ impl Generation {
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
     ) -> Result<Generation, String> {
-        let (pipeline, senders) = Pipeline::start(config, metrics, health)?;
+        Generation::launch_with(config, metrics, health, Arc::default()).await
+    }
+
+    async fn launch_with(
+        config: &Config,
+        metrics: &Arc<Metrics>,
+        health: &Arc<Health>,
+        carry: Arc<Carry>,
+    ) -> Result<Generation, String> {
+        let (pipeline, senders) = Pipeline::start(config, metrics, health, &carry)?;
         match Listeners::open(config, senders, metrics).await {
             Ok(listeners) => Ok(Generation {
                 listeners,
                 pipeline,
+                carry,
             }),
             Err(e) => {
-                pipeline.stop(Duration::ZERO).await;
+                // Records handed to it go on to the next try.
+                carry.set_reloading(true);
+                pipeline.stop(Duration::ZERO, true).await;
+                carry.set_reloading(false);
                 Err(e)
             }
         }
@@ -69,9 +87,17 @@ impl Generation {
     /// Stops within `drain`. The deadline comes first: listeners may be waiting
     /// on workers that wait on a full journal, which only the shipper's stop frees.
     pub(crate) async fn stop(self, drain: Duration) {
-        self.pipeline.deadline(drain);
+        self.stop_as(drain, false).await;
+    }
+
+    /// Stops, for a reload when `reload` (held records are then handed over).
+    async fn stop_as(self, drain: Duration, reload: bool) -> Arc<Carry> {
+        self.carry.set_reloading(reload);
+        self.pipeline.deadline(drain, reload);
         self.listeners.stop().await;
         self.pipeline.join().await;
+        self.carry.set_reloading(false);
+        self.carry
     }
 
     /// Replaces this generation, running `old`, with one running `new` (checked
@@ -91,10 +117,13 @@ impl Generation {
         let (generation, outcome) = if keep_sockets {
             self.swap_pipeline(old, new, metrics, health).await?
         } else {
-            self.stop(Duration::ZERO).await;
-            match Generation::launch(new, metrics, health).await {
+            let carry = self.stop_as(Duration::ZERO, true).await;
+            match Generation::launch_with(new, metrics, health, Arc::clone(&carry)).await {
                 Ok(g) => (g, Ok(())),
-                Err(e) => (Generation::launch(old, metrics, health).await?, Err(e)),
+                Err(e) => (
+                    Generation::launch_with(old, metrics, health, carry).await?,
+                    Err(e),
+                ),
             }
         };
         Ok((
@@ -120,18 +149,22 @@ impl Generation {
         let Generation {
             listeners,
             pipeline,
+            carry,
         } = self;
         listeners.ctx.router.replace(Vec::new());
-        pipeline.stop(Duration::ZERO).await;
-        let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics, health) {
+        carry.set_reloading(true);
+        pipeline.stop(Duration::ZERO, true).await;
+        carry.set_reloading(false);
+        let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics, health, &carry) {
             Ok(started) => (Ok(()), started),
-            Err(e) => (Err(e), Pipeline::start(old, metrics, health)?),
+            Err(e) => (Err(e), Pipeline::start(old, metrics, health, &carry)?),
         };
         listeners.ctx.router.replace(senders);
         Ok((
             Generation {
                 listeners,
                 pipeline,
+                carry,
             },
             outcome,
         ))

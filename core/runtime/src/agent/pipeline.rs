@@ -7,9 +7,10 @@ use crate::health::Health;
 use crate::journal;
 use crate::listen::FrameBatch;
 use crate::metrics::Metrics;
+use crate::pipeline::carry::Carry;
 use crate::pipeline::serialize::Serializer;
 use crate::pipeline::Worker;
-use crate::ship::{DeadLetters, Deadline, Shipper};
+use crate::ship::{DeadLetters, Deadline, Shipper, Stop};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ impl Pipeline {
         config: &Config,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
+        carry: &Arc<Carry>,
     ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
         let components = Components::load(config)?;
         let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
@@ -71,6 +73,7 @@ impl Pipeline {
                 journal: journal_writer.clone(),
                 metrics: Arc::clone(metrics),
                 this_host: components.this_host.clone(),
+                carry: Arc::clone(carry),
             };
             let (tx, rx) = crossbeam_channel::bounded(per_worker_queue);
             senders.push(tx);
@@ -87,15 +90,19 @@ impl Pipeline {
         ))
     }
 
-    /// Lets the shipper deliver for at most `drain` more. Once it stops, the
-    /// journal no longer blocks workers when it is full, so their queues empty.
-    pub(super) fn deadline(&self, drain: Duration) {
-        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + drain);
+    /// Lets the shipper deliver for at most `drain` more (`reload`: because a
+    /// reload replaces this pipeline, which its log lines say). Once it stops,
+    /// the journal no longer blocks workers when it is full, so their queues empty.
+    pub(super) fn deadline(&self, drain: Duration, reload: bool) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Stop {
+            at: Instant::now() + drain,
+            reload,
+        });
     }
 
     /// Stops within `drain`: see [`Pipeline::join`].
-    pub(super) async fn stop(self, drain: Duration) {
-        self.deadline(drain);
+    pub(super) async fn stop(self, drain: Duration, reload: bool) {
+        self.deadline(drain, reload);
         self.join().await;
     }
 

@@ -8,6 +8,13 @@
 //! drops and counts UDP). A recovery thread writes a probe file in the journal's
 //! directory with backoff; once that works the state is left, logged once with
 //! how long it lasted and what was refused, and appends resume.
+//!
+//! Recovery needs evidence that what waits will fit, with hysteresis, so that
+//! writes do not flap between failing and working when only a sliver is free:
+//! the probe writes (and syncs) at least `PROBE_MIN`, and at least four times
+//! the largest entry refused in the episode; and when writes fail again soon
+//! after a recovery (the backlog held meanwhile did not fit), the next recovery
+//! asks for twice as much, up to `PROBE_MAX`.
 
 use super::*;
 use crate::state_dir::{free_bytes, human_bytes};
@@ -16,9 +23,16 @@ use std::io::Write as _;
 /// A failing probe is tried again after this, doubling up to `RETRY_MAX`.
 const RETRY_START: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
-/// What the probe writes: room for a few batches, so that writes do not flap
-/// between failing and working when only a sliver is free.
-const PROBE_BYTES: usize = 256 * 1024;
+/// The least the probe writes: room for a few batches.
+const PROBE_MIN: u64 = 1 << 20;
+/// The most it writes, however often writes flapped.
+const PROBE_MAX: u64 = 16 << 20;
+/// The probe is written in blocks of this size.
+const PROBE_BLOCK: usize = 256 * 1024;
+/// Writes failing again this soon after a recovery count as a flap: the next
+/// recovery asks for twice the room.
+const FLAP_WINDOW: Duration = Duration::from_secs(30);
+const FLAP_LEVELS: u32 = 4;
 /// The journal-full log lines come at most this often.
 const FULL_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -27,6 +41,31 @@ const FULL_LOG_EVERY: Duration = Duration::from_secs(60);
 pub(super) struct Failing {
     since: Instant,
     refused_before: u64,
+    /// The largest entry refused in this episode.
+    want: u64,
+}
+
+/// The recovery's hysteresis: how recently writes recovered, and how many
+/// times in a row they failed again soon after.
+#[derive(Debug, Default)]
+pub(super) struct Flaps {
+    recovered_at: Option<Instant>,
+    level: u32,
+}
+
+impl State {
+    /// An append of `size` bytes was refused while writes fail.
+    pub(super) fn wants(&mut self, size: u64) {
+        if let Some(f) = self.failing.as_mut() {
+            f.want = f.want.max(size);
+        }
+    }
+
+    /// What a probe must write to end this episode.
+    fn probe_bytes(&self) -> u64 {
+        let want = self.failing.as_ref().map_or(0, |f| f.want);
+        (PROBE_MIN.max(want.saturating_mul(4)) << self.flaps.level).min(PROBE_MAX)
+    }
 }
 
 /// The journal-full state, for its log lines.
@@ -68,7 +107,16 @@ impl Shared {
         st.failing = Some(Failing {
             since: Instant::now(),
             refused_before: Metrics::get(&self.metrics.records_refused_journal_write),
+            want: 0,
         });
+        let flapped = st
+            .flaps
+            .recovered_at
+            .is_some_and(|t| t.elapsed() < FLAP_WINDOW);
+        st.flaps.level = match flapped {
+            true => (st.flaps.level + 1).min(FLAP_LEVELS),
+            false => 0,
+        };
         Metrics::set(&self.metrics.journal_write_failing, 1);
         let free = self.free_space();
         let dir = self.config.dir.display();
@@ -98,6 +146,7 @@ impl Shared {
         };
         Metrics::set(&self.metrics.journal_write_failing, 0);
         self.config.health.condition("journal_write", None);
+        st.flaps.recovered_at = Some(Instant::now());
         let refused = Metrics::get(&self.metrics.records_refused_journal_write)
             .saturating_sub(failing.refused_before);
         tracing::info!(dir = %self.config.dir.display(), after_secs = failing.since.elapsed().as_secs(), refused, free = self.free_space(), "journal: writes work again; TCP senders resume, RELP and UDP are accepted again");
@@ -145,16 +194,30 @@ impl Shared {
         }
     }
 
-    /// Whether the journal's directory takes writes again: a probe file written,
-    /// synced and removed.
-    fn probe(&self) -> std::io::Result<()> {
+    /// Whether the journal's directory takes `bytes` of writes again: a probe
+    /// file written, synced and removed (not tried while the file system says
+    /// there is less room than that).
+    fn probe(&self, bytes: u64) -> std::io::Result<()> {
+        if let Some(free) = free_bytes(&self.config.dir).filter(|f| *f < bytes) {
+            return Err(std::io::Error::other(format!(
+                "{} free, waiting for {}",
+                human_bytes(free),
+                human_bytes(bytes)
+            )));
+        }
         let path = self.config.dir.join("probe.tmp");
         let written = open_private(
             &path,
             OpenOptions::new().write(true).create(true).truncate(true),
         )
         .and_then(|mut f| {
-            f.write_all(&[0u8; PROBE_BYTES])?;
+            let block = [0u8; PROBE_BLOCK];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(PROBE_BLOCK as u64) as usize;
+                f.write_all(&block[..n])?;
+                left -= n as u64;
+            }
             f.sync_data()
         });
         let _ = std::fs::remove_file(&path);
@@ -188,10 +251,14 @@ fn recover(shared: Weak<Shared>, health: Arc<Health>) {
             crate::health::beat();
         }
         let Some(sh) = shared.upgrade() else { return };
-        if sh.lock().failing.is_none() {
-            return;
-        }
-        match sh.probe().and_then(|()| sh.resume()) {
+        let bytes = {
+            let st = sh.lock();
+            if st.failing.is_none() {
+                return;
+            }
+            st.probe_bytes()
+        };
+        match sh.probe(bytes).and_then(|()| sh.resume()) {
             Ok(()) => return,
             Err(e) => tracing::debug!(error = %e, "journal: probe write failed; retrying"),
         }

@@ -98,6 +98,8 @@ struct Segment {
     id: u64,
     bytes: u64,
     records: u64,
+    /// Records of it the reader has passed (read, or acknowledged before a restart).
+    read: u64,
     /// Written by this run (so only in this version's format): once acknowledged,
     /// its file may become the spare that the next segment is written into.
     recyclable: bool,
@@ -122,6 +124,7 @@ struct State {
     dirty_since: Option<Instant>,
     /// Set while writes fail; cleared by the recovery thread.
     failing: Option<fault::Failing>,
+    flaps: fault::Flaps,
     /// A failed write left bytes that could not be cut off: start a new segment
     /// before the next append.
     rotate_first: bool,
@@ -241,6 +244,7 @@ impl Shared {
             id,
             bytes: 0,
             records: 0,
+            read: 0,
             recyclable: true,
         });
         st.committed = Position {
@@ -373,15 +377,17 @@ pub(crate) fn open(
                 .map_err(|e| fail("cannot cut a torn tail", e))?;
             let _ = file.sync_all();
         }
-        pending += if id == ack.segment {
+        let unread = if id == ack.segment {
             count_records_after(&path, id, ack.offset, scan.valid_end)
         } else {
             scan.records
         };
+        pending += unread;
         segments.push_back(Segment {
             id,
             bytes: scan.valid_end,
             records: scan.records,
+            read: scan.records.saturating_sub(unread),
             // Perhaps written by an older version: deleted once acknowledged.
             recyclable: false,
         });
@@ -402,6 +408,7 @@ pub(crate) fn open(
         id: next_id,
         bytes: 0,
         records: 0,
+        read: 0,
         recyclable: true,
     });
     let start = if segments.iter().any(|s| s.id == ack.segment) {
@@ -437,6 +444,7 @@ pub(crate) fn open(
             read: start,
             dirty_since: None,
             failing: None,
+            flaps: fault::Flaps::default(),
             rotate_first: false,
             full: fault::Full::default(),
             counted_corrupt,
@@ -464,11 +472,14 @@ pub(crate) fn open(
             shared,
             pos: start,
             file: None,
+            read_errors: 0,
             ack_saved: Instant::now(),
             ack_unsaved: None,
         },
     ))
 }
 
+#[cfg(test)]
+mod model;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,8 @@ pub(crate) struct JournalReader {
     pub(super) pos: Position,
     /// The segment being read, buffered, and the offset the buffer is at.
     pub(super) file: Option<(u64, BufReader<segment::Bounded>, u64)>,
+    /// Reads of the current position that failed in a row (retried with backoff).
+    pub(super) read_errors: u32,
     pub(super) ack_saved: Instant,
     /// An acknowledgement not yet on disk (saved at most every `ACK_SAVE_EVERY`,
     /// and once the reader is idle).
@@ -29,6 +31,11 @@ pub(crate) struct JournalReader {
 /// How often the acknowledged position is written to disk. Losing the last
 /// interval in a crash only means sending those records again.
 const ACK_SAVE_EVERY: Duration = Duration::from_millis(500);
+
+/// A segment that cannot be read is tried this many times more (the first wait
+/// `READ_RETRY_START`, doubling) before its unread records are counted as lost.
+const READ_RETRIES: u32 = 5;
+const READ_RETRY_START: Duration = Duration::from_millis(100);
 
 impl Drop for JournalReader {
     fn drop(&mut self) {
@@ -106,7 +113,13 @@ impl JournalReader {
             match self.read(id, limit) {
                 Ok(Found::Entry { entry, end }) => {
                     self.pos.offset = end;
-                    sh.lock().read = self.pos;
+                    self.read_errors = 0;
+                    let mut st = sh.lock();
+                    st.read = self.pos;
+                    if let Some(seg) = st.segments.iter_mut().find(|s| s.id == id) {
+                        seg.read += u64::from(entry.records);
+                    }
+                    drop(st);
                     let chunk = Chunk {
                         table: entry.table,
                         records: entry.records,
@@ -131,7 +144,9 @@ impl JournalReader {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(segment = id, error = %e, "journal: cannot read a segment; skipping it");
+                    if !self.unreadable(id, &e) {
+                        return Next::Idle;
+                    }
                     self.pos = Position {
                         segment: id + 1,
                         offset: 0,
@@ -139,6 +154,39 @@ impl JournalReader {
                 }
             }
         }
+    }
+
+    /// A read of segment `id` failed with `e`: `false` to try again after a
+    /// wait (a transient error), `true` once it has failed too often or the
+    /// file is gone; its records not read yet are then logged and counted as
+    /// lost, so the ledger still balances.
+    fn unreadable(&mut self, id: u64, e: &std::io::Error) -> bool {
+        let sh = Arc::clone(&self.shared);
+        let path = segment_path(&sh.config.dir, id);
+        self.file = None;
+        let gone = e.kind() == std::io::ErrorKind::NotFound;
+        if !gone && self.read_errors < READ_RETRIES {
+            let wait = READ_RETRY_START * 2u32.pow(self.read_errors);
+            self.read_errors += 1;
+            tracing::warn!(file = %path.display(), offset = self.pos.offset, error = %e, attempt = self.read_errors, retry_ms = wait.as_millis() as u64, "journal: cannot read a segment; retrying");
+            let until = Instant::now() + wait;
+            while Instant::now() < until {
+                crate::health::beat();
+                std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+            }
+            return false;
+        }
+        self.read_errors = 0;
+        let lost = {
+            let st = sh.lock();
+            st.segments
+                .iter()
+                .find(|s| s.id == id)
+                .map_or(0, |s| s.records.saturating_sub(s.read))
+        };
+        Metrics::add(&sh.metrics.records_lost_journal_unreadable, lost);
+        tracing::error!(file = %path.display(), offset = self.pos.offset, error = %e, records = lost, "journal: a segment cannot be read; its unread records are lost (counted in syslane_records_lost_journal_unreadable_total). Was the state directory removed or replaced while the agent ran?");
+        true
     }
 
     fn read(&mut self, id: u64, limit: u64) -> std::io::Result<Found> {
@@ -151,8 +199,17 @@ impl JournalReader {
         };
         // What was buffered lies before the old limit, so it stays valid.
         reader.get_mut().limit = limit;
-        let found =
+        let mut found =
             segment::read_entry(reader, id, self.pos.offset, limit, *at == self.pos.offset)?;
+        if let Found::Short = found {
+            // What readers may see holds whole entries: a header claiming bytes
+            // past the limit was damaged. Go on at the next valid entry.
+            let resume = segment::next_entry(reader, id, self.pos.offset + 1, limit)?;
+            found = Found::Corrupt {
+                resume: resume.unwrap_or(limit),
+                whole: false,
+            };
+        }
         *at = match &found {
             Found::Entry { end, .. } => *end,
             _ => u64::MAX,

@@ -159,6 +159,27 @@ fn find_magic<R: Read + Seek>(file: &mut R, from: u64, limit: u64) -> std::io::R
     Ok(limit)
 }
 
+/// The offset of the first valid entry of `segment` at a magic at or after
+/// `from`, if any.
+pub(super) fn next_entry<R: Read + Seek>(
+    file: &mut R,
+    segment: u64,
+    from: u64,
+    len: u64,
+) -> std::io::Result<Option<u64>> {
+    let mut at = from;
+    loop {
+        let m = find_magic(file, at, len)?;
+        if m >= len {
+            return Ok(None);
+        }
+        if let Found::Entry { .. } = read_entry(file, segment, m, len, false)? {
+            return Ok(Some(m));
+        }
+        at = m + 1;
+    }
+}
+
 /// A segment file read up to a limit that moves on as entries are committed:
 /// reads never return bytes past it, so a read-ahead buffer never holds bytes of
 /// a recycled file that the writer is about to overwrite.
@@ -243,7 +264,15 @@ pub(super) fn scan(file: &mut File, segment: u64, start: u64) -> std::io::Result
                 bad.push((at, resume - at, whole));
                 at = resume;
             }
-            Found::Short => break,
+            // Too short for a whole entry: a torn tail, unless a valid entry
+            // follows (a damaged length field then claimed bytes past the end).
+            Found::Short => match next_entry(file, segment, at + 1, len)? {
+                Some(next) => {
+                    bad.push((at, next - at, false));
+                    at = next;
+                }
+                None => break,
+            },
         }
     }
     s.torn_tail = len - s.valid_end;

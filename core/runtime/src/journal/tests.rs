@@ -542,3 +542,54 @@ fn a_journal_left_by_the_previous_format_is_read_and_then_deleted() {
         0
     );
 }
+
+#[test]
+fn a_segment_that_cannot_be_read_is_counted_as_lost_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(Metrics::default());
+    let (w, mut r) = open(config(dir.path(), 1 << 20, WhenFull::Block), Arc::clone(&m)).unwrap();
+    for i in 0..100 {
+        w.append(&chunk(i, 2000)).unwrap();
+    }
+    let written = w.shared.lock().written;
+    w.wait_durable(written).unwrap();
+    let files = segment_files(dir.path());
+    assert!(files.len() > 3);
+    // The reader has the first segment open; the second disappears under it
+    // (its state directory removed and made again, say).
+    let Next::Chunk(first, _) = r.next(Duration::from_millis(20)) else {
+        panic!("the first entry")
+    };
+    let gone: Vec<usize> = {
+        let mut f = File::open(&files[1]).unwrap();
+        let len = f.metadata().unwrap().len();
+        let id = files[1]
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut at = 0;
+        let mut n = Vec::new();
+        while let Ok(segment::Found::Entry { entry, end }) = segment::read_at(&mut f, id, at, len) {
+            n.push(number(&Chunk {
+                table: 0,
+                records: 1,
+                data: entry.payload,
+            }));
+            at = end;
+        }
+        n
+    };
+    std::fs::remove_file(&files[1]).unwrap();
+    let mut got = vec![number(&first)];
+    got.extend(drain(&mut r, true));
+    let expected: Vec<usize> = (0..100).filter(|i| !gone.contains(i)).collect();
+    assert_eq!(got, expected, "the segments after it are read");
+    assert_eq!(
+        Metrics::get(&m.records_lost_journal_unreadable),
+        gone.len() as u64,
+        "its records are counted, not skipped silently"
+    );
+}

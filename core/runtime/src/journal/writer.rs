@@ -47,7 +47,7 @@ impl Drop for JournalWriter {
             match self.shared.sync(&mut st) {
                 Ok(()) => st.committed = st.committed.max(st.written),
                 Err(e) => {
-                    tracing::error!(dir = %self.shared.config.dir.display(), error = %e, "journal fsync at shutdown failed; what was not synced is sent again only if it reached the disk")
+                    tracing::error!(dir = %self.shared.config.dir.display(), error = %e, "journal fsync on closing (shutdown or reload) failed; what was not synced is sent again only if it reached the disk")
                 }
             }
         }
@@ -96,11 +96,13 @@ impl JournalWriter {
             sh.note_room(&mut st);
         }
         if st.failing.is_some() {
+            st.wants(size);
             return Err(WriteFailing);
         }
         if st.rotate_first {
             if let Err(e) = sh.rotate(&mut st) {
                 sh.fail(&mut st, "starting a new segment", &e);
+                st.wants(size);
                 return Err(WriteFailing);
             }
             st.rotate_first = false;
@@ -114,6 +116,7 @@ impl JournalWriter {
                 st.rotate_first = true;
             }
             sh.fail(&mut st, "writing an entry", &e);
+            st.wants(size);
             return Err(WriteFailing);
         }
         st.dirty_since.get_or_insert_with(Instant::now);

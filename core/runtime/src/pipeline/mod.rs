@@ -7,6 +7,7 @@
 
 mod arena;
 pub(crate) mod batch;
+pub(crate) mod carry;
 pub(crate) mod decode;
 pub(crate) mod filter;
 pub(crate) mod serialize;
@@ -17,6 +18,7 @@ use crate::listen::FrameBatch;
 use crate::metrics::Metrics;
 use crate::plugin_host::{DecoderInstance, FilterInstance};
 use batch::RecordBatch;
+use carry::Carry;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use decode::{DecodeScratch, ThisHost};
 use filter::FilterScratch;
@@ -45,6 +47,8 @@ pub(crate) struct Worker {
     pub health: Arc<Health>,
     /// This host, for records from local senders.
     pub this_host: ThisHost,
+    /// Records a replaced pipeline had read but not journaled.
+    pub carry: Arc<Carry>,
 }
 
 impl Worker {
@@ -55,6 +59,17 @@ impl Worker {
         let mut records = RecordBatch::default();
         let mut decode = DecodeScratch::default();
         let mut filter = FilterScratch::default();
+        // What the pipeline this one replaced had read goes first, so each
+        // connection's records stay in order.
+        if let Some(carried) = self.carry.take() {
+            let records: u64 = carried.iter().map(|c| u64::from(c.records)).sum();
+            tracing::info!(
+                records,
+                "reload: journaling the TCP records the previous configuration had read"
+            );
+            let _ = self.journal_all(carried, true);
+            self.carry.drained();
+        }
         loop {
             let mut frames = match rx.recv_timeout(IDLE_BEAT) {
                 Ok(frames) => frames,
@@ -91,6 +106,40 @@ impl Worker {
                 other => return other,
             }
         }
+    }
+
+    /// Journals `chunks` in order (holding them while writes fail when `hold`);
+    /// the position after the last, or `Err` when some could not be journaled:
+    /// held records are then handed to the next pipeline if a reload stops this
+    /// one, and counted as refused otherwise.
+    fn journal_all(&self, chunks: Vec<Chunk>, hold: bool) -> Result<Option<Position>, ()> {
+        let mut end = None;
+        let mut chunks = chunks.into_iter().filter(|c| c.records > 0);
+        while let Some(chunk) = chunks.next() {
+            if let Ok(pos) = self.store(&chunk, hold) {
+                end = Some(pos);
+                continue;
+            }
+            let rest: Vec<Chunk> = std::iter::once(chunk).chain(chunks).collect();
+            let back = match hold {
+                true => self.carry.hand_over(rest),
+                false => Err(rest),
+            };
+            match back {
+                Ok(records) => {
+                    tracing::info!(records, "reload while journal writes fail: the TCP records already read go to the new configuration's pipeline")
+                }
+                Err(rest) => {
+                    let refused: u64 = rest.iter().map(|c| u64::from(c.records)).sum();
+                    Metrics::add(&self.metrics.records_refused_journal_write, refused);
+                    if hold {
+                        tracing::error!(records = refused, "stopping while journal writes still fail: TCP records already read could not be journaled (counted in syslane_records_refused_total)");
+                    }
+                }
+            }
+            return Err(());
+        }
+        Ok(end)
     }
 
     /// Decodes, filters and journals a batch; `false` when some of its records
@@ -152,24 +201,10 @@ impl Worker {
         }
         Metrics::add(&m.time_out_of_range, out_of_range);
         let hold = frames.transport == SL_TRANSPORT_TCP;
-        let chunks = [syslog, security];
-        let mut end = None;
-        for (i, chunk) in chunks.iter().enumerate() {
-            if chunk.records == 0 {
-                continue;
-            }
-            match self.store(chunk, hold) {
-                Ok(pos) => end = Some(pos),
-                Err(WriteFailing) => {
-                    let refused: u64 = chunks[i..].iter().map(|c| u64::from(c.records)).sum();
-                    Metrics::add(&m.records_refused_journal_write, refused);
-                    if hold {
-                        tracing::error!(records = refused, "stopping while journal writes still fail: TCP records already read could not be journaled (counted in syslane_records_refused_total)");
-                    }
-                    return false;
-                }
-            }
-        }
+        let end = match self.journal_all(vec![syslog, security], hold) {
+            Ok(end) => end,
+            Err(()) => return false,
+        };
         // A batch the sender waits on (RELP) is answered once it is on disk; others
         // go on while the committer syncs.
         match end {

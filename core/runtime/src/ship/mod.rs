@@ -8,13 +8,15 @@
 //! the deadline interrupts stays journaled for the next run.
 
 mod dead_letter;
+mod policy;
 
 pub(crate) use dead_letter::DeadLetters;
 
 use crate::health::Health;
-use crate::journal::{JournalReader, Next, Position};
+use crate::journal::{JournalReader, Next};
 use crate::metrics::Metrics;
 use crate::plugin_host::{OutputInstance, OutputPreferences, SendOutcome};
+use policy::{Policy, Ready};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +24,15 @@ const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// When set, the time by which shipping must stop.
-pub(crate) type Deadline = Arc<Mutex<Option<Instant>>>;
+pub(crate) type Deadline = Arc<Mutex<Option<Stop>>>;
+
+/// Why and when the shipper stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stop {
+    pub at: Instant,
+    /// A reload replaces this pipeline (else the agent is shutting down).
+    pub reload: bool,
+}
 
 pub(crate) struct Shipper {
     pub output: OutputInstance,
@@ -39,16 +49,6 @@ pub(crate) struct Shipper {
 pub(crate) const DEFAULT_BATCH_BYTES: usize = 1 << 20;
 /// The most an output may ask for (a batch is held in memory while it is offered).
 pub(crate) const MAX_PREFERRED_BATCH_BYTES: usize = 64 << 20;
-/// While the output is throttled (it asked for a delay), the linger stretches up
-/// to this many times its length, or this long, whichever is longer.
-const STRETCH_MAX: u32 = 6;
-const STRETCH_CAP: Duration = Duration::from_secs(60);
-/// After a full batch, the journal's silence that ends a burst: what is open then
-/// goes without waiting for the linger. Short, since the rest of a burst waits on
-/// it; long enough that the gaps between the chunks of a steady stream (a few
-/// milliseconds at the rates that fill batches) do not cut a batch at each one.
-const BURST_END_QUIET: Duration = Duration::from_millis(20);
-
 /// The batch size: `batch_max_bytes` when configured, else what the output asks
 /// (ABI 1.2), else 1 MiB.
 pub(crate) fn batch_bytes(configured: Option<usize>, prefs: &OutputPreferences) -> usize {
@@ -62,33 +62,6 @@ struct Batch {
     table: u32,
     records: u32,
     data: Arc<Vec<u8>>,
-}
-
-/// A batch being gathered: chunks of one table, in journal order.
-struct Open {
-    table: u32,
-    records: u32,
-    data: Vec<u8>,
-    begin: Position,
-    opened: Instant,
-}
-
-/// What the shipper's loop carries from one batch to the next.
-struct State {
-    /// Batches being gathered, at most one per table.
-    open: Vec<Open>,
-    /// Buffers of offered batches, for the next ones.
-    spare: Vec<Vec<u8>>,
-    /// Journal position after the last chunk read.
-    read_end: Position,
-    /// When the last batch that was not full was offered.
-    last_partial: Option<Instant>,
-    /// Whether the last batch offered was full: the end of a burst goes at once.
-    last_was_full: bool,
-    /// The linger's multiplier while the output is throttled.
-    stretch: u32,
-    batch_id: u64,
-    seed: u64,
 }
 
 /// How a batch's delivery ended.
@@ -122,11 +95,12 @@ fn next_delay(backoff: &mut Duration, seed: &mut u64) -> Duration {
 }
 
 impl Shipper {
+    fn stop(&self) -> Option<Stop> {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn past_deadline(&self) -> bool {
-        self.deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|d| Instant::now() >= d)
+        self.stop().is_some_and(|d| Instant::now() >= d.at)
     }
 
     /// Waits `d`, or less if the deadline comes first. `false` at the deadline.
@@ -143,23 +117,11 @@ impl Shipper {
     }
 
     fn shutting_down(&self) -> bool {
-        self.deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.stop().is_some()
     }
 
-    /// Runs until the journal is closed and empty, or the deadline passes.
-    ///
-    /// Chunks gather into one open batch per table (a host that sends CEF and
-    /// syslog together gets full batches of each). A batch is offered as soon as
-    /// it is full. One that is not (the journal has nothing more for now) waits
-    /// until the output's linger has passed since the last batch that was not
-    /// full, stretched while the output is throttled: a quiet host makes at most
-    /// one such offer per linger, and a record waits at most that long. The rest
-    /// of a burst of full batches goes at once. Shutdown and a closed journal
-    /// offer everything at once. The journal is acknowledged up to the oldest
-    /// batch still open.
+    /// Runs until the journal is closed and empty, or the deadline passes,
+    /// batching as [`policy`] says. Offers go one at a time, in journal order.
     pub(crate) fn run(mut self) {
         let _stage = self.health.register("shipper");
         let prefs = self.output.preferences();
@@ -170,83 +132,17 @@ impl Shipper {
             linger_ms = linger.as_millis() as u64,
             "shipper batching"
         );
-        let mut st = State {
-            open: Vec::new(),
-            spare: Vec::new(),
-            read_end: self.journal.position(),
-            last_partial: None,
-            last_was_full: false,
-            stretch: 1,
-            batch_id: 0,
-            seed: crate::system::now_ns() as u64 | 1,
-        };
+        let mut policy = Policy::new(target, linger, self.journal.position());
+        let mut seed = crate::system::now_ns() as u64 | 1;
         loop {
             crate::health::beat();
-            let interval = (linger * st.stretch).min(linger.max(STRETCH_CAP));
-            let due_at = st.last_partial.map(|t| t + interval);
-            let now = Instant::now();
-            let on_time = due_at.is_none_or(|d| now >= d) || self.shutting_down();
-            // After a full batch, what is open goes once the journal has been
-            // quiet for a moment (the end of the burst), not at every short gap
-            // between chunks of a steady stream.
-            let due = on_time || st.last_was_full;
-            let wait = if st.open.is_empty() {
-                Duration::from_millis(200)
-            } else if on_time {
-                Duration::ZERO
-            } else if st.last_was_full {
-                BURST_END_QUIET
-            } else {
-                due_at
-                    .map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
-                    .min(Duration::from_millis(200))
-            };
+            let plan = policy.plan(Instant::now(), self.shutting_down());
             let mut closed = false;
-            match self.journal.next(wait) {
+            match self.journal.next(plan.wait) {
                 Next::Chunk(c, end) => {
-                    let begin = st.read_end;
-                    st.read_end = end;
-                    let k = match st.open.iter().position(|o| o.table == c.table) {
-                        Some(k) if st.open[k].data.len() + c.data.len() > target => {
-                            // Full: offer it, then start the table's next batch with
-                            // this chunk (not acknowledged before it is offered: the
-                            // acknowledgement stops at `begin`).
-                            let full = st.open.remove(k);
-                            if !self.offer(&mut st, full, begin, true) {
-                                return;
-                            }
-                            None
-                        }
-                        k => k,
-                    };
-                    match k {
-                        Some(k) => {
-                            let o = &mut st.open[k];
-                            o.records += c.records;
-                            o.data.extend_from_slice(&c.data);
-                        }
-                        None => {
-                            let mut data = st.spare.pop().unwrap_or_default();
-                            data.clear();
-                            data.reserve(target.max(c.data.len()));
-                            data.extend_from_slice(&c.data);
-                            st.open.push(Open {
-                                table: c.table,
-                                records: c.records,
-                                data,
-                                begin,
-                                opened: Instant::now(),
-                            });
-                        }
-                    }
-                    // Read on while chunks are there. A batch that has waited its
-                    // whole interval (at least a second) goes now even so, so a
-                    // table with few records is not held up by a busy one.
-                    let oldest = interval.max(Duration::from_secs(1));
-                    while let Some(k) = st.open.iter().position(|o| o.opened.elapsed() >= oldest) {
-                        let aged = st.open.remove(k);
-                        let to = st.read_end;
-                        if !self.offer(&mut st, aged, to, false) {
+                    let ready = policy.add(c.table, c.records, &c.data, end, Instant::now());
+                    for batch in ready {
+                        if !self.offer(&mut policy, batch, &mut seed) {
                             return;
                         }
                     }
@@ -254,55 +150,44 @@ impl Shipper {
                 }
                 // Writers still open at the deadline (a worker holding records
                 // while the disk fails, say) cannot keep the agent running.
-                Next::Idle if st.open.is_empty() && self.past_deadline() => return,
+                Next::Idle if !policy.has_open() && self.past_deadline() => return,
                 Next::Idle => {}
                 Next::Closed => closed = true,
             }
-            if !st.open.is_empty() && (due || closed) {
-                // Offer what is open in journal order: the oldest batch first.
-                while !st.open.is_empty() {
-                    let first = st.open.remove(0);
-                    let to = st.read_end;
-                    if !self.offer(&mut st, first, to, false) {
+            if policy.has_open() && (plan.due || closed) {
+                for batch in policy.take_open() {
+                    if !self.offer(&mut policy, batch, &mut seed) {
                         return;
                     }
                 }
             }
-            if closed && st.open.is_empty() {
+            if closed && !policy.has_open() {
                 break;
             }
         }
     }
 
-    /// Offers one batch until it is settled, then acknowledges the journal up to
-    /// the oldest batch still open, or `read_to` when none is. `false` when the
-    /// deadline stopped it.
-    fn offer(&mut self, st: &mut State, o: Open, read_to: Position, full: bool) -> bool {
+    /// Offers one batch until it is settled, then acknowledges the journal as
+    /// far as the policy allows. `false` when the deadline stopped it.
+    fn offer(&mut self, policy: &mut Policy, ready: Ready, seed: &mut u64) -> bool {
         let batch = Batch {
-            table: o.table,
-            records: o.records,
-            data: Arc::new(o.data),
+            table: ready.table,
+            records: ready.records,
+            data: Arc::new(ready.data),
         };
-        st.batch_id += 1;
-        let outcome = self.deliver(&batch, st.batch_id, &mut st.seed);
-        st.last_was_full = full;
-        if !full {
-            st.last_partial = Some(Instant::now());
-        }
+        let outcome = self.deliver(&batch, ready.id, seed);
+        policy.offered(ready.full, Instant::now());
         if !outcome.settled {
-            tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
+            if self.stop().is_some_and(|s| s.reload) {
+                tracing::info!("reload: the output was still retrying a batch; its records stay in the journal and the new configuration's output sends them");
+            } else {
+                tracing::warn!("shutdown deadline passed with the output still failing; undelivered records stay in the journal for the next start");
+            }
             return false;
         }
-        st.stretch = if outcome.throttled {
-            (st.stretch * 2).min(STRETCH_MAX)
-        } else {
-            1
-        };
-        let acked = st.open.iter().map(|o| o.begin).min().unwrap_or(read_to);
+        let buffer = Arc::try_unwrap(batch.data).ok();
+        let acked = policy.settled(ready.id, outcome.throttled, buffer);
         self.journal.ack(acked);
-        if let Ok(data) = Arc::try_unwrap(batch.data) {
-            st.spare.push(data);
-        }
         true
     }
 

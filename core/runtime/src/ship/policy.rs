@@ -1,0 +1,242 @@
+//! The shipper's batching policy, without I/O: which chunks go into which batch,
+//! when a batch is offered, and how far the journal may be acknowledged. Time
+//! comes in as an argument, so the tests drive the clock.
+//!
+//! Chunks gather into one open batch per table (a host that sends CEF and
+//! syslog together gets full batches of each). A batch is offered as soon as it
+//! is full. One that is not (the journal has nothing more for now) waits until
+//! the output's linger has passed since the last batch that was not full,
+//! stretched while the output is throttled: a quiet host makes at most one such
+//! offer per linger, and a record waits at most that long. After a full batch,
+//! what is open goes once the journal has been quiet for `BURST_END_QUIET` (the
+//! end of a burst). A batch open for its whole interval (at least a second) goes
+//! even while chunks keep coming, so a table with few records is not held up by
+//! a busy one. Shutdown and a closed journal offer everything at once.
+//!
+//! The acknowledgement floor: the journal is acknowledged up to the oldest
+//! beginning among batches still open or offered and not settled (delivered or
+//! dead-lettered), else up to what was read, so it never passes a record that
+//! is not settled, whatever order the answers come in.
+
+use crate::journal::Position;
+use std::time::{Duration, Instant};
+
+/// While the output is throttled (it asked for a delay), the linger stretches up
+/// to this many times its length, or this long, whichever is longer.
+const STRETCH_MAX: u32 = 6;
+const STRETCH_CAP: Duration = Duration::from_secs(60);
+/// After a full batch, the journal's silence that ends a burst: what is open then
+/// goes without waiting for the linger. Short, since the rest of a burst waits on
+/// it; long enough that the gaps between the chunks of a steady stream (a few
+/// milliseconds at the rates that fill batches) do not cut a batch at each one.
+pub(super) const BURST_END_QUIET: Duration = Duration::from_millis(20);
+/// The longest wait for the journal when nothing is due sooner.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+
+/// A batch being gathered: chunks of one table, in journal order.
+struct Open {
+    table: u32,
+    records: u32,
+    data: Vec<u8>,
+    begin: Position,
+    opened: Instant,
+}
+
+/// A batch to offer to the output.
+#[derive(Debug)]
+pub(super) struct Ready {
+    pub id: u64,
+    pub table: u32,
+    pub records: u32,
+    pub data: Vec<u8>,
+    /// It was offered because it was full.
+    pub full: bool,
+}
+
+/// How long to wait for the journal's next chunk, and whether what is open is
+/// due once that wait ends without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Plan {
+    pub wait: Duration,
+    pub due: bool,
+}
+
+pub(super) struct Policy {
+    target: usize,
+    linger: Duration,
+    /// Batches being gathered, at most one per table, oldest first.
+    open: Vec<Open>,
+    /// Batches offered and not settled: (id, where they begin).
+    offered: Vec<(u64, Position)>,
+    /// Journal position after the last chunk read.
+    read_end: Position,
+    /// When the last batch that was not full was offered.
+    last_partial: Option<Instant>,
+    /// Whether the last batch offered was full: the end of a burst goes at once.
+    last_was_full: bool,
+    /// The linger's multiplier while the output is throttled.
+    stretch: u32,
+    next_id: u64,
+    /// Buffers of settled batches, for the next ones.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Policy {
+    /// Batches of about `target` bytes, a linger of `linger`, reading from `start`.
+    pub(super) fn new(target: usize, linger: Duration, start: Position) -> Policy {
+        Policy {
+            target,
+            linger,
+            open: Vec::new(),
+            offered: Vec::new(),
+            read_end: start,
+            last_partial: None,
+            last_was_full: false,
+            stretch: 1,
+            next_id: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// The linger, stretched while the output is throttled.
+    fn interval(&self) -> Duration {
+        (self.linger * self.stretch).min(self.linger.max(STRETCH_CAP))
+    }
+
+    pub(super) fn has_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// What to do at `now`; `stopping`: shutdown or reload, everything goes.
+    pub(super) fn plan(&self, now: Instant, stopping: bool) -> Plan {
+        let due_at = self.last_partial.map(|t| t + self.interval());
+        let on_time = due_at.is_none_or(|d| now >= d) || stopping;
+        let wait = if self.open.is_empty() {
+            IDLE_WAIT
+        } else if on_time {
+            Duration::ZERO
+        } else if self.last_was_full {
+            BURST_END_QUIET
+        } else {
+            due_at
+                .map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
+                .min(IDLE_WAIT)
+        };
+        Plan {
+            wait,
+            due: on_time || self.last_was_full,
+        }
+    }
+
+    fn ready(&mut self, o: Open, full: bool) -> Ready {
+        self.next_id += 1;
+        self.offered.push((self.next_id, o.begin));
+        Ready {
+            id: self.next_id,
+            table: o.table,
+            records: o.records,
+            data: o.data,
+            full,
+        }
+    }
+
+    /// A chunk read from the journal, ending at `end`. Returns the batches to
+    /// offer now, oldest first: its table's batch if the chunk does not fit in
+    /// it, and batches open for their whole interval.
+    pub(super) fn add(
+        &mut self,
+        table: u32,
+        records: u32,
+        data: &[u8],
+        end: Position,
+        now: Instant,
+    ) -> Vec<Ready> {
+        let begin = self.read_end;
+        self.read_end = end;
+        let mut out = Vec::new();
+        let k = match self.open.iter().position(|o| o.table == table) {
+            Some(k) if self.open[k].data.len() + data.len() > self.target => {
+                // Full: offer it; this chunk starts the table's next batch.
+                let full = self.open.remove(k);
+                out.push(self.ready(full, true));
+                None
+            }
+            k => k,
+        };
+        match k {
+            Some(k) => {
+                let o = &mut self.open[k];
+                o.records += records;
+                o.data.extend_from_slice(data);
+            }
+            None => {
+                let mut buf = self.spare.pop().unwrap_or_default();
+                buf.clear();
+                buf.reserve(self.target.max(data.len()));
+                buf.extend_from_slice(data);
+                self.open.push(Open {
+                    table,
+                    records,
+                    data: buf,
+                    begin,
+                    opened: now,
+                });
+            }
+        }
+        let oldest = self.interval().max(Duration::from_secs(1));
+        while let Some(k) = self
+            .open
+            .iter()
+            .position(|o| now.saturating_duration_since(o.opened) >= oldest)
+        {
+            let aged = self.open.remove(k);
+            out.push(self.ready(aged, false));
+        }
+        out
+    }
+
+    /// Everything open, oldest first.
+    pub(super) fn take_open(&mut self) -> Vec<Ready> {
+        let open = std::mem::take(&mut self.open);
+        open.into_iter().map(|o| self.ready(o, false)).collect()
+    }
+
+    /// A batch (`full` or not) was offered until `now`.
+    pub(super) fn offered(&mut self, full: bool, now: Instant) {
+        self.last_was_full = full;
+        if !full {
+            self.last_partial = Some(now);
+        }
+    }
+
+    /// Batch `id` was settled (delivered or dead-lettered); `throttled`: the
+    /// output asked for a delay on the way. Returns how far the journal may be
+    /// acknowledged now, and takes the batch's buffer back for reuse.
+    pub(super) fn settled(
+        &mut self,
+        id: u64,
+        throttled: bool,
+        buffer: Option<Vec<u8>>,
+    ) -> Position {
+        self.offered.retain(|(o, _)| *o != id);
+        self.stretch = if throttled {
+            (self.stretch * 2).min(STRETCH_MAX)
+        } else {
+            1
+        };
+        if let Some(b) = buffer {
+            self.spare.push(b);
+        }
+        self.floor()
+    }
+
+    /// The oldest beginning among batches not settled, else what was read.
+    pub(super) fn floor(&self) -> Position {
+        let open = self.open.iter().map(|o| o.begin);
+        let offered = self.offered.iter().map(|o| o.1);
+        open.chain(offered).min().unwrap_or(self.read_end)
+    }
+}
+
+#[cfg(test)]
+mod tests;
