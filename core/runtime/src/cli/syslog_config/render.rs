@@ -124,6 +124,22 @@ fn rsyslog_queue(name: &str, spool_dir: &str, indent: &str) -> String {
     )
 }
 
+/// rsyslog's test for a message the security port takes: CEF (`CEF:`, version
+/// digits, `|`, as the syslog-ng filter and the `cef` decoder match it) or a Cisco
+/// ASA/FTD message id (`%ASA-6-302013:`). `re_match` is POSIX ERE
+/// (<https://www.rsyslog.com/doc/rainerscript/functions/rs-re_match.html>).
+const SECURITY_MATCH: &str =
+    "re_match($rawmsg, \"CEF:[0-9]+[|]\") or re_match($rawmsg, \"%(ASA|FTD)-[0-9]-[0-9]+:\")";
+
+/// The lines about rsyslog's message size limit, which a drop-in cannot change.
+const RSYSLOG_MAX_SIZE: &str = "\
+# rsyslog cuts messages at 8 KiB by default. To pass messages up to syslane's
+# max_message_size (64 KiB by default), set rsyslog's limit at the top of
+# /etc/rsyslog.conf, before any module or input (rsyslog reads it only there, so
+# this file cannot set it), then restart rsyslog:
+# global(maxMessageSize=\"64k\")
+";
+
 /// The rsyslog drop-in (`/etc/rsyslog.d/95-syslane.conf`).
 pub(crate) fn rsyslog(sel: &Selection) -> String {
     let mut out = String::new();
@@ -141,6 +157,7 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
          # disk-assisted queue that survives restarts of rsyslog and of syslane and\n\
          # retries for ever.\n"
     });
+    out.push_str(RSYSLOG_MAX_SIZE);
     if let Some(path) = &sel.unix_socket {
         out.push_str(&format!(
             "# The plain stream goes to syslane's unix datagram socket (a `unix://{path}`\n\
@@ -163,14 +180,17 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
     }
     if let Some(cef) = sel.cef_port {
         out.push_str(&format!(
-            "# CEF security events (any facility) go to port {cef} instead, never to the\n\
-             # plain syslog stream; they keep their own header, so the agent sees `CEF:`.\n\n\
+            "# Security events of the selection go to port {cef} instead, never to the plain\n\
+             # syslog stream: CEF (`CEF:`, a version and `|`) and Cisco ASA/FTD messages\n\
+             # (`%ASA-6-302013:`, `%FTD-...`). They keep their own header, so the agent\n\
+             # sees `CEF:`. A message that merely mentions `CEF:` stays in the plain stream.\n\n\
              template(name=\"SyslaneCef\" type=\"string\"\n         \
              string=\"<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% - - - - %syslogtag%%msg%\")\n\n\
-             if ($rawmsg contains \"CEF:\") then {{\n    \
+             if prifilt(\"{selector}\") and ({SECURITY_MATCH}) then {{\n    \
              action(type=\"omfwd\" name=\"syslane-cef\" target=\"127.0.0.1\" port=\"{cef}\" protocol=\"tcp\"\n           \
              TCP_Framing=\"octet-counted\" template=\"SyslaneCef\"\n{}\n)\n}} else ",
             rsyslog_queue("syslane-cef", &sel.spool_dir, "    "),
+            selector = rsyslog_selector(sel),
         ));
     } else {
         out.push('\n');
@@ -240,6 +260,26 @@ fn syslog_ng_filter(sel: &Selection) -> String {
         .join("\n    or ")
 }
 
+/// The global options the syslog-ng drop-in sets, and what it says about the
+/// message size. `keep_hostname()` is a global option that sources take unless
+/// they set their own, and is read when sources start, so it holds for sources
+/// defined before the drop-in is included
+/// (<https://syslog-ng.github.io/admin-guide/080_Log/030_Managing_hostnames/README>).
+const SYSLOG_NG_OPTIONS: &str = "\
+# Relayed messages keep the host name they carry (HostName in the workspace);
+# with keep_hostname(no), Debian's default, syslog-ng replaces it with the
+# address of the host that relayed it. A source that sets keep_hostname(no)
+# itself still does so.
+options {
+    keep_hostname(yes);
+};
+
+# syslog-ng cuts messages at log_msg_size(), 64 KiB by default, as syslane's
+# max_message_size does. If you raise max_message_size, raise it to match in
+# the options of /etc/syslog-ng/syslog-ng.conf: log_msg_size(262144);
+
+";
+
 /// The syslog-ng drop-in (`/etc/syslog-ng/conf.d/syslane.conf`). It reads the
 /// distribution's default source `s_src`.
 pub(crate) fn syslog_ng(sel: &Selection) -> String {
@@ -260,6 +300,7 @@ pub(crate) fn syslog_ng(sel: &Selection) -> String {
          # flow control: when syslane is slow or down, syslog-ng holds and stops reading\n\
          # instead of dropping.\n\n"
     });
+    out.push_str(SYSLOG_NG_OPTIONS);
     out.push_str(&format!(
         "filter f_syslane {{\n    {};\n}};\n\n",
         syslog_ng_filter(sel)
@@ -285,15 +326,17 @@ pub(crate) fn syslog_ng(sel: &Selection) -> String {
     }
     match sel.cef_port {
         Some(cef) => out.push_str(&format!(
-            "# CEF security events (any facility) go to port {cef}, never to the plain stream.\n\
+            "# Security events of the selection go to port {cef}, never to the plain stream:\n\
+             # CEF (`CEF:`, a version and `|`) and Cisco ASA/FTD messages (`%ASA-6-302013:`).\n\
              # The legacy parser splits `CEF:0|...` into PROGRAM and MESSAGE: put them back.\n\
              filter f_syslane_cef {{\n    \
-             program(\"^CEF$\") or message(\"CEF:[0-9]+[|]\");\n}};\n\n\
+             (program(\"^CEF$\") and message(\"^[0-9]+[|]\")) or message(\"CEF:[0-9]+[|]\")\n    \
+             or program(\"^%(ASA|FTD)-[0-9]-[0-9]+$\") or message(\"%(ASA|FTD)-[0-9]-[0-9]+:\");\n}};\n\n\
              destination d_syslane_cef {{\n    \
              network(\"127.0.0.1\" port({cef}) transport(\"tcp\")\n            \
              template(\"<${{PRI}}>1 ${{ISODATE}} ${{HOST}} - - - - ${{PROGRAM}}:${{MESSAGE}}\\n\")\n            \
              log-fifo-size(100000) time-reopen(5));\n}};\n\n\
-             log {{\n    source(s_src);\n    filter(f_syslane_cef);\n    \
+             log {{\n    source(s_src);\n    filter(f_syslane);\n    filter(f_syslane_cef);\n    \
              destination(d_syslane_cef);\n    flags(flow-control);\n}};\n\n\
              log {{\n    source(s_src);\n    filter(f_syslane);\n    \
              filter {{ not filter(f_syslane_cef); }};\n    \
