@@ -243,10 +243,13 @@ fn header_and_text<'a>(mut m: Syslog<'a>, b: &'a [u8], had_timestamp: bool) -> S
         m.procid = t.pid;
         text = t.rest;
     }
-    let sd = strict_structured_data_len(text);
+    // Structured data is part of the header: spaces before it are skipped like
+    // those between header fields (rsyslog's own messages put two there).
+    let sd_at = skip_spaces(text);
+    let sd = strict_structured_data_len(sd_at);
     if sd > 0 {
-        m.structured_data = Some(&text[..sd]);
-        text = one_space(&text[sd..]);
+        m.structured_data = Some(&sd_at[..sd]);
+        text = one_space(&sd_at[sd..]);
     }
     m.message = strip_bom(text);
     m
