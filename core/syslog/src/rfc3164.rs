@@ -119,12 +119,24 @@ fn tag(b: &[u8], bare: bool) -> Option<Tag<'_>> {
     })
 }
 
+/// A BSD tag read from the start of a message's text by [`leading_tag`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeadingTag<'a> {
+    pub prog: &'a [u8],
+    pub pid: Option<&'a [u8]>,
+    /// The text after the tag and its one separating space.
+    pub rest: &'a [u8],
+}
+
 /// A BSD tag at the start of a message's text, `prog[pid]:`, `prog[pid]` or
-/// `prog:` (never a bare word): (program, pid, the text after the tag and its one
-/// separating space). For text that a relay put behind a header of its own without
-/// the tag's fields, as rsyslog's `- - - - %syslogtag%%msg%` does.
-pub fn leading_tag(text: &[u8]) -> Option<(&[u8], Option<&[u8]>, &[u8])> {
-    tag(text, false).map(|t| (t.prog, t.pid, t.rest))
+/// `prog:` (never a bare word). For text that a relay put behind a header of its
+/// own without the tag's fields, as rsyslog's `- - - - %syslogtag%%msg%` does.
+pub fn leading_tag(text: &[u8]) -> Option<LeadingTag<'_>> {
+    tag(text, false).map(|t| LeadingTag {
+        prog: t.prog,
+        pid: t.pid,
+        rest: t.rest,
+    })
 }
 
 /// An IPv6 address, bare or in brackets (`fe80::1`, `2001:db8::`, `[::1]`).

@@ -103,12 +103,12 @@ impl FrameDecoder for SyslogDecoder {
         let mut m = syslane_syslog::parse(frame);
         let mut message = trim_message(frame, &m);
         if self.tag_in_text && m.format == Format::Rfc5424 && m.appname.is_none() {
-            if let Some((prog, pid, rest)) = syslane_syslog::leading_tag(m.message) {
-                m.appname = Some(prog);
+            if let Some(tag) = syslane_syslog::leading_tag(m.message) {
+                m.appname = Some(tag.prog);
                 if m.procid.is_none() {
-                    m.procid = pid;
+                    m.procid = tag.pid;
                 }
-                message = rest;
+                message = tag.rest;
             }
         }
         let mut flags = 0;
