@@ -37,9 +37,10 @@ pub fn device_cases() -> Vec<Case> {
              json!({"HostName": "edge-1", "ProcessName": null, "SyslogMessage": "-- MARK -- MARKER"})),
         case("zq-t4", "<13>Mar  7 19:06:53 edge-1 MARKER",
              json!({"HostName": "edge-1", "ProcessName": "MARKER", "SyslogMessage": ""})),
-        // 2. Spaces between > and the date, doubled between fields.
+        // 2. Spaces between > and the date, doubled between fields; after the tag
+        //    one space is the separator and the rest are the text's own.
         case("zq-s1", "<13>  Mar  7  19:06:53  edge-2  app[7]:  MARKER spaced",
-             json!({"HostName": "edge-2", "ProcessName": "app", "ProcessID": 7, "SyslogMessage": "MARKER spaced"})),
+             json!({"HostName": "edge-2", "ProcessName": "app", "ProcessID": 7, "SyslogMessage": " MARKER spaced"})),
         // 3. Device timestamps.
         case("zq-d1", "<14>2026-10-29 02:00:00.156+01:00 nas01 backup[311]: MARKER done",
              json!({"HostName": "nas01", "ProcessName": "backup", "EventTime": "2026-10-29T01:00:00.156Z", "SyslogMessage": "MARKER done"})),

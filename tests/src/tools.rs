@@ -28,6 +28,7 @@ fn package(name: &str) -> &'static str {
         "dpkg-deb" => "dpkg",
         "hostname" => "hostname",
         "kill" => "procps",
+        "python3" => "python3",
         "mount" | "umount" => "mount",
         "cargo-deb" | "cargo-generate-rpm" => "none: cargo install",
         _ => "unknown",

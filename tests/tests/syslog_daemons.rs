@@ -18,7 +18,9 @@ struct Ports {
     cef: u16,
 }
 
-/// syslane with a syslog listener and a CEF listener, writing to `out.jsonl`.
+/// syslane with a syslog listener and a CEF listener, writing to `out.jsonl`. The
+/// syslog listener keeps RawMessage on every record, so a record shows which port
+/// it came in on.
 fn start_agent(dir: &Path) -> (Agent, Ports) {
     let plugins = plugin_dir_with_builtins(dir);
     let ports = Ports {
@@ -27,7 +29,7 @@ fn start_agent(dir: &Path) -> (Agent, Ports) {
         cef: free_port(),
     };
     let listen = format!(
-        "[[listen]]\naddress = \"tcp://127.0.0.1:{}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\n\
+        "[[listen]]\naddress = \"tcp://127.0.0.1:{}\"\ninput = \"syslog\"\ntimezone = \"UTC\"\nkeep_raw = true\n\
          [[listen]]\naddress = \"tcp://127.0.0.1:{}\"\ninput = \"cef\"\ntimezone = \"UTC\"\n",
         ports.syslog, ports.cef
     );
@@ -142,8 +144,8 @@ fn check_cases(out: &Path, rounds: usize, logs: impl Fn() -> String) {
 /// The CEF case's messages, dated an hour ago in the system's zone (the decoders'
 /// default `timezone`), so that their time stays inside the window TimeGenerated
 /// accepts; and that time in UTC as TimeGenerated shows it (`THH:MM:SS`).
-fn cef_messages() -> &'static ([String; 3], String) {
-    static MESSAGES: std::sync::OnceLock<([String; 3], String)> = std::sync::OnceLock::new();
+fn cef_messages() -> &'static ([String; 6], String) {
+    static MESSAGES: std::sync::OnceLock<([String; 6], String)> = std::sync::OnceLock::new();
     MESSAGES.get_or_init(|| {
         let at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 3600).unwrap();
         let stamp = |s: i64| {
@@ -158,11 +160,17 @@ fn cef_messages() -> &'static ([String; 3], String) {
         );
         let broken = format!("<132>{} fw01 CEF:0|Acme|Edge Firewall", stamp(1));
         let plain = format!("<134>{} fw01 sshd[77]: plain line next to CEF", stamp(2));
+        // Mentions CEF: without being CEF: the plain stream.
+        let mention = format!("<134>{} fw01 app[50]: text with CEF: in it", stamp(3));
+        // Below the `*.info` selection: not forwarded, CEF or not.
+        let debug = format!("<135>{} fw01 CEF:0|Acme|Edge Firewall|2.1|4002|debug|1|src=10.0.0.6", stamp(4));
+        // Cisco ASA: the security port.
+        let asa = format!("<166>{} asa1 %ASA-6-302013: Built outbound TCP connection 1", stamp(5));
         let utc = jiff::tz::TimeZone::UTC
             .to_datetime(at)
             .strftime("T%H:%M:%S")
             .to_string();
-        ([good, broken, plain], utc)
+        ([good, broken, plain, mention, debug, asa], utc)
     })
 }
 
@@ -170,7 +178,7 @@ fn cef_messages() -> &'static ([String; 3], String) {
 /// broken one, and that neither reached the plain syslog stream as CEF.
 fn check_cef(out: &Path, logs: impl Fn() -> String) {
     assert!(
-        wait_until(Duration::from_secs(30), || count_lines(out) >= 3),
+        wait_until(Duration::from_secs(30), || count_lines(out) >= 5),
         "{}",
         logs()
     );
@@ -236,7 +244,46 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
         .collect();
     assert_eq!(plain.len(), 1, "{records:?}");
     assert_eq!(plain[0]["ProcessName"], "sshd");
-    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(
+        plain[0].get("RawMessage").is_some(),
+        "the plain port: {records:?}"
+    );
+    // `CEF:` in plain text stays in the plain stream, with its tag.
+    let mention: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["SyslogMessage"] == "text with CEF: in it")
+        .collect();
+    assert_eq!(mention.len(), 1, "{records:?}");
+    assert_eq!(mention[0]["ProcessName"], "app", "{records:?}");
+    assert_eq!(mention[0]["ProcessID"], 50, "{records:?}");
+    assert!(
+        mention[0].get("RawMessage").is_some(),
+        "the plain port: {records:?}"
+    );
+    // The ASA message went to the security port (no RawMessage there), whose
+    // decoder read its message id as the tag.
+    let asa: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["ProcessName"] == "%ASA-6-302013")
+        .collect();
+    assert_eq!(asa.len(), 1, "{records:?}");
+    assert_eq!(asa[0]["HostName"], "asa1", "{records:?}");
+    assert!(
+        asa[0]["SyslogMessage"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("Built outbound TCP connection 1")),
+        "{records:?}"
+    );
+    assert!(
+        asa[0].get("RawMessage").is_none(),
+        "the security port: {records:?}"
+    );
+    // The debug CEF event is below the selection.
+    assert!(
+        !records.iter().any(|r| r.to_string().contains("4002")),
+        "{records:?}"
+    );
+    assert_eq!(records.len(), 5, "{records:?}");
 }
 
 fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
@@ -259,6 +306,11 @@ fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
     )
 }
 
+/// Debian's stock global options (syslog-ng.conf of Debian 12), which leave
+/// `keep_hostname()` at its default `no`: the drop-in must keep relayed host names.
+const DEBIAN_OPTIONS: &str = "options { chain_hostnames(off); flush_lines(0); use_dns(no); use_fqdn(no); \
+     dns_cache(no); owner(\"root\"); group(\"adm\"); perm(0640); stats_freq(0); bad_hostname(\"^gconfd$\"); };";
+
 fn syslog_ng_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
     let drop_in = dir.join("syslane-ng.conf");
     std::fs::write(
@@ -269,7 +321,7 @@ fn syslog_ng_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
     SyslogNg::start(
         dir,
         &format!(
-            "@version: {}\noptions {{ keep-hostname(yes); chain-hostnames(no); use-dns(no); stats-freq(0); }};\n\
+            "@version: {}\n{DEBIAN_OPTIONS}\n\
              source s_src {{ network(ip(\"127.0.0.1\") port({}) transport(\"tcp\")); }};\n@include \"{}\"\n",
             SyslogNg::version(),
             ports.daemon_in,

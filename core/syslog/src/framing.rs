@@ -3,6 +3,13 @@
 //! (`LEN SP MSG`); anything else runs to the next LF or NUL (non-transparent framing).
 //! Either way the frame's trailer (line ends and NULs at its end) is trimmed.
 //!
+//! NUL-terminated senders (Python's `SysLogHandler` over TCP or a unix stream socket
+//! ends every message with NUL, and a traceback holds LFs) are told apart per
+//! connection: once a frame has ended with NUL, only NUL ends a delimited frame on
+//! that stream and LF is content. The first such frame is recognised too when its
+//! NUL has arrived: an LF that is followed, before the next NUL, by no LF and `<`
+//! (the PRI of a next message) is content of a NUL-terminated frame.
+//!
 //! Memory stays bounded whatever the sender does: a message longer than the maximum
 //! is cut to the maximum, reported as truncated, and the rest of it is skipped, so the
 //! stream stays in step with the sender's framing.
@@ -32,6 +39,8 @@ enum State {
 pub struct Framer {
     max: usize,
     state: State,
+    /// The stream has ended a frame with NUL: LF is content from now on.
+    nul_terminated: bool,
 }
 
 /// The longest octet count accepted (9 digits); longer digit runs start a delimited frame.
@@ -74,8 +83,58 @@ fn is_delimiter(b: u8) -> bool {
     b == b'\n' || b == 0
 }
 
-fn find_delimiter(b: &[u8]) -> Option<usize> {
-    memchr::memchr2(b'\n', 0, b)
+/// Where the next NUL and the next LF-and-`<` (the start of an LF-framed message)
+/// lie in one `feed` call's buffer, found once each, so that looking ahead from
+/// every LF stays linear in the buffer's length.
+struct Lookahead {
+    /// `(from, found)`: the first NUL at or after `from`, absolute.
+    nul: Option<(usize, Option<usize>)>,
+    /// `(from, found)`: the first `\n<` at or after `from`, absolute.
+    next_message: Option<(usize, Option<usize>)>,
+}
+
+/// The first match at or after `from`, reusing `cache` when it still answers.
+fn cached(
+    cache: &mut Option<(usize, Option<usize>)>,
+    buf: &[u8],
+    from: usize,
+    find: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    if let Some((start, found)) = *cache {
+        match found {
+            Some(at) if start <= from && at >= from => return Some(at),
+            None if start <= from => return None,
+            _ => {}
+        }
+    }
+    let found = find(&buf[from..]).map(|i| from + i);
+    *cache = Some((from, found));
+    found
+}
+
+impl Lookahead {
+    fn new() -> Lookahead {
+        Lookahead {
+            nul: None,
+            next_message: None,
+        }
+    }
+
+    /// For an LF at `lf` on a stream not yet known to be NUL-terminated: the NUL
+    /// that ends this frame when the LF is content of a NUL-terminated message.
+    fn nul_ending(&mut self, buf: &[u8], lf: usize) -> Option<usize> {
+        if buf.get(lf + 1) == Some(&b'<') {
+            return None;
+        }
+        let nul = cached(&mut self.nul, buf, lf, |b| memchr::memchr(0, b))?;
+        let next = cached(&mut self.next_message, buf, lf, |b| {
+            memchr::memmem::find(b, b"\n<")
+        });
+        match next {
+            Some(at) if at < nul => None,
+            _ => Some(nul),
+        }
+    }
 }
 
 /// A frame without the line ends and NULs at its end: framing left in the message
@@ -96,7 +155,33 @@ impl Framer {
         Framer {
             max: max_message_size.max(1),
             state: State::Boundary,
+            nul_terminated: false,
         }
+    }
+
+    /// The delimiter that ends the delimited frame starting at `start`: the next NUL
+    /// on a NUL-terminated stream, else the next LF or NUL (see the module's notes).
+    fn frame_end(&mut self, buf: &[u8], start: usize, ahead: &mut Lookahead) -> Option<usize> {
+        if self.nul_terminated {
+            return memchr::memchr(0, &buf[start..]).map(|i| start + i);
+        }
+        let at = start + memchr::memchr2(b'\n', 0, &buf[start..])?;
+        if buf[at] == 0 {
+            self.nul_terminated = true;
+            return Some(at);
+        }
+        match ahead.nul_ending(buf, at) {
+            Some(nul) => {
+                self.nul_terminated = true;
+                Some(nul)
+            }
+            None => Some(at),
+        }
+    }
+
+    /// Whether the stream has shown that it ends its frames with NUL.
+    pub fn nul_terminated(&self) -> bool {
+        self.nul_terminated
     }
 
     /// The most bytes a caller ever needs to keep between reads: one maximal message
@@ -109,6 +194,7 @@ impl Framer {
     /// were consumed. Unconsumed bytes are the start of a frame: feed them again.
     pub fn feed(&mut self, buf: &[u8], mut sink: impl FnMut(&[u8], FrameFlags)) -> usize {
         let mut pos = 0;
+        let mut ahead = Lookahead::new();
         loop {
             match self.state {
                 State::Skip(remaining) => {
@@ -120,7 +206,7 @@ impl Framer {
                     }
                     self.state = State::Boundary;
                 }
-                State::Discard => match find_delimiter(&buf[pos..]) {
+                State::Discard => match self.discard_end(&buf[pos..]) {
                     Some(i) => {
                         pos += i + 1;
                         self.state = State::Boundary;
@@ -160,15 +246,15 @@ impl Framer {
                                 pos = start + len;
                             }
                         }
-                        Header::Delimited => match find_delimiter(&buf[pos..]) {
-                            Some(i) => {
-                                let frame = trim_trailer(&buf[pos..pos + i]);
+                        Header::Delimited => match self.frame_end(buf, pos, &mut ahead) {
+                            Some(end) => {
+                                let frame = trim_trailer(&buf[pos..end]);
                                 if frame.len() > self.max {
                                     sink(trim_trailer(&frame[..self.max]), truncated());
                                 } else {
                                     sink(frame, FrameFlags::default());
                                 }
-                                pos += i + 1;
+                                pos = end + 1;
                             }
                             None if buf.len() - pos > self.max => {
                                 sink(trim_trailer(&buf[pos..pos + self.max]), truncated());
@@ -180,6 +266,15 @@ impl Framer {
                     }
                 }
             }
+        }
+    }
+
+    /// The end of an over-long delimited message being discarded.
+    fn discard_end(&self, b: &[u8]) -> Option<usize> {
+        if self.nul_terminated {
+            memchr::memchr(0, b)
+        } else {
+            memchr::memchr2(b'\n', 0, b)
         }
     }
 

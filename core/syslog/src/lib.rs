@@ -28,6 +28,7 @@ pub use cef::{find_cef, parse_cef, Cef, CefError};
 pub use framing::{trim_trailer, FrameFlags, Framer};
 pub use message::{parse, Format, ParseIssue, Syslog};
 pub use relp::{RelpError, RelpEvent, RelpReader, RelpRefusal};
+pub use rfc3164::{leading_tag, LeadingTag};
 pub use timestamp::Timestamp;
 
 /// The facility of a message without a valid PRI: `user` (RFC 3164 section 4.3.3,

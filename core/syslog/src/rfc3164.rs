@@ -1,7 +1,13 @@
 //! RFC 3164 (BSD syslog) as senders really write it, read the way rsyslog and
 //! syslog-ng read it: an optional timestamp, an optional hostname, an optional tag,
 //! then the text. An RFC 5424-style structured-data element right after the tag
-//! (rsyslog's own start-up message has one) is recognised when it is well formed.
+//! (rsyslog's own start-up message has one) is recognised when it is well formed
+//! and every element has `name="value"` parameters: a bare `[INFO]` or a kernel's
+//! `[12345.678901]` is text, as rsyslog and syslog-ng keep it.
+//!
+//! - Text: at most one space separates the header from the text; more spaces are
+//!   the text's own (indentation survives). With no header but the PRI, the text
+//!   starts right after `>`.
 //!
 //! - Timestamp: BSD `Mmm dd hh:mm:ss` (with a fraction, or a year before the time), or
 //!   ISO 8601 with `T` or a space; Cisco's `*` / `.` (clock not synchronised) in front
@@ -28,6 +34,11 @@ fn skip_spaces(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// `b` without the one space that separates a header field from what follows.
+fn one_space(b: &[u8]) -> &[u8] {
+    b.strip_prefix(b" ").unwrap_or(b)
+}
+
 fn token(b: &[u8]) -> Option<(&[u8], &[u8])> {
     if b.is_empty() {
         return None;
@@ -42,7 +53,7 @@ fn token(b: &[u8]) -> Option<(&[u8], &[u8])> {
 struct Tag<'a> {
     prog: &'a [u8],
     pid: Option<&'a [u8]>,
-    /// The text after the tag and the space that ends it.
+    /// The text after the tag and the one space that ends it.
     rest: &'a [u8],
 }
 
@@ -104,7 +115,27 @@ fn tag(b: &[u8], bare: bool) -> Option<Tag<'_>> {
     Some(Tag {
         prog,
         pid,
-        rest: skip_spaces(&b[at..]),
+        rest: one_space(&b[at..]),
+    })
+}
+
+/// A BSD tag read from the start of a message's text by [`leading_tag`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeadingTag<'a> {
+    pub prog: &'a [u8],
+    pub pid: Option<&'a [u8]>,
+    /// The text after the tag and its one separating space.
+    pub rest: &'a [u8],
+}
+
+/// A BSD tag at the start of a message's text, `prog[pid]:`, `prog[pid]` or
+/// `prog:` (never a bare word). For text that a relay put behind a header of its
+/// own without the tag's fields, as rsyslog's `- - - - %syslogtag%%msg%` does.
+pub fn leading_tag(text: &[u8]) -> Option<LeadingTag<'_>> {
+    tag(text, false).map(|t| LeadingTag {
+        prog: t.prog,
+        pid: t.pid,
+        rest: t.rest,
     })
 }
 
@@ -141,7 +172,10 @@ fn sd_name_len(b: &[u8]) -> usize {
         .count()
 }
 
-/// Length of well-formed RFC 5424 structured data at the start of `b`, or 0.
+/// Length of well-formed RFC 5424 structured data at the start of `b`, or 0. In a
+/// BSD message every element needs at least one `name="value"` parameter: that is
+/// rsyslog's extension (`[origin software="rsyslogd"]`); a bracketed word without
+/// one (`[INFO]`, a kernel's `[12345.678901]`) is text.
 fn strict_structured_data_len(b: &[u8]) -> usize {
     let mut i = 0;
     while b.get(i) == Some(&b'[') {
@@ -151,9 +185,10 @@ fn strict_structured_data_len(b: &[u8]) -> usize {
             return 0;
         }
         i += id;
+        let mut params = 0;
         loop {
             match b.get(i) {
-                Some(b']') => {
+                Some(b']') if params > 0 => {
                     i += 1;
                     break;
                 }
@@ -168,6 +203,7 @@ fn strict_structured_data_len(b: &[u8]) -> usize {
                         return 0;
                     }
                     i += name + 2;
+                    params += 1;
                     loop {
                         match b.get(i) {
                             None => return 0,
@@ -190,36 +226,44 @@ fn strict_structured_data_len(b: &[u8]) -> usize {
     }
 }
 
-/// Hostname (when `had_timestamp`), tag, structured data and text.
-fn header_and_text<'a>(mut m: Syslog<'a>, mut b: &'a [u8], had_timestamp: bool) -> Syslog<'a> {
+/// Hostname (when `had_timestamp`), tag, structured data and text. `b` starts
+/// where the text would if nothing more were recognised; spaces in front of a
+/// hostname or tag are skipped (doubled spaces between header fields), and at most
+/// one space after the last field read is the separator.
+fn header_and_text<'a>(mut m: Syslog<'a>, b: &'a [u8], had_timestamp: bool) -> Syslog<'a> {
+    let mut text = b;
+    let mut at = skip_spaces(b);
     if had_timestamp {
-        if let Some((host, rest)) = forwarded_from(b) {
+        if let Some((host, rest)) = forwarded_from(at) {
             m.hostname = Some(host);
-            b = rest;
-        } else if let Some((tok, after)) = token(b) {
+            text = one_space(rest);
+            at = skip_spaces(rest);
+        } else if let Some((tok, after)) = token(at) {
             // A hostname ends with a space (the text may be empty, as in the header
             // before `CEF:`); a lone word at the end is the tag.
             let spaced = !after.is_empty();
-            if let Some(ip) = ipv6(tok) {
-                m.hostname = Some(ip);
-                b = skip_spaces(after);
-            } else if spaced && is_hostname(tok) {
-                m.hostname = Some(tok);
-                b = skip_spaces(after);
+            let host = ipv6(tok).or_else(|| (spaced && is_hostname(tok)).then_some(tok));
+            if let Some(host) = host {
+                m.hostname = Some(host);
+                text = one_space(after);
+                at = skip_spaces(after);
             }
         }
     }
-    if let Some(t) = tag(b, had_timestamp) {
+    if let Some(t) = tag(at, had_timestamp) {
         m.appname = Some(t.prog);
         m.procid = t.pid;
-        b = t.rest;
+        text = t.rest;
     }
-    let sd = strict_structured_data_len(b);
+    // Structured data is part of the header: spaces before it are skipped like
+    // those between header fields (rsyslog's own messages put two there).
+    let sd_at = skip_spaces(text);
+    let sd = strict_structured_data_len(sd_at);
     if sd > 0 {
-        m.structured_data = Some(&b[..sd]);
-        b = skip_spaces(&b[sd..]);
+        m.structured_data = Some(&sd_at[..sd]);
+        text = one_space(&sd_at[sd..]);
     }
-    m.message = strip_bom(b);
+    m.message = strip_bom(text);
     m
 }
 
@@ -229,12 +273,11 @@ fn forwarded_from(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = b.strip_prefix(PREFIX)?;
     let (tok, after) = token(rest)?;
     let host = tok.strip_suffix(b":")?;
-    (!host.is_empty() && (is_hostname(host) || ipv6(host).is_some()))
-        .then(|| (host, skip_spaces(after)))
+    (!host.is_empty() && (is_hostname(host) || ipv6(host).is_some())).then_some((host, after))
 }
 
-/// A timestamp at the start of `b` and the text after it and its spaces: BSD or ISO
-/// 8601, with Cisco's `*` or `.` before it and `:` after it allowed.
+/// A timestamp at the start of `b` and the text after it and its one separating
+/// space: BSD or ISO 8601, with Cisco's `*` or `.` before it and `:` after it allowed.
 fn timestamp(b: &[u8]) -> Option<(Timestamp, &[u8])> {
     let b = match b.first() {
         Some(b'*' | b'.') => &b[1..],
@@ -245,7 +288,7 @@ fn timestamp(b: &[u8]) -> Option<(Timestamp, &[u8])> {
     // Some devices put a colon after the time ("Oct 11 22:14:15: %SYS-5-...").
     let rest = rest.strip_prefix(b":").unwrap_or(rest);
     match rest.first() {
-        None | Some(b' ') => Some((ts, skip_spaces(rest))),
+        None | Some(b' ') => Some((ts, one_space(rest))),
         Some(_) => None,
     }
 }
@@ -264,9 +307,8 @@ fn header_timestamp(b: &[u8]) -> Option<(Timestamp, &[u8])> {
 
 /// Parses what follows a valid PRI when it is not RFC 5424.
 pub(crate) fn parse_after_pri(b: &[u8]) -> Syslog<'_> {
-    let b = skip_spaces(b);
     let mut m = Syslog::empty(Format::Rfc3164, b);
-    match header_timestamp(b) {
+    match header_timestamp(skip_spaces(b)) {
         Some((ts, rest)) => {
             m.timestamp = Some(ts);
             header_and_text(m, rest, true)

@@ -171,6 +171,120 @@ fn framing_keeps_an_unterminated_tail() {
     );
 }
 
+#[test]
+fn framing_nul_terminated_stream_keeps_line_feeds() {
+    // Python's SysLogHandler over TCP: every message ends with NUL, a traceback holds LFs.
+    let stream = b"<11>app: Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError\0<14>app: next\0<14>app: two\nlines\0";
+    for chunk in [1, 7, stream.len()] {
+        let texts: Vec<Vec<u8>> = frames(stream, 1000, chunk)
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        if chunk == stream.len() {
+            // Whole in one read: the first frame is recognised as NUL-terminated too.
+            assert_eq!(texts.len(), 3, "{texts:?}");
+            assert_eq!(
+                texts[0],
+                b"<11>app: Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError"
+            );
+        }
+        // Once the stream has ended a frame with NUL, LF is content.
+        assert_eq!(
+            texts.last().unwrap(),
+            b"<14>app: two\nlines",
+            "chunk {chunk}"
+        );
+        assert_eq!(texts[texts.len() - 2], b"<14>app: next", "chunk {chunk}");
+    }
+}
+
+#[test]
+fn framing_lf_streams_are_not_taken_for_nul_terminated() {
+    // An LF stream whose next message starts with `<` ends frames at LF even when a
+    // NUL comes later; a lone NUL-ended frame after that switches the stream.
+    let got: Vec<Vec<u8>> = frames(b"<1>a\n<2>b\n<3>c\0<4>d\ne\0", 100, 100)
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            b"<1>a".to_vec(),
+            b"<2>b".to_vec(),
+            b"<3>c".to_vec(),
+            b"<4>d\ne".to_vec()
+        ]
+    );
+    // Without a NUL an LF ends the frame whatever follows it.
+    let got: Vec<Vec<u8>> = frames(b"<1>a\n  indented\n", 100, 100)
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(got, vec![b"<1>a".to_vec(), b"  indented".to_vec()]);
+}
+
+#[test]
+fn framing_nul_terminated_oversized_message_stays_in_step() {
+    let mut stream = b"<1>x\0<2>".to_vec();
+    stream.extend_from_slice(&[b'y'; 50]);
+    stream.extend_from_slice(b"\nmore\0<3>ok\0");
+    for chunk in [1, 4, stream.len()] {
+        let got = frames(&stream, 16, chunk);
+        let texts: Vec<&[u8]> = got.iter().map(|f| f.0.as_slice()).collect();
+        assert_eq!(texts.len(), 3, "chunk {chunk}: {texts:?}");
+        assert!(got[1].1.truncated);
+        assert_eq!(texts[2], b"<3>ok");
+    }
+}
+
+#[test]
+fn rfc3164_bracketed_word_after_the_tag_is_text() {
+    let m = parse(b"<14>Dec  6 09:15:08 web01 webapp[99]: [INFO] m07 started");
+    assert_eq!(s(m.appname), Some("webapp"));
+    assert_eq!(s(m.procid), Some("99"));
+    assert_eq!(m.structured_data, None);
+    assert_eq!(m.message, b"[INFO] m07 started");
+    let m = parse(b"<6>Dec  6 09:15:08 web01 kernel: [12345.678901] eth0: link up");
+    assert_eq!(s(m.appname), Some("kernel"));
+    assert_eq!(m.message, b"[12345.678901] eth0: link up");
+    // rsyslog's own structured data has parameters and stays structured data.
+    let m = parse(b"<46>Dec  6 09:15:08 web01 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\"] start");
+    assert_eq!(
+        s(m.structured_data),
+        Some("[origin software=\"rsyslogd\" swVersion=\"8.2302.0\"]")
+    );
+    assert_eq!(m.message, b"start");
+    let m = parse(b"<14>Dec  6 09:15:08 web01 app: [a x=\"1\"][INFO] text");
+    assert_eq!(m.structured_data, None);
+    assert_eq!(m.message, b"[a x=\"1\"][INFO] text");
+}
+
+#[test]
+fn rfc3164_drops_one_separator_space_and_keeps_indentation() {
+    let m = parse(b"<14>Dec  6 09:15:08 web01 app[7]:     File \"x.py\", line 3");
+    assert_eq!(s(m.appname), Some("app"));
+    assert_eq!(m.message, b"    File \"x.py\", line 3");
+    let m = parse(b"<14>Dec  6 09:15:08 web01 app:text");
+    assert_eq!(m.message, b"text");
+    // Doubled spaces between header fields are still skipped.
+    let m = parse(b"<14>Dec  6 09:15:08  web01  app[7]:  two");
+    assert_eq!(
+        (s(m.hostname), s(m.appname), m.message),
+        (Some("web01"), Some("app"), &b" two"[..])
+    );
+    // With no header after the PRI the text starts right after `>`.
+    let m = parse(b"<14>  indented");
+    assert_eq!(m.message, b"  indented");
+    let m = parse(b"<14>app[1]:   x");
+    assert_eq!((s(m.appname), m.message), (Some("app"), &b"  x"[..]));
+}
+
+#[test]
+fn rfc5424_keeps_spaces_after_the_one_separator() {
+    let m = parse(b"<14>1 2026-12-06T09:15:08Z web01 app 7 - -   indented");
+    assert_eq!(m.message, b"  indented");
+}
+
 /// Every row of the shared framing corpus: the messages the source's best-effort mode
 /// returns come out in the same order with the same fields; where the source reports
 /// an error we must not lose bytes: either the message is there or the bytes are kept

@@ -155,9 +155,11 @@ fn spaces_the_daemons_tolerate() {
         fields("<13>Mar  7  19:06:53 host app[9]: text  with  spaces"),
         want
     );
+    // Between the tag and the text only one space is a separator: the rest are
+    // the text's own (indentation).
     assert_eq!(
         fields("<13>Mar 7 19:06:53 host   app[9]:   text  with  spaces"),
-        want
+        (Some("host"), Some("app"), Some("9"), "  text  with  spaces")
     );
     let ts = stamp("<13>  Mar  7  19:06:53 host app: x");
     assert_eq!((ts.month, ts.day, ts.hour, ts.second), (3, 7, 19, 53));

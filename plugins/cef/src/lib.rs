@@ -206,7 +206,7 @@ impl CefDecoder {
             serde_json::from_str(config).map_err(|e| format!("cef decoder config: {e}"))?;
         let clock = Clock::new(c.timezone.as_deref().unwrap_or("local"))?;
         Ok(CefDecoder {
-            plain: SyslogDecoder::new(clock.clone(), false),
+            plain: SyslogDecoder::new(clock.clone(), false).reading_tag_in_text(),
             broken: SyslogDecoder::new(clock.clone(), true),
             clock,
             asa: c.asa,

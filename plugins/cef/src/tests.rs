@@ -167,3 +167,32 @@ fn integer_columns_are_the_tables_integer_columns() {
     );
     assert!(ints.contains(&"DeviceCustomNumber1") && ints.contains(&"SourcePort"));
 }
+
+/// What the drop-ins' CEF-port template (`- - - - %syslogtag%%msg%`) sends for a
+/// line that is not CEF: the tag at the start of the text is read.
+#[test]
+fn a_non_cef_line_behind_the_drop_in_template_gives_its_tag() {
+    let d = CefDecoder::from_config(r#"{"timezone":"UTC"}"#).unwrap();
+    let mut got = None;
+    d.decode_frame(
+        FrameData {
+            data: b"<134>1 2026-12-06T09:15:08+00:00 fw01 - - - - app[50]: text with CEF: in it",
+            peer: Some(b"192.0.2.1"),
+            receive_time_ns: 1_700_000_000_000_000_000,
+            truncated: false,
+        },
+        |r| {
+            got = Some((
+                r.table,
+                r.process_name.map(<[u8]>::to_vec),
+                r.proc_id.map(<[u8]>::to_vec),
+                r.message.to_vec(),
+            ))
+        },
+    );
+    let (table, prog, pid, message) = got.unwrap();
+    assert_ne!(table, SL_TABLE_SECURITY);
+    assert_eq!(prog.as_deref(), Some(&b"app"[..]));
+    assert_eq!(pid.as_deref(), Some(&b"50"[..]));
+    assert_eq!(message, b"text with CEF: in it");
+}

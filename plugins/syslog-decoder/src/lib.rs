@@ -16,7 +16,7 @@ mod time;
 use serde::Deserialize;
 use syslane_plugin_sdk::abi::{SL_RECORD_PARSE_FAILED, SL_RECORD_TRUNCATED};
 use syslane_plugin_sdk::{Field, FrameData, FrameDecoder, Record, ValueKind};
-use syslane_syslog::{Format, ParseIssue};
+use syslane_syslog::{Format, ParseIssue, Syslog};
 
 pub use time::Clock;
 
@@ -36,23 +36,31 @@ struct Config {
 pub struct SyslogDecoder {
     clock: Clock,
     keep_raw: bool,
+    /// Read a `prog[pid]:` at the start of the text of a header without APP-NAME.
+    tag_in_text: bool,
 }
 
 /// The message text. Frames arrive with their trailer (line ends, NULs) already
-/// trimmed by the listener. Spaces at the start that follow the header's own
-/// separating space are the separator rsyslog keeps in front of an RFC 3164
-/// message's text (`SD  text`); a space after a BOM is content.
-fn trim_message<'a>(frame: &[u8], m: &'a [u8]) -> &'a [u8] {
-    let offset = (m.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+/// trimmed by the listener. In RFC 5424 without structured data, one space after
+/// the header's own separating space is the separator rsyslog keeps in front of
+/// the text of a BSD message it relays (its `%msg%` starts with it, and a BSD
+/// message has no structured data: `- -  text`), so it is dropped too; any further
+/// spaces are the text's own (indentation), as are spaces after a BOM or after
+/// structured data. The RFC 3164 parser already drops its one separator.
+fn trim_message<'a>(frame: &[u8], m: &Syslog<'a>) -> &'a [u8] {
+    let text = m.message;
+    if m.format != Format::Rfc5424 || m.structured_data.is_some() {
+        return text;
+    }
+    let offset = (text.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
     let after_space = offset
         .checked_sub(1)
         .and_then(|i| frame.get(i))
         .is_some_and(|b| *b == b' ');
     if !after_space {
-        return m;
+        return text;
     }
-    let start = m.iter().take_while(|b| **b == b' ').count();
-    &m[start..]
+    text.strip_prefix(b" ").unwrap_or(text)
 }
 
 impl SyslogDecoder {
@@ -66,7 +74,20 @@ impl SyslogDecoder {
     /// A decoder reading zone-less dates with `clock`; `keep_raw` adds the message
     /// as received to every record.
     pub fn new(clock: Clock, keep_raw: bool) -> SyslogDecoder {
-        SyslogDecoder { clock, keep_raw }
+        SyslogDecoder {
+            clock,
+            keep_raw,
+            tag_in_text: false,
+        }
+    }
+
+    /// This decoder, also reading a `prog[pid]:` (or `prog:`) at the start of the
+    /// text of an RFC 5424 header whose APP-NAME is nil into ProcessName and
+    /// ProcessID: what the drop-ins' CEF-port template (`- - - - %syslogtag%%msg%`)
+    /// sends for a line that is not CEF.
+    pub fn reading_tag_in_text(mut self) -> SyslogDecoder {
+        self.tag_in_text = true;
+        self
     }
 }
 
@@ -79,7 +100,17 @@ impl FrameDecoder for SyslogDecoder {
             receive_time_ns,
             truncated,
         } = frame;
-        let m = syslane_syslog::parse(frame);
+        let mut m = syslane_syslog::parse(frame);
+        let mut message = trim_message(frame, &m);
+        if self.tag_in_text && m.format == Format::Rfc5424 && m.appname.is_none() {
+            if let Some(tag) = syslane_syslog::leading_tag(m.message) {
+                m.appname = Some(tag.prog);
+                if m.procid.is_none() {
+                    m.procid = tag.pid;
+                }
+                message = tag.rest;
+            }
+        }
         let mut flags = 0;
         if m.format == Format::Unstructured {
             flags |= SL_RECORD_PARSE_FAILED;
@@ -110,7 +141,7 @@ impl FrameDecoder for SyslogDecoder {
             proc_id: m.procid,
             msg_id: m.msgid,
             structured_data: m.structured_data,
-            message: trim_message(frame, m.message),
+            message,
             fields: if self.keep_raw || (malformed && flags & SL_RECORD_PARSE_FAILED == 0) {
                 &raw
             } else {

@@ -221,6 +221,9 @@ pub(super) fn plan(
         security_ports.insert(25226);
     }
     let mut grid = Grid::default();
+    // What the old agent's security forwarding picked: by facility, or (the
+    // content-based forms) every message.
+    let mut security_grid = Grid::default();
     let mut security = false;
     let mut carried: Vec<&OldRule> = Vec::new();
     let mut cannot_carry = Vec::new();
@@ -237,7 +240,14 @@ pub(super) fn plan(
             // A security rule by facility: its CEF and ASA lines go to syslane's
             // security listener; the facility's other lines are not copied into the
             // syslog selection (the old agent's security input kept only CEF/ASA).
-            (_, true) => security = true,
+            (Picks::Selector(g), true) => {
+                security = true;
+                security_grid.union(g);
+            }
+            (_, true) => {
+                security = true;
+                security_grid = Grid([0xff; 24]);
+            }
             (Picks::Selector(g), false) if Some(r.port) == syslog_port => grid.union(g),
             (_, false) if Some(r.port) == syslog_port => {}
             (_, false) => continue,
@@ -264,6 +274,17 @@ pub(super) fn plan(
         rules: rules_of(&grid),
         port: ports.syslog,
         cef_port: security.then_some(ports.cef),
+        security_rules: security.then(|| {
+            if security_grid == Grid([0xff; 24]) {
+                vec![Rule {
+                    facility: None,
+                    min_severity: 7,
+                    only: false,
+                }]
+            } else {
+                rules_of(&security_grid)
+            }
+        }),
         spool_dir: spool_dir.to_string(),
         unix_socket: None,
     };

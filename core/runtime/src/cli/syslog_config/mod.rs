@@ -132,6 +132,7 @@ fn selection(args: &Args) -> Result<Selection, String> {
         rules,
         port: args.port,
         cef_port: (!args.no_cef).then_some(args.cef_port),
+        security_rules: None,
         spool_dir: args.spool_dir.clone(),
         unix_socket: args.unix_socket.clone(),
     })

@@ -22,6 +22,11 @@ pub(crate) struct Selection {
     pub port: u16,
     /// CEF events go here and never to `port`; `None` leaves CEF in the plain stream.
     pub cef_port: Option<u16>,
+    /// Which messages may go to `cef_port` when they are security events; `None`:
+    /// the same selection as the plain stream. `syslane migrate omsagent` sets it
+    /// where the old agent's security forwarding picked other facilities (e.g.
+    /// `local4.debug` to port 25226) or every message by content.
+    pub security_rules: Option<Vec<Rule>>,
     /// rsyslog's queue files (survive restarts).
     pub spool_dir: String,
     /// Forward the plain stream to syslane's unix datagram socket here
@@ -44,9 +49,15 @@ impl Selection {
             }],
             port: 25224,
             cef_port: Some(25226),
+            security_rules: None,
             spool_dir: "/var/spool/rsyslog".into(),
             unix_socket: None,
         }
+    }
+
+    /// The selection the security port takes from.
+    fn security(&self) -> &[Rule] {
+        self.security_rules.as_deref().unwrap_or(&self.rules)
     }
 }
 
@@ -110,11 +121,11 @@ fn rsyslog_facility(code: u8) -> String {
 
 /// The `prifilt()` selector: `auth.info;daemon.warning` (`*.none` for no rules:
 /// only security events are forwarded).
-fn rsyslog_selector(sel: &Selection) -> String {
-    if sel.rules.is_empty() {
+fn rsyslog_selector(rules: &[Rule]) -> String {
+    if rules.is_empty() {
         return "*.none".into();
     }
-    sel.rules
+    rules
         .iter()
         .map(|r| {
             format!(
@@ -152,6 +163,22 @@ const QUEUE_SIZE: u32 = 100_000;
 /// The most spool disk one action queue takes while syslane is away.
 const QUEUE_DISK: &str = "256m";
 
+/// rsyslog's test for a message the security port takes: CEF (`CEF:`, version
+/// digits, `|`, as the syslog-ng filter and the `cef` decoder match it) or a Cisco
+/// ASA/FTD message id (`%ASA-6-302013:`). `re_match` is POSIX ERE
+/// (<https://www.rsyslog.com/doc/rainerscript/functions/rs-re_match.html>).
+const SECURITY_MATCH: &str =
+    "re_match($rawmsg, \"CEF:[0-9]+[|]\") or re_match($rawmsg, \"%(ASA|FTD)-[0-9]-[0-9]+:\")";
+
+/// The lines about rsyslog's message size limit, which a drop-in cannot change.
+const RSYSLOG_MAX_SIZE: &str = "\
+# rsyslog cuts messages at 8 KiB by default. To pass messages up to syslane's
+# max_message_size (64 KiB by default), set rsyslog's limit at the top of
+# /etc/rsyslog.conf, before any module or input (rsyslog reads it only there, so
+# this file cannot set it), then restart rsyslog:
+# global(maxMessageSize=\"64k\")
+";
+
 /// The rsyslog drop-in (`/etc/rsyslog.d/95-syslane.conf`).
 pub(crate) fn rsyslog(sel: &Selection) -> String {
     let mut out = String::new();
@@ -172,6 +199,7 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
          # retries for ever. Bounded: while syslane is away each queue holds up to\n\
          # 256 MiB on disk, then discards (never holding up rsyslog's own logging).\n"
     });
+    out.push_str(RSYSLOG_MAX_SIZE);
     if let Some(path) = &sel.unix_socket {
         out.push_str(&format!(
             "# The plain stream goes to syslane's unix datagram socket (a `unix://{path}`\n\
@@ -195,14 +223,17 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
     }
     if let Some(cef) = sel.cef_port {
         out.push_str(&format!(
-            "# CEF security events (any facility) go to port {cef} instead, never to the\n\
-             # plain syslog stream; they keep their own header, so the agent sees `CEF:`.\n\n\
+            "# Security events of the selection go to port {cef} instead, never to the plain\n\
+             # syslog stream: CEF (`CEF:`, a version and `|`) and Cisco ASA/FTD messages\n\
+             # (`%ASA-6-302013:`, `%FTD-...`). They keep their own header, so the agent\n\
+             # sees `CEF:`. A message that merely mentions `CEF:` stays in the plain stream.\n\n\
              template(name=\"SyslaneCef\" type=\"string\"\n         \
              string=\"<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% - - - - %syslogtag%%msg%\")\n\n\
-             if ($rawmsg contains \"CEF:\") then {{\n    \
+             if prifilt(\"{selector}\") and ({SECURITY_MATCH}) then {{\n    \
              action(type=\"omfwd\" name=\"syslane-cef\" target=\"127.0.0.1\" port=\"{cef}\" protocol=\"tcp\"\n           \
              TCP_Framing=\"octet-counted\" template=\"SyslaneCef\"\n{}\n)\n}} else ",
             rsyslog_queue("syslane-cef", &sel.spool_dir, "    "),
+            selector = rsyslog_selector(sel.security()),
         ));
     } else {
         out.push('\n');
@@ -212,13 +243,13 @@ pub(crate) fn rsyslog(sel: &Selection) -> String {
             "if prifilt(\"{}\") then {{\n    \
              action(type=\"omfwd\" name=\"syslane\" target=\"127.0.0.1\" port=\"{}\" protocol=\"tcp\"\n           \
              TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"\n{}\n)\n}}\n",
-            rsyslog_selector(sel),
+            rsyslog_selector(&sel.rules),
             sel.port,
             rsyslog_queue("syslane", &sel.spool_dir, "    "),
         )),
         Some(_) => out.push_str(&format!(
             "if prifilt(\"{}\") then {{\n    :omuxsock:;RSYSLOG_SyslogProtocol23Format\n}}\n",
-            rsyslog_selector(sel),
+            rsyslog_selector(&sel.rules),
         )),
     }
     if sel.unix_socket.is_none() {
@@ -254,11 +285,11 @@ fn rsyslog_unix_comment() -> String {
 }
 
 /// A syslog-ng filter expression for the selection (none for no rules).
-fn syslog_ng_filter(sel: &Selection) -> String {
-    if sel.rules.is_empty() {
+fn syslog_ng_filter(rules: &[Rule]) -> String {
+    if rules.is_empty() {
         return "not level(emerg..debug)".into();
     }
-    sel.rules
+    rules
         .iter()
         .map(|r| {
             let level = format!(
@@ -275,6 +306,26 @@ fn syslog_ng_filter(sel: &Selection) -> String {
         .collect::<Vec<_>>()
         .join("\n    or ")
 }
+
+/// The global options the syslog-ng drop-in sets, and what it says about the
+/// message size. `keep_hostname()` is a global option that sources take unless
+/// they set their own, and is read when sources start, so it holds for sources
+/// defined before the drop-in is included
+/// (<https://syslog-ng.github.io/admin-guide/080_Log/030_Managing_hostnames/README>).
+const SYSLOG_NG_OPTIONS: &str = "\
+# Relayed messages keep the host name they carry (HostName in the workspace);
+# with keep_hostname(no), Debian's default, syslog-ng replaces it with the
+# address of the host that relayed it. A source that sets keep_hostname(no)
+# itself still does so.
+options {
+    keep_hostname(yes);
+};
+
+# syslog-ng cuts messages at log_msg_size(), 64 KiB by default, as syslane's
+# max_message_size does. If you raise max_message_size, raise it to match in
+# the options of /etc/syslog-ng/syslog-ng.conf: log_msg_size(262144);
+
+";
 
 /// The syslog-ng drop-in (`/etc/syslog-ng/conf.d/syslane.conf`). It reads the
 /// distribution's default source `s_src`.
@@ -298,10 +349,28 @@ pub(crate) fn syslog_ng(sel: &Selection) -> String {
          # keeps up to 100000 messages for it and then drops (counted in syslog-ng-ctl\n\
          # stats) rather than stop reading, which would hold up the host's own logging.\n\n"
     });
+    out.push_str(SYSLOG_NG_OPTIONS);
     out.push_str(&format!(
         "filter f_syslane {{\n    {};\n}};\n\n",
-        syslog_ng_filter(sel)
+        syslog_ng_filter(&sel.rules)
     ));
+    // The security path's own selection, where it differs from the plain stream's.
+    let security_filter = match &sel.security_rules {
+        Some(rules) if sel.cef_port.is_some() => {
+            out.push_str(&format!(
+                "filter f_syslane_security {{\n    {};\n}};\n\n",
+                syslog_ng_filter(rules)
+            ));
+            "f_syslane_security"
+        }
+        _ => "f_syslane",
+    };
+    // The plain stream leaves out what the security path takes, and nothing else.
+    let plain_exclusion = if security_filter == "f_syslane" {
+        "not filter(f_syslane_cef);".to_string()
+    } else {
+        format!("not (filter({security_filter}) and filter(f_syslane_cef));")
+    };
     match &sel.unix_socket {
         None => out.push_str(&format!(
             "destination d_syslane {{\n    \
@@ -323,18 +392,20 @@ pub(crate) fn syslog_ng(sel: &Selection) -> String {
     }
     match sel.cef_port {
         Some(cef) => out.push_str(&format!(
-            "# CEF security events (any facility) go to port {cef}, never to the plain stream.\n\
+            "# Security events of the selection go to port {cef}, never to the plain stream:\n\
+             # CEF (`CEF:`, a version and `|`) and Cisco ASA/FTD messages (`%ASA-6-302013:`).\n\
              # The legacy parser splits `CEF:0|...` into PROGRAM and MESSAGE: put them back.\n\
              filter f_syslane_cef {{\n    \
-             program(\"^CEF$\") or message(\"CEF:[0-9]+[|]\");\n}};\n\n\
+             (program(\"^CEF$\") and message(\"^[0-9]+[|]\")) or message(\"CEF:[0-9]+[|]\")\n    \
+             or program(\"^%(ASA|FTD)-[0-9]-[0-9]+$\") or message(\"%(ASA|FTD)-[0-9]-[0-9]+:\");\n}};\n\n\
              destination d_syslane_cef {{\n    \
              network(\"127.0.0.1\" port({cef}) transport(\"tcp\")\n            \
              template(\"<${{PRI}}>1 ${{ISODATE}} ${{HOST}} - - - - ${{PROGRAM}}:${{MESSAGE}}\\n\")\n            \
              log-fifo-size(100000) time-reopen(5));\n}};\n\n\
-             log {{\n    source(s_src);\n    filter(f_syslane_cef);\n    \
+             log {{\n    source(s_src);\n    filter({security_filter});\n    filter(f_syslane_cef);\n    \
              destination(d_syslane_cef);\n}};\n\n\
              log {{\n    source(s_src);\n    filter(f_syslane);\n    \
-             filter {{ not filter(f_syslane_cef); }};\n    \
+             filter {{ {plain_exclusion} }};\n    \
              destination(d_syslane);\n}};\n"
         )),
         None => out.push_str(
@@ -393,9 +464,9 @@ mod tests {
             ],
             ..Selection::shipped_default()
         };
-        assert_eq!(rsyslog_selector(&sel), "auth.info;12.err");
+        assert_eq!(rsyslog_selector(&sel.rules), "auth.info;12.err");
         assert_eq!(
-            syslog_ng_filter(&sel),
+            syslog_ng_filter(&sel.rules),
             "(facility(4) and level(info..emerg))\n    or (facility(12) and level(err..emerg))"
         );
         let only = Selection {
@@ -406,8 +477,11 @@ mod tests {
             }],
             ..Selection::shipped_default()
         };
-        assert_eq!(rsyslog_selector(&only), "auth.=err");
-        assert_eq!(syslog_ng_filter(&only), "(facility(4) and level(err))");
+        assert_eq!(rsyslog_selector(&only.rules), "auth.=err");
+        assert_eq!(
+            syslog_ng_filter(&only.rules),
+            "(facility(4) and level(err))"
+        );
         assert_eq!(describe(&only), "#   auth at err only\n");
         assert_eq!(
             describe(&sel),
