@@ -1,10 +1,11 @@
 //! The command line: `run`, `check-config`, `plugins`, `stats`, `dead-letter`,
-//! `syslog-config`, `--version`.
+//! `syslog-config`, `setup`, `--version`.
 
 mod check;
 mod check_env;
 mod dead_letter;
 mod run;
+mod setup;
 pub(crate) mod stats;
 pub(crate) mod syslog_config;
 
@@ -109,6 +110,11 @@ enum Command {
     /// and severities to syslane (and CEF events to the CEF port), checks it with
     /// the daemon's own checker, and installs (--install) or removes (--remove) it.
     SyslogConfig(syslog_config::Args),
+    /// Connects this host to a Log Analytics workspace: signs in, creates the data
+    /// collection rule, the heartbeat table and the agent's role through Azure
+    /// Resource Manager, writes the azure output as a conf.d drop-in, and waits
+    /// until the workspace accepts a record from this host.
+    Setup(Box<setup::Args>),
 }
 
 #[derive(Subcommand)]
@@ -172,6 +178,7 @@ pub(crate) fn main() -> ExitCode {
             .and_then(|p| stats::show(&p, prometheus, interval))
             .map(|text| print!("{}", printable(&text))),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
+        Command::Setup(args) => setup::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
