@@ -68,10 +68,11 @@ pub(crate) fn vm_id(sh: &Shared) -> String {
     )
 }
 
-fn api(req: &Request<Incoming>, want: &str) -> Result<(), Reply> {
+/// ARM's answer to an api-version this emulator does not serve, if so.
+fn wrong_api(req: &Request<Incoming>, want: &str) -> Option<Reply> {
     match query(req).get("api-version") {
-        Some(v) if v == want => Ok(()),
-        other => Err(service_error(
+        Some(v) if v == want => None,
+        other => Some(service_error(
             400,
             "InvalidApiVersionParameter",
             &format!(
@@ -142,7 +143,7 @@ async fn arm_checked(sh: &Shared, req: Request<Incoming>, path: &str) -> Reply {
     let method = req.method().as_str().to_string();
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["providers", "Microsoft.OperationalInsights", "workspaces", ws]) => {
-            if let Err(r) = api(&req, "2022-10-01") {
+            if let Some(r) = wrong_api(&req, "2022-10-01") {
                 return r;
             }
             if *ws != WORKSPACE {
@@ -156,7 +157,7 @@ async fn arm_checked(sh: &Shared, req: Request<Incoming>, path: &str) -> Reply {
             )
         }
         (m, ["providers", "Microsoft.OperationalInsights", "workspaces", ws, "tables", table]) => {
-            if let Err(r) = api(&req, "2022-10-01") {
+            if let Some(r) = wrong_api(&req, "2022-10-01") {
                 return r;
             }
             if *ws != WORKSPACE {
@@ -166,7 +167,7 @@ async fn arm_checked(sh: &Shared, req: Request<Incoming>, path: &str) -> Reply {
             table_request(sh, req, &table, &m).await
         }
         (m, ["providers", "Microsoft.Insights", "dataCollectionRules", name]) => {
-            if let Err(r) = api(&req, "2023-03-11") {
+            if let Some(r) = wrong_api(&req, "2023-03-11") {
                 return r;
             }
             let (name, m) = (name.to_string(), m.to_string());
@@ -176,7 +177,7 @@ async fn arm_checked(sh: &Shared, req: Request<Incoming>, path: &str) -> Reply {
             m,
             ["providers", "Microsoft.Insights", "dataCollectionRules", rule, "providers", "Microsoft.Authorization", "roleAssignments", name],
         ) => {
-            if let Err(r) = api(&req, "2022-04-01") {
+            if let Some(r) = wrong_api(&req, "2022-04-01") {
                 return r;
             }
             if !sh.lock().arm.rules.contains_key(*rule) {

@@ -83,7 +83,7 @@ fn other_outputs(dir: &Path) -> Vec<PathBuf> {
 /// What writing the drop-in did.
 pub(super) enum Written {
     Unchanged(PathBuf),
-    Written {
+    New {
         path: PathBuf,
         backups: Vec<(PathBuf, PathBuf)>,
     },
@@ -135,7 +135,7 @@ pub(super) fn write_drop_in(config: &Path, text: &str, dry_run: bool) -> Result<
     }
     tmp.persist(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Written::Written { path, backups })
+    Ok(Written::New { path, backups })
 }
 
 /// Takes the drop-in out and puts back a backup of an earlier one, if any.

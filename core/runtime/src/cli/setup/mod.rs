@@ -25,11 +25,11 @@ use syslane_plugin_azure::reuse::{roots, Client};
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum CloudName {
     #[value(name = "AzureCloud")]
-    AzureCloud,
+    Public,
     #[value(name = "AzureUSGovernment")]
-    AzureUsGovernment,
+    UsGovernment,
     #[value(name = "AzureChinaCloud")]
-    AzureChinaCloud,
+    China,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -117,17 +117,17 @@ pub(crate) struct Cloud {
 impl Cloud {
     fn new(a: &Args) -> Cloud {
         let (arm, authority, monitor) = match a.cloud {
-            CloudName::AzureCloud => (
+            CloudName::Public => (
                 "https://management.azure.com",
                 "https://login.microsoftonline.com",
                 "https://monitor.azure.com",
             ),
-            CloudName::AzureUsGovernment => (
+            CloudName::UsGovernment => (
                 "https://management.usgovcloudapi.net",
                 "https://login.microsoftonline.us",
                 "https://monitor.azure.us",
             ),
-            CloudName::AzureChinaCloud => (
+            CloudName::China => (
                 "https://management.chinacloudapi.cn",
                 "https://login.partner.microsoftonline.cn",
                 "https://monitor.azure.cn",
@@ -144,7 +144,7 @@ impl Cloud {
                 .unwrap_or_else(|| "http://169.254.169.254".into()),
             tenant: a.tenant.clone(),
             authority_overridden: a.authority_host.is_some()
-                || !matches!(a.cloud, CloudName::AzureCloud),
+                || !matches!(a.cloud, CloudName::Public),
             identity_overridden: a.identity_endpoint.is_some(),
         }
     }
@@ -313,7 +313,7 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
     match host::write_drop_in(&config, &host::drop_in_text(&output), a.dry_run)? {
         host::Written::Unchanged(p) => ok(&format!("{} unchanged", p.display())),
         host::Written::DryRun(p) => ok(&format!("{} would be written", p.display())),
-        host::Written::Written { path, backups } => {
+        host::Written::New { path, backups } => {
             ok(&format!("wrote {} (mode 0640)", path.display()));
             for (old, bak) in backups {
                 note(&format!(
