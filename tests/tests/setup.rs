@@ -397,3 +397,28 @@ fn the_role_assignment_body_validates_against_the_rest_specification() {
         assert!(u.contains("?api-version="), "{u}");
     }
 }
+
+#[test]
+fn the_host_identity_signs_in_and_ships() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(dir.path(), &["--require-role-assignment"]);
+    let config = write_config(dir.path());
+    let (ok, out, err) = setup(&emu, &config, &["--use-host-identity"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("✓ signed in to Azure Resource Manager (the host's managed identity)"),
+        "{out}"
+    );
+    assert!(!out.contains("To sign in"), "{out}");
+    assert!(
+        out.contains("✓ the workspace accepted a heartbeat"),
+        "{out}"
+    );
+    // Resource Manager's token came from the instance metadata service.
+    assert_eq!(
+        emu.stat(&["token_requests", "arm_imds"]),
+        1,
+        "{}",
+        emu.stats()
+    );
+}
