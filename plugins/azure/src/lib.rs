@@ -46,6 +46,17 @@ use syslane_abi::{SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
 use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload, Preferences};
 
 pub use network::{no_proxy_matches, url_host};
+
+/// What `syslane setup` reuses rather than writing again: the token sources
+/// (asked for Resource Manager's scope there), the HTTPS client, the heartbeat
+/// record, and the secret wrapper that keeps tokens out of `Debug` output.
+pub mod reuse {
+    pub use crate::auth::{AuthConfig, Credentials, Method};
+    pub use crate::client::Client;
+    pub use crate::client::{agent, describe, roots};
+    pub use crate::heartbeat::record as heartbeat_record;
+    pub use crate::secret::Secret;
+}
 pub use proxy::{parse as parse_proxy, ProxySetting};
 
 pub struct AzureOutput {

@@ -1,5 +1,6 @@
 //! The command line: `run`, `check-config`, `plugins`, `stats`, `dead-letter`,
 //! `syslog-config`, `migrate`, `--version`.
+//! `syslog-config`, `setup`, `--version`.
 
 mod check;
 mod check_env;
@@ -7,6 +8,7 @@ mod check_ports;
 mod dead_letter;
 mod migrate;
 mod run;
+mod setup;
 pub(crate) mod stats;
 pub(crate) mod syslog_config;
 
@@ -118,6 +120,11 @@ enum Command {
         #[command(subcommand)]
         from: migrate::From,
     },
+    /// Connects this host to a Log Analytics workspace: signs in, creates the data
+    /// collection rule, the heartbeat table and the agent's role through Azure
+    /// Resource Manager, writes the azure output as a conf.d drop-in, and waits
+    /// until the workspace accepts a record from this host.
+    Setup(Box<setup::Args>),
 }
 
 #[derive(Subcommand)]
@@ -182,6 +189,7 @@ pub(crate) fn main() -> ExitCode {
             .map(|text| print!("{}", printable(&text))),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
         Command::Migrate { from } => migrate::run(&from).map(|text| print!("{}", printable(&text))),
+        Command::Setup(args) => setup::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,11 @@
 //! editing the main file.
 //!
 //! Merging: tables merge key by key; arrays of tables (`[[listen]]`, `[[filter]]`)
-//! are appended to; any other value replaces the one before it. Each section
+//! are appended to; any other value replaces the one before it. A plugin's table
+//! (one with a `plugin` key, such as `[output]`) that names another plugin than
+//! the table before it replaces that table whole, keys and subtables: the keys of
+//! the file output (`path`, `keep`) mean nothing to the azure output and would be
+//! refused there. Each section
 //! remembers the file it came from, so a plugin's complaint about it names that
 //! file. A `*.toml` entry that is not a regular file (a directory, a fifo, a
 //! dangling symlink) is skipped with a warning rather than silently.
@@ -68,10 +72,21 @@ fn is_table_array(v: &toml::Value) -> bool {
     matches!(v, toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table))
 }
 
+/// Whether `over` is a plugin's table naming another plugin than `base`.
+fn names_another_plugin(base: &toml::Table, over: &toml::Table) -> bool {
+    match (base.get("plugin"), over.get("plugin")) {
+        (Some(b), Some(o)) => b != o,
+        _ => false,
+    }
+}
+
 /// Merges `over` into `base` by the rules above.
 pub(super) fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if names_another_plugin(b, &o) => {
+                base.insert(key, toml::Value::Table(o));
+            }
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
             (Some(toml::Value::Array(b)), toml::Value::Array(o))
                 if is_table_array(&toml::Value::Array(o.clone())) =>
@@ -106,6 +121,40 @@ mod tests {
         assert_eq!(filters[1]["plugin"].as_str(), Some("redact"));
         assert_eq!(base["output"]["plugin"].as_str(), Some("file"));
         assert_eq!(base["output"]["path"].as_str(), Some("y"));
+    }
+
+    #[test]
+    fn a_table_naming_another_plugin_replaces_the_whole_table() {
+        let mut base: toml::Table =
+            "[output]\nplugin = \"file\"\npath = \"x\"\nkeep = 3\n[output.extra]\na = 1\n"
+                .parse()
+                .unwrap();
+        let over: toml::Table =
+            "[output]\nplugin = \"azure\"\nendpoint = \"https://e\"\n[output.auth]\nmethod = \"managed_identity\"\n"
+                .parse()
+                .unwrap();
+        merge(&mut base, over);
+        let output = base["output"].as_table().unwrap();
+        let mut keys: Vec<&str> = output.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["auth", "endpoint", "plugin"]);
+        assert_eq!(output["plugin"].as_str(), Some("azure"));
+        assert_eq!(output["auth"]["method"].as_str(), Some("managed_identity"));
+    }
+
+    #[test]
+    fn a_table_naming_the_same_plugin_or_none_still_merges_key_by_key() {
+        for over in [
+            "[output]\nplugin = \"file\"\nkeep = 9\n",
+            "[output]\nkeep = 9\n",
+        ] {
+            let mut base: toml::Table = "[output]\nplugin = \"file\"\npath = \"x\"\n"
+                .parse()
+                .unwrap();
+            merge(&mut base, over.parse().unwrap());
+            assert_eq!(base["output"]["path"].as_str(), Some("x"), "{over}");
+            assert_eq!(base["output"]["keep"].as_integer(), Some(9), "{over}");
+        }
     }
 
     #[test]

@@ -45,6 +45,19 @@ pub(crate) async fn control(sh: Arc<Shared>, req: Request<Incoming>, what: &str)
             Value::Array(sh.lock().requests.iter().cloned().collect()),
         ),
         ("GET", "tokens") => reply(200, json!(sh.lock().issued)),
+        // What the emulated Resource Manager holds, and every request it answered.
+        ("GET", "arm") => {
+            let st = sh.lock();
+            reply(
+                200,
+                json!({
+                    "rules": st.arm.rules,
+                    "tables": st.arm.tables,
+                    "assignments": st.arm.assignments.values().map(|(a, _)| a.clone()).collect::<Vec<_>>(),
+                    "requests": st.arm.log,
+                }),
+            )
+        }
         ("POST", "faults") => {
             let Ok(raw) = body(req, 1 << 20).await else {
                 return service_error(400, "Bad", "body");

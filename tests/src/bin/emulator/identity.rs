@@ -87,6 +87,12 @@ pub(crate) async fn token_endpoint(
     };
     let form: HashMap<String, String> = form_urlencoded::parse(&raw).into_owned().collect();
     let id = &sh.s.identity;
+    if form.get("grant_type").map(String::as_str)
+        == Some("urn:ietf:params:oauth:grant-type:device_code")
+    {
+        return device_code_token(&sh, &form);
+    }
+    let arm = form.get("scope").is_some_and(|s| is_arm_scope(s));
     let kind = if form.contains_key("client_assertion") {
         "client_assertion"
     } else {
@@ -117,7 +123,9 @@ pub(crate) async fn token_endpoint(
                 "AADSTS700016: Application not found in the directory.".into(),
             ));
         }
-        if form.get("scope").map(String::as_str) != Some("https://monitor.azure.com//.default") {
+        if !arm
+            && form.get("scope").map(String::as_str) != Some("https://monitor.azure.com//.default")
+        {
             return Err((
                 400,
                 "invalid_scope",
@@ -159,7 +167,11 @@ pub(crate) async fn token_endpoint(
     };
     match check() {
         Ok(()) => {
-            let token = sh.issue(kind);
+            let token = if arm {
+                sh.issue_arm(kind)
+            } else {
+                sh.issue(kind)
+            };
             reply(
                 200,
                 json!({"token_type": "Bearer", "expires_in": sh.s.token_lifetime.as_secs(), "ext_expires_in": sh.s.token_lifetime.as_secs(), "access_token": token}),
@@ -195,13 +207,18 @@ pub(crate) fn identity_token(
         );
     }
     let resource = q.get("resource").map(String::as_str).unwrap_or("");
-    if resource.trim_end_matches('/') != "https://monitor.azure.com" {
+    let arm = is_arm_scope(resource);
+    if !arm && resource.trim_end_matches('/') != "https://monitor.azure.com" {
         return reply(
             400,
             json!({"error": "invalid_resource", "error_description": format!("resource {resource:?} is not https://monitor.azure.com/")}),
         );
     }
-    let token = sh.issue(kind);
+    let token = if arm {
+        sh.issue_arm(kind)
+    } else {
+        sh.issue(kind)
+    };
     let lifetime = sh.s.token_lifetime.as_secs();
     reply(
         200,
@@ -251,4 +268,155 @@ pub(crate) fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
         r.headers_mut().insert("www-authenticate", v);
     }
     Ok(r)
+}
+
+/// The public client `syslane setup` signs in with (the Azure CLI's, see the
+/// README): the only client the emulator's device code endpoint knows.
+pub(crate) const PUBLIC_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// Scopes of Azure Resource Manager that the token endpoints take, besides the
+/// Logs Ingestion API's.
+pub(crate) fn is_arm_scope(scope: &str) -> bool {
+    let resource = scope.trim_end_matches(".default").trim_end_matches('/');
+    resource == "https://management.azure.com" || resource == "https://management.core.windows.net"
+}
+
+/// One device code handed out: when it expires, polls so far, the last poll.
+pub(crate) struct DeviceCode {
+    pub(crate) expires: std::time::Instant,
+    pub(crate) polls: u32,
+    pub(crate) last_poll: Option<std::time::Instant>,
+}
+
+/// The device authorization request, as the Microsoft identity platform's
+/// "OAuth 2.0 device authorization grant" page gives it: `POST
+/// /{tenant}/oauth2/v2.0/devicecode` with `client_id` and `scope`; the answer
+/// holds `device_code`, `user_code`, `verification_uri`, `expires_in`, `interval`
+/// and `message`.
+/// <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code>
+pub(crate) async fn device_code_endpoint(
+    sh: Arc<Shared>,
+    req: Request<Incoming>,
+    tenant: String,
+) -> Reply {
+    let Ok(raw) = body(req, 64 * 1024).await else {
+        return aad_error(400, "invalid_request", "AADSTS900144: body too large");
+    };
+    let form: HashMap<String, String> = form_urlencoded::parse(&raw).into_owned().collect();
+    if tenant != sh.s.identity.tenant_id && tenant != "organizations" {
+        return aad_error(
+            400,
+            "invalid_request",
+            &format!("AADSTS90002: Tenant '{tenant}' not found."),
+        );
+    }
+    if form.get("client_id").map(String::as_str) != Some(PUBLIC_CLIENT_ID) {
+        return aad_error(
+            400,
+            "unauthorized_client",
+            "AADSTS700016: Application not found in the directory.",
+        );
+    }
+    if !form
+        .get("scope")
+        .is_some_and(|s| s.split(' ').any(is_arm_scope))
+    {
+        return aad_error(
+            400,
+            "invalid_scope",
+            "AADSTS70011: The provided value for scope is not valid.",
+        );
+    }
+    let device_code = random_hex(24);
+    let user_code = random_hex(4).to_uppercase();
+    let lifetime = sh.s.device_code_expires_secs;
+    sh.lock().device_codes.insert(
+        device_code.clone(),
+        DeviceCode {
+            expires: std::time::Instant::now() + std::time::Duration::from_secs(lifetime),
+            polls: 0,
+            last_poll: None,
+        },
+    );
+    let uri = format!("{}/devicelogin", sh.https_url);
+    reply(
+        200,
+        json!({"device_code": device_code, "user_code": user_code, "verification_uri": uri,
+               "expires_in": lifetime, "interval": 1,
+               "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate.")}),
+    )
+}
+
+/// The token request of the device code flow: `authorization_pending` until the
+/// user has signed in (here: `--device-code-approve-after-polls` polls),
+/// `slow_down` to a poll sooner than `interval` (RFC 8628 section 3.5),
+/// `expired_token` after `expires_in`, `authorization_declined` when the emulator
+/// was told the user declines.
+pub(crate) fn device_code_token(sh: &Shared, form: &HashMap<String, String>) -> Reply {
+    if form.get("client_id").map(String::as_str) != Some(PUBLIC_CLIENT_ID) {
+        return aad_error(
+            400,
+            "unauthorized_client",
+            "AADSTS700016: Application not found in the directory.",
+        );
+    }
+    let code = form.get("device_code").cloned().unwrap_or_default();
+    let now = std::time::Instant::now();
+    let outcome = {
+        let mut st = sh.lock();
+        let Some(d) = st.device_codes.get_mut(&code) else {
+            return aad_error(
+                400,
+                "bad_verification_code",
+                "AADSTS70019: The device code was not recognized.",
+            );
+        };
+        let too_soon = d
+            .last_poll
+            .is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(900));
+        d.last_poll = Some(now);
+        d.polls += 1;
+        if now >= d.expires {
+            "expired"
+        } else if too_soon {
+            "slow_down"
+        } else if d.polls <= sh.s.device_code_approve_after_polls {
+            "pending"
+        } else if sh.s.device_code_decline {
+            "declined"
+        } else {
+            "approved"
+        }
+    };
+    match outcome {
+        "expired" => aad_error(400, "expired_token", "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired."),
+        "slow_down" => aad_error(400, "slow_down", "polled sooner than the interval"),
+        "pending" => aad_error(400, "authorization_pending", "AADSTS70016: The provided request has not yet been authorized by the user. The user must input their code."),
+        "declined" => aad_error(400, "authorization_declined", "AADSTS70000: The user declined the sign-in."),
+        _ => {
+            sh.lock().device_codes.remove(&code);
+            let token = sh.issue_arm("device_code");
+            reply(200, json!({"token_type": "Bearer", "scope": "https://management.azure.com//user_impersonation",
+                              "expires_in": sh.s.token_lifetime.as_secs(), "access_token": token}))
+        }
+    }
+}
+
+/// The instance metadata service's description of the VM (`compute.resourceId`),
+/// from which `setup` finds the VM's managed identity through Resource Manager.
+/// <https://learn.microsoft.com/en-us/azure/virtual-machines/instance-metadata-service>
+pub(crate) fn instance_metadata(sh: &Shared, req: &Request<Incoming>) -> Reply {
+    if header(req, "metadata") != "true" {
+        return reply(
+            400,
+            json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+        );
+    }
+    reply(
+        200,
+        json!({"compute": {"resourceId": crate::arm::vm_id(sh), "name": crate::arm::VM,
+                           "location": sh.s.workspace_location,
+                           "subscriptionId": sh.s.identity.subscription_id,
+                           "resourceGroupName": crate::arm::RESOURCE_GROUP}}),
+    )
 }

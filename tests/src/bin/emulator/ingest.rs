@@ -158,7 +158,13 @@ async fn ingest_checked(
             &format!("Data collection rule with immutable Id '{dcr}' not found."),
         );
     }
-    if Shared::until(sh.lock().forbidden_until) {
+    let principal = auth
+        .strip_prefix("Bearer ")
+        .and_then(|t| sh.lock().token_principal.get(t).cloned())
+        .unwrap_or_default();
+    if Shared::until(sh.lock().forbidden_until)
+        || (sh.s.require_role_assignment && !crate::arm::role_applied(sh, &principal))
+    {
         return service_error(
             403,
             "OperationFailed",

@@ -21,6 +21,7 @@
 //! (ports, ids, file names) is in `DIR/emulator.json`; `DIR/output.toml` is the
 //! agent's `[output]` for it.
 
+mod arm;
 mod control;
 mod faults;
 mod identity;
@@ -54,6 +55,23 @@ struct Args {
     /// assignment has not applied yet.
     #[arg(long, default_value_t = 0)]
     role_applies_after_secs: u64,
+    /// Answer ingestion with 403 until the token's principal holds Monitoring
+    /// Metrics Publisher on the rule through the emulated Resource Manager (and
+    /// --role-applies-after-secs has passed since the assignment).
+    #[arg(long)]
+    require_role_assignment: bool,
+    /// The emulated workspace's region.
+    #[arg(long, default_value = "westeurope")]
+    workspace_location: String,
+    /// Device code flow: polls answered authorization_pending before the user signs in.
+    #[arg(long, default_value_t = 2)]
+    device_code_approve_after_polls: u32,
+    /// Device code flow: the user declines instead (authorization_declined).
+    #[arg(long)]
+    device_code_decline: bool,
+    /// Device code flow: the code's lifetime (expires_in).
+    #[arg(long, default_value_t = 900)]
+    device_code_expires_secs: u64,
     #[arg(long, default_value_t = 0)]
     https_port: u16,
     #[arg(long, default_value_t = 0)]
@@ -97,6 +115,11 @@ fn main() -> std::process::ExitCode {
             role_applies_after: std::time::Duration::from_secs(args.role_applies_after_secs),
             token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
             max_request_bytes: args.max_request_bytes,
+            require_role_assignment: args.require_role_assignment,
+            workspace_location: args.workspace_location.clone(),
+            device_code_approve_after_polls: args.device_code_approve_after_polls,
+            device_code_decline: args.device_code_decline,
+            device_code_expires_secs: args.device_code_expires_secs,
         }))
     })();
     match result {

@@ -2,7 +2,9 @@
 
 use crate::control::control;
 use crate::faults::Fault;
-use crate::identity::{arc_endpoint, identity_token, token_endpoint};
+use crate::identity::{
+    arc_endpoint, device_code_endpoint, identity_token, instance_metadata, token_endpoint,
+};
 use crate::ingest::ingest;
 use crate::schema::Streams;
 use crate::setup::{random_hex, write_private, Identity};
@@ -31,11 +33,27 @@ pub struct Settings {
     /// Ingestion answers 403 for this long after the start, as while a new role
     /// assignment has not applied yet.
     pub role_applies_after: Duration,
+    /// Ingestion answers 403 until the token's principal holds a role assignment
+    /// made through the emulated Resource Manager (and `role_applies_after` has
+    /// passed since it was made).
+    pub require_role_assignment: bool,
+    pub workspace_location: String,
+    /// The device code flow: polls answered `authorization_pending` before the
+    /// user "signs in", whether they decline instead, and the code's lifetime.
+    pub device_code_approve_after_polls: u32,
+    pub device_code_decline: bool,
+    pub device_code_expires_secs: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) tokens: HashMap<String, Instant>,
+    /// Tokens issued for Resource Manager (not valid for ingestion).
+    pub(crate) arm_tokens: HashMap<String, Instant>,
+    /// The principal (object id) each ingestion token was issued to.
+    pub(crate) token_principal: HashMap<String, String>,
+    pub(crate) device_codes: HashMap<String, crate::identity::DeviceCode>,
+    pub(crate) arm: crate::arm::ArmState,
     pub(crate) issued: Vec<String>,
     pub(crate) token_requests: BTreeMap<String, u64>,
     pub(crate) token_failures: BTreeMap<String, u64>,
@@ -102,8 +120,29 @@ impl Shared {
         st.tokens
             .insert(token.clone(), Instant::now() + self.s.token_lifetime);
         st.issued.push(token.clone());
+        st.token_principal
+            .insert(token.clone(), self.principal_of(kind).to_string());
         *st.token_requests.entry(kind.into()).or_default() += 1;
         token
+    }
+
+    /// A token for Resource Manager.
+    pub(crate) fn issue_arm(&self, kind: &str) -> String {
+        let token = format!("emu-arm.{}", random_hex(24));
+        let mut st = self.lock();
+        st.arm_tokens
+            .insert(token.clone(), Instant::now() + self.s.token_lifetime);
+        *st.token_requests.entry(format!("arm_{kind}")).or_default() += 1;
+        token
+    }
+
+    /// The object id behind a kind of token: the app registration's service
+    /// principal, or the host's managed identity.
+    pub(crate) fn principal_of(&self, kind: &str) -> &str {
+        match kind {
+            "imds" | "arc" => &self.s.identity.host_principal_id,
+            _ => &self.s.identity.principal_id,
+        }
     }
 
     pub(crate) fn refuse_token(&self, kind: &str) {
@@ -161,6 +200,12 @@ async fn route(sh: Arc<Shared>, req: Request<Incoming>, tls: bool) -> Reply {
     let path = req.uri().path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (tls, req.method().as_str(), parts.as_slice()) {
+        (true, "POST", [tenant, "oauth2", "v2.0", "devicecode"]) => {
+            let tenant = tenant.to_string();
+            device_code_endpoint(sh, req, tenant).await
+        }
+        (true, _, ["subscriptions", ..]) => crate::arm::arm(sh, req).await,
+        (false, "GET", ["metadata", "instance"]) => instance_metadata(&sh, &req),
         (true, "POST", [tenant, "oauth2", "v2.0", "token"]) => {
             let tenant = tenant.to_string();
             token_endpoint(sh, req, tenant).await
@@ -229,6 +274,14 @@ pub async fn serve(s: Settings) -> Result<(), String> {
         "proxy_user": s.identity.proxy_user,
         "proxy_file": s.dir.join("proxy.conf"),
         "output_file": s.dir.join("output.toml"),
+        "arm_endpoint": https_url,
+        "identity_endpoint": format!("http://127.0.0.1:{http_port}"),
+        "subscription_id": s.identity.subscription_id,
+        "resource_group": crate::arm::RESOURCE_GROUP,
+        "workspace_id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}", s.identity.subscription_id, crate::arm::RESOURCE_GROUP, crate::arm::WORKSPACE),
+        "workspace_location": s.workspace_location,
+        "principal_id": s.identity.principal_id,
+        "host_principal_id": s.identity.host_principal_id,
     });
     write_private(
         &s.dir.join("proxy.conf"),
@@ -245,8 +298,8 @@ pub async fn serve(s: Settings) -> Result<(), String> {
     std::fs::rename(&tmp, s.dir.join("emulator.json")).map_err(|e| e.to_string())?;
     eprintln!("syslane-emulator: workspace at {https_url}, identity endpoints at http://127.0.0.1:{http_port}; details in {}", s.dir.join("emulator.json").display());
 
-    let forbidden_until =
-        (!s.role_applies_after.is_zero()).then(|| Instant::now() + s.role_applies_after);
+    let forbidden_until = (!s.require_role_assignment && !s.role_applies_after.is_zero())
+        .then(|| Instant::now() + s.role_applies_after);
     let shared = Arc::new(Shared {
         s,
         https_url,

@@ -25,6 +25,13 @@ pub struct Identity {
     pub server_key_der: Vec<u8>,
     pub proxy_user: String,
     pub proxy_password: String,
+    /// The emulated Resource Manager: subscription, workspace customer id, and the
+    /// object ids of the app registration's service principal and of the host's
+    /// managed identity.
+    pub subscription_id: String,
+    pub workspace_customer_id: String,
+    pub principal_id: String,
+    pub host_principal_id: String,
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -123,5 +130,9 @@ pub fn generate(dir: &Path) -> Result<Identity, String> {
         server_key_der: server_key.serialize_der(),
         proxy_user: "syslane".into(),
         proxy_password: random_hex(12),
+        subscription_id: guid(),
+        workspace_customer_id: guid(),
+        principal_id: guid(),
+        host_principal_id: guid(),
     })
 }
