@@ -147,7 +147,12 @@ fn rsyslog_one_workspace_with_security_by_facility_and_sources_it_cannot_carry()
         "{drop_in}"
     );
     assert!(drop_in.contains("port=\"25226\""), "{drop_in}");
-    assert!(!drop_in.contains("local4"), "{drop_in}");
+    // local4 is the security path's selection, and only there.
+    assert!(
+        drop_in.contains("if prifilt(\"local4.debug\") and (re_match("),
+        "{drop_in}"
+    );
+    assert_eq!(drop_in.matches("local4").count(), 1, "{drop_in}");
     // What the old agent's uninstall strips never matches syslane's rules.
     assert!(!drop_in.contains("@127.0.0.1:25"), "{drop_in}");
     assert_eq!(
@@ -364,8 +369,11 @@ fn syslog_ng_single_workspace_blocks_and_security_by_facility() {
         drop_in.contains("source(src)") && !drop_in.contains("source(s_src)"),
         "{drop_in}"
     );
+    // local4 (20) is the security path's own selection, not the plain stream's.
     assert!(
-        drop_in.contains("port(25226)") && !drop_in.contains("facility(20)"),
+        drop_in.contains("port(25226)")
+            && drop_in.contains("filter f_syslane_security {\n    (facility(20) and level(debug..emerg));\n};")
+            && drop_in.matches("facility(20)").count() == 1,
         "{drop_in}"
     );
     assert_eq!(
