@@ -156,3 +156,51 @@ pub fn shipped_drop_in(path: &str, syslog: u16, cef: u16, spool: &Path) -> Strin
         .replace("25226", &cef.to_string())
         .replace("/var/spool/rsyslog", &spool.display().to_string())
 }
+
+/// A real rsyslogd whose configuration is a TCP input on `daemon_in` and the
+/// shipped drop-in (`rsyslog.d/95-syslane.conf`) with the test's syslog and CEF
+/// ports and a spool directory under `dir`.
+pub fn rsyslog_with_shipped_drop_in(dir: &Path, daemon_in: u16, syslog: u16, cef: u16) -> Daemon {
+    let spool = dir.join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let drop_ins = dir.join("rsyslog.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    std::fs::write(
+        drop_ins.join("95-syslane.conf"),
+        shipped_drop_in("rsyslog.d/95-syslane.conf", syslog, cef, &spool),
+    )
+    .unwrap();
+    Rsyslog::start(
+        dir,
+        &format!(
+            "module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{daemon_in}\" address=\"127.0.0.1\")\ninclude(file=\"{}/*.conf\")\n",
+            drop_ins.display()
+        ),
+    )
+}
+
+/// Debian's stock global options (syslog-ng.conf of Debian 12), which leave
+/// `keep_hostname()` at its default `no`: the drop-in must keep relayed host names.
+pub const SYSLOG_NG_DEBIAN_OPTIONS: &str = "options { chain_hostnames(off); flush_lines(0); use_dns(no); use_fqdn(no); \
+     dns_cache(no); owner(\"root\"); group(\"adm\"); perm(0640); stats_freq(0); bad_hostname(\"^gconfd$\"); };";
+
+/// A real syslog-ng with Debian's stock options, its `s_src` a TCP source on
+/// `daemon_in`, and the shipped drop-in (`syslog-ng.d/syslane.conf`) with the
+/// test's syslog and CEF ports.
+pub fn syslog_ng_with_shipped_drop_in(dir: &Path, daemon_in: u16, syslog: u16, cef: u16) -> Daemon {
+    let drop_in = dir.join("syslane-ng.conf");
+    std::fs::write(
+        &drop_in,
+        shipped_drop_in("syslog-ng.d/syslane.conf", syslog, cef, &dir.join("spool")),
+    )
+    .unwrap();
+    SyslogNg::start(
+        dir,
+        &format!(
+            "@version: {}\n{SYSLOG_NG_DEBIAN_OPTIONS}\n\
+             source s_src {{ network(ip(\"127.0.0.1\") port({daemon_in}) transport(\"tcp\")); }};\n@include \"{}\"\n",
+            SyslogNg::version(),
+            drop_in.display()
+        ),
+    )
+}

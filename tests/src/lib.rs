@@ -16,7 +16,10 @@ pub use tools::{find_program, tool};
 mod daemons;
 mod faults;
 mod tinyproxy;
-pub use daemons::{rsyslog_relp_forwarder, shipped_drop_in, Daemon, Rsyslog, SyslogNg};
+pub use daemons::{
+    rsyslog_relp_forwarder, rsyslog_with_shipped_drop_in, shipped_drop_in,
+    syslog_ng_with_shipped_drop_in, Daemon, Rsyslog, SyslogNg, SYSLOG_NG_DEBIAN_OPTIONS,
+};
 pub use faults::{read_complete_records, relp_send, Notifications, RelpOutcome, Tmpfs};
 pub use tinyproxy::Tinyproxy;
 

@@ -1,6 +1,5 @@
-//! Cisco ASA and FTD lines end to end: sent to a real rsyslogd, forwarded (by a
-//! rule written here, like the shipped one for CEF) to the agent's `cef`
-//! listener, and stored by the workspace emulator in the CommonSecurityLog stream
+//! Cisco ASA and FTD lines end to end: sent to a real rsyslogd and a real
+//! syslog-ng, forwarded by the shipped drop-ins to the agent's `cef` listener, and stored by the workspace emulator in the CommonSecurityLog stream
 //! with their columns, and nowhere else. Lines on that listener that are neither
 //! CEF nor ASA/FTD are counted in `syslane_records_unrecognised_total`.
 
@@ -8,21 +7,6 @@ use serde_json::Value;
 use std::time::Duration;
 use syslane_tests::emulator::*;
 use syslane_tests::*;
-
-/// Forwards ASA/FTD lines to the security port in the form the shipped drop-in
-/// gives CEF (RFC 5424 header, the tag left in the text), everything else to the
-/// plain port.
-fn rsyslog_config(daemon_in: u16, security: u16, plain: u16) -> String {
-    format!(
-        "module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{daemon_in}\" address=\"127.0.0.1\")\n\
-         template(name=\"SyslaneSecurity\" type=\"string\" string=\"<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% - - - - %syslogtag%%msg%\")\n\
-         if ($rawmsg contains \"%ASA-\" or $rawmsg contains \"%FTD-\" or $rawmsg contains \"CEF:\") then {{\n\
-         action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{security}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"SyslaneSecurity\")\n\
-         }} else {{\n\
-         action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{plain}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\")\n\
-         }}\n"
-    )
-}
 
 /// A BSD stamp an hour ago in the system's zone (the decoders' default), and that
 /// time in UTC as TimeGenerated shows it (`THH:MM:SS`).
@@ -92,7 +76,19 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Value)>)> {
 }
 
 #[test]
-fn asa_and_ftd_lines_through_rsyslog_land_in_common_security_log_only() {
+fn asa_and_ftd_lines_through_rsyslog_with_the_shipped_drop_in_land_in_common_security_log_only() {
+    through(rsyslog_with_shipped_drop_in);
+}
+
+#[test]
+fn asa_and_ftd_lines_through_syslog_ng_with_the_shipped_drop_in_land_in_common_security_log_only() {
+    through(syslog_ng_with_shipped_drop_in);
+}
+
+/// Starts a daemon: (directory, its input port, the syslog port, the CEF port).
+type StartDaemon = fn(&std::path::Path, u16, u16, u16) -> Daemon;
+
+fn through(start_daemon: StartDaemon) {
     let dir = tempfile::tempdir().unwrap();
     let plugins = plugin_dir_with_builtins(dir.path());
     let emu = Emulator::start(dir.path(), &["--parameter", "securityStream=true"]);
@@ -106,8 +102,8 @@ fn asa_and_ftd_lines_through_rsyslog_land_in_common_security_log_only() {
         &format!("[[listen]]\naddress = \"tcp://127.0.0.1:{security}\"\ninput = \"cef\"\n[output]"),
     );
     let agent = Agent::start(dir.path(), &config);
-    let rsyslog = Rsyslog::start(dir.path(), &rsyslog_config(daemon_in, security, plain));
-    let logs = || format!("rsyslog:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs());
+    let rsyslog = start_daemon(dir.path(), daemon_in, plain, security);
+    let logs = || format!("daemon:\n{}\nsyslane:\n{}", rsyslog.logs(), agent.logs());
     // rsyslogd listens a moment after it starts.
     assert!(
         wait_until(Duration::from_secs(20), || {

@@ -37,11 +37,6 @@ fn start_agent(dir: &Path) -> (Agent, Ports) {
     (Agent::start(dir, &config), ports)
 }
 
-/// The shipped drop-in with the test's ports and spool directory.
-fn shipped(path: &str, ports: &Ports, spool: &Path) -> String {
-    shipped_drop_in(path, ports.syslog, ports.cef, spool)
-}
-
 fn hostname() -> String {
     let out = Command::new(tool("hostname")).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -287,47 +282,11 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
 }
 
 fn rsyslog_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
-    let spool = dir.join("spool");
-    std::fs::create_dir_all(&spool).unwrap();
-    let drop_ins = dir.join("rsyslog.d");
-    std::fs::create_dir_all(&drop_ins).unwrap();
-    std::fs::write(
-        drop_ins.join("95-syslane.conf"),
-        shipped("rsyslog.d/95-syslane.conf", ports, &spool),
-    )
-    .unwrap();
-    Rsyslog::start(
-        dir,
-        &format!(
-            "module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{}\" address=\"127.0.0.1\")\ninclude(file=\"{}/*.conf\")\n",
-            ports.daemon_in,
-            drop_ins.display()
-        ),
-    )
+    syslane_tests::rsyslog_with_shipped_drop_in(dir, ports.daemon_in, ports.syslog, ports.cef)
 }
 
-/// Debian's stock global options (syslog-ng.conf of Debian 12), which leave
-/// `keep_hostname()` at its default `no`: the drop-in must keep relayed host names.
-const DEBIAN_OPTIONS: &str = "options { chain_hostnames(off); flush_lines(0); use_dns(no); use_fqdn(no); \
-     dns_cache(no); owner(\"root\"); group(\"adm\"); perm(0640); stats_freq(0); bad_hostname(\"^gconfd$\"); };";
-
 fn syslog_ng_with_shipped_drop_in(dir: &Path, ports: &Ports) -> Daemon {
-    let drop_in = dir.join("syslane-ng.conf");
-    std::fs::write(
-        &drop_in,
-        shipped("syslog-ng.d/syslane.conf", ports, &dir.join("spool")),
-    )
-    .unwrap();
-    SyslogNg::start(
-        dir,
-        &format!(
-            "@version: {}\n{DEBIAN_OPTIONS}\n\
-             source s_src {{ network(ip(\"127.0.0.1\") port({}) transport(\"tcp\")); }};\n@include \"{}\"\n",
-            SyslogNg::version(),
-            ports.daemon_in,
-            drop_in.display()
-        ),
-    )
+    syslane_tests::syslog_ng_with_shipped_drop_in(dir, ports.daemon_in, ports.syslog, ports.cef)
 }
 
 #[test]
