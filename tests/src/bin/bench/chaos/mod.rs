@@ -17,7 +17,8 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use syslane_tests::emulator::{Emulator, SYSLOG_STREAM};
+use syslane_tests::emulator::Emulator;
+pub use syslane_tests::emulator::SYSLOG_STREAM;
 use syslane_tests::{free_port, peak_rss_kib, plugin_dir_with_builtins, stats_of, Agent, Tmpfs};
 
 /// What the agent must stay under (VmHWM, KiB) in every life.
@@ -135,7 +136,10 @@ pub fn run(seed: u64, duration: u64) -> bool {
         events: Vec::new(),
     };
     r.start_agent();
-    let control = Arc::new(Control::default());
+    let control = Arc::new(Control {
+        stretch: duration.div_ceil(60),
+        ..Control::default()
+    });
     let senders = senders::start(&r.ports, &control);
     let mut order: Vec<u32> = (0..6).collect();
     order.shuffle(&mut rng);

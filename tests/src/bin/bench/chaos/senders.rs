@@ -31,6 +31,10 @@ pub struct Control {
     pub stop: AtomicBool,
     /// Senders pause between records and write frames in pieces.
     pub slow: AtomicBool,
+    /// Every pause between records is this many times longer: a long run sends
+    /// about as many records in all as a minute's run (the emulator keeps every
+    /// record in memory).
+    pub stretch: u64,
 }
 
 pub fn message(transport: &str, n: u64) -> String {
@@ -60,7 +64,7 @@ fn pace(control: &Control, normal_us: u64) {
     let us = if control.slow.load(Ordering::Relaxed) {
         20_000
     } else {
-        normal_us
+        normal_us * control.stretch.max(1)
     };
     std::thread::sleep(Duration::from_micros(us));
 }
@@ -121,7 +125,7 @@ fn relp(port: u16, control: &Control) -> Ledger {
             }
             std::thread::sleep(Duration::from_millis(200));
         } else {
-            pace(control, 2_000);
+            pace(control, 15_000);
         }
     }
     ledger
