@@ -20,12 +20,18 @@
 //! With `--parse` it measures the parser and the decoders alone on one core, with no
 //! I/O, over a mix of RFC 5424, RFC 3164 and CEF, then CEF and Cisco ASA/FTD lines
 //! apart in nanoseconds per record (see `bench/parse.rs`).
+//!
+//! With `--chaos [--seed N] [--duration SECS]` it runs the chaos run (as root, for
+//! its tmpfs): faults at random from a printed seed, then the ledger per transport
+//! (see `bench/chaos/mod.rs`).
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
+#[path = "bench/chaos/mod.rs"]
+mod chaos;
 #[path = "bench/compare.rs"]
 mod compare;
 #[path = "bench/compression.rs"]
@@ -117,6 +123,18 @@ struct Args {
     /// milliseconds per MB of JSON.
     #[arg(long, group = "mode")]
     compression: bool,
+    /// Mode: the chaos run: an agent with RELP, TCP, UDP and unix listeners shipping
+    /// to the emulator, state on a 64 MiB tmpfs (needs root), under a random
+    /// schedule of kill -9, reloads, a full disk, output faults, connection storms
+    /// and slow senders; then the ledger per transport. Exits 1 on a violation.
+    #[arg(long, group = "mode")]
+    chaos: bool,
+    /// The chaos run's seed (default: from the clock); printed for a replay.
+    #[arg(long, value_name = "N", requires = "chaos")]
+    seed: Option<u64>,
+    /// The chaos run's length in seconds, before the final drain.
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "chaos")]
+    duration: u64,
     /// Rounds of the --parse measurement (2 s each for the parser and the decoders).
     #[arg(long, value_name = "N", default_value_t = 3, requires = "parse")]
     rounds: usize,
@@ -422,6 +440,17 @@ fn through_rsyslog(messages: usize) {
 
 fn main() {
     let a = args();
+    if a.chaos {
+        let seed = a.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_secs())
+        });
+        if !chaos::run(seed, a.duration) {
+            std::process::exit(1);
+        }
+        return;
+    }
     if a.parse {
         parse::run(a.messages, a.rounds, a.compare);
         return;
