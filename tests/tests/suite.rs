@@ -10,6 +10,7 @@ mod azure_linger;
 mod azure_proxy_agent_line;
 mod azure_proxy_secrets;
 mod azure_template;
+mod chaos;
 mod check_config;
 mod cli;
 mod corpus;
