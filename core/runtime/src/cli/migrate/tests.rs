@@ -372,7 +372,9 @@ fn syslog_ng_single_workspace_blocks_and_security_by_facility() {
     // local4 (20) is the security path's own selection, not the plain stream's.
     assert!(
         drop_in.contains("port(25226)")
-            && drop_in.contains("filter f_syslane_security {\n    (facility(20) and level(debug..emerg));\n};")
+            && drop_in.contains(
+                "filter f_syslane_security {\n    (facility(20) and level(debug..emerg));\n};"
+            )
             && drop_in.matches("facility(20)").count() == 1,
         "{drop_in}"
     );
