@@ -181,7 +181,7 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
     let records = read_records(out);
     let security: Vec<&Value> = records
         .iter()
-        .filter(|r| r.get("DeviceVendor").is_some())
+        .filter(|r| r.get("DeviceVendor").is_some() && r["DeviceVendor"] != "Cisco")
         .collect();
     assert_eq!(security.len(), 1, "{records:?}");
     let r = security[0];
@@ -256,17 +256,17 @@ fn check_cef(out: &Path, logs: impl Fn() -> String) {
         "the plain port: {records:?}"
     );
     // The ASA message went to the security port (no RawMessage there), whose
-    // decoder read its message id as the tag.
+    // decoder made it a CommonSecurityLog record.
     let asa: Vec<&Value> = records
         .iter()
-        .filter(|r| r["ProcessName"] == "%ASA-6-302013")
+        .filter(|r| r["DeviceVendor"] == "Cisco")
         .collect();
     assert_eq!(asa.len(), 1, "{records:?}");
-    assert_eq!(asa[0]["HostName"], "asa1", "{records:?}");
-    assert!(
-        asa[0]["SyslogMessage"]
-            .as_str()
-            .is_some_and(|m| m.ends_with("Built outbound TCP connection 1")),
+    assert_eq!(asa[0]["Computer"], "asa1", "{records:?}");
+    assert_eq!(asa[0]["DeviceProduct"], "ASA", "{records:?}");
+    assert_eq!(asa[0]["DeviceEventClassID"], "302013", "{records:?}");
+    assert_eq!(
+        asa[0]["Message"], "Built outbound TCP connection 1",
         "{records:?}"
     );
     assert!(
