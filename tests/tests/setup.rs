@@ -11,6 +11,9 @@ use syslane_tests::emulator::rule::{deploy_rule, parameters, DEFAULT_TEMPLATE};
 use syslane_tests::emulator::{Emulator, HEARTBEAT_STREAM};
 use syslane_tests::*;
 
+mod clouds;
+mod host;
+mod identity;
 mod schemas;
 
 /// The packaged layout in miniature: a main file with the file output (whose
