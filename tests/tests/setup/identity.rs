@@ -32,6 +32,7 @@ fn an_arc_enabled_server_signs_in_with_its_identity_and_finds_it_through_arm() {
         &format!("✓ agent identity {principal} (this Arc-enabled server's identity)"),
         "✓ Monitoring Metrics Publisher assigned on the rule",
         "✓ the workspace accepted a heartbeat from",
+        "its user must be in the himds group",
     ] {
         assert!(out.contains(line), "no {line:?} in:\n{out}\n{err}");
     }

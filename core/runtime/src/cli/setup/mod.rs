@@ -51,7 +51,8 @@ pub(crate) struct Args {
     /// Prints every request setup would make; writes nothing (reads are made).
     #[arg(long)]
     dry_run: bool,
-    /// Answers every question with its default (for scripts).
+    /// Answers every question with its default (for scripts); without it answers
+    /// are read from standard input.
     #[arg(long)]
     yes: bool,
     /// The configuration [default: /etc/syslane/syslane.toml]; the drop-in goes in conf.d/ beside it.
@@ -66,9 +67,10 @@ pub(crate) struct Args {
     /// Overrides the cloud's authority (the Microsoft identity platform).
     #[arg(long, value_name = "URL")]
     authority_host: Option<String>,
-    /// Overrides the instance metadata service's address (http://169.254.169.254).
-    /// On an Azure Arc-enabled server (IDENTITY_ENDPOINT and IMDS_ENDPOINT set, or
-    /// the Arc agent installed) its local identity endpoint is used instead.
+    /// Overrides the Azure instance metadata service's address
+    /// (http://169.254.169.254), for an Azure VM. Without it, an Azure Arc-enabled
+    /// server (IDENTITY_ENDPOINT and IMDS_ENDPOINT set, or the Arc agent
+    /// installed) uses the Arc agent's endpoints instead.
     #[arg(long, value_name = "URL")]
     identity_endpoint: Option<String>,
     /// Where the Azure Arc agent writes its challenge files [default: /var/opt/azcmagent/tokens].
@@ -85,10 +87,13 @@ pub(crate) struct Args {
     /// --certificate-file and --private-key-file); the agent then uses it too.
     #[arg(long, value_name = "APP_ID")]
     client_id: Option<String>,
+    /// The service principal's client secret, in a file of mode 0600.
     #[arg(long, value_name = "FILE", requires = "client_id")]
     client_secret_file: Option<PathBuf>,
+    /// The service principal's certificate (PEM), registered with its app.
     #[arg(long, value_name = "FILE", requires_all = ["client_id", "private_key_file"])]
     certificate_file: Option<PathBuf>,
+    /// The certificate's RSA private key (PEM, mode 0600).
     #[arg(long, value_name = "FILE", requires = "certificate_file")]
     private_key_file: Option<PathBuf>,
     /// The object id of the agent's identity (default: this VM's or Arc-enabled
@@ -422,6 +427,9 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
                     old.display(),
                     bak.display()
                 ));
+            }
+            if cloud.arc.is_some() && !matches!(how, How::Secret { .. } | How::Certificate { .. }) {
+                note("the agent answers the Arc agent's challenge: its user must be in the himds group (`sudo usermod -aG himds syslane`)");
             }
         }
     }

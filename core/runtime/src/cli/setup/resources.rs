@@ -75,8 +75,12 @@ pub(super) fn data_collection_rule(
     let existing = arm.get(rule_id, rule::RULE_API)?;
     // The rule's logs ingestion endpoint and immutable id, as ARM returns them:
     // properties.endpoints.logsIngestion (kind Direct, API 2023-03-11 and later)
-    // and properties.immutableId.
+    // and properties.immutableId, both read-only in the specification
+    // (Azure/azure-rest-api-specs, specification/monitor/resource-manager/
+    // Microsoft.Insights/stable/2023-03-11/dataCollectionRules_API.json:
+    // DataCollectionRule.endpoints, EndpointsSpec.logsIngestion, immutableId).
     // <https://learn.microsoft.com/en-us/azure/azure-monitor/data-collection/data-collection-rule-structure>
+    // <https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>
     let ids = |v: &Value| {
         (
             v["properties"]["endpoints"]["logsIngestion"]
@@ -225,7 +229,7 @@ pub(super) fn role(
     // RoleAssignmentExists for the same principal, role and scope under another
     // name, which is success too.
     // <https://learn.microsoft.com/en-us/rest/api/authorization/role-assignments/create>
-    // <https://learn.microsoft.com/en-us/azure/role-based-access-control/troubleshooting#symptom---assigning-a-role-fails-with-the-error-the-role-assignment-already-exists>
+    // <https://learn.microsoft.com/en-us/azure/role-based-access-control/troubleshooting> (RoleAssignmentExists)
     match (a.status, a.code()) {
         (201, _) => {
             ok("Monitoring Metrics Publisher assigned on the rule (takes up to 30 min to apply)")

@@ -208,6 +208,21 @@ mod tests {
     }
 
     #[test]
+    fn a_table_matches_whatever_the_case_of_its_column_types() {
+        let wanted = heartbeat_table().unwrap();
+        assert_eq!(
+            wanted["properties"]["schema"]["columns"][0]["type"],
+            "dateTime"
+        );
+        let mut answered = wanted.clone();
+        answered["properties"]["schema"]["columns"][0]["type"] = "datetime".into();
+        assert!(table_matches(&answered, &wanted));
+        answered["properties"]["schema"]["columns"][0]["type"] = "string".into();
+        assert!(!table_matches(&answered, &wanted));
+        assert!(!table_matches(&serde_json::Value::Null, &wanted));
+    }
+
+    #[test]
     fn assignment_names_are_stable_guids() {
         let a = assignment_name("/subscriptions/s/x", "00000000-0000-0000-0000-000000000001");
         assert!(is_guid(&a), "{a}");
