@@ -130,7 +130,7 @@ fn remove_asks_first_and_no_changes_nothing() {
 }
 
 #[test]
-fn an_earlier_output_drop_in_is_kept_as_a_backup() {
+fn an_earlier_output_drop_in_is_kept_as_a_backup_and_put_back_by_remove() {
     let dir = tempfile::tempdir().unwrap();
     let emu = Emulator::start(dir.path(), &[]);
     let config = write_config(dir.path());
@@ -162,6 +162,30 @@ fn an_earlier_output_drop_in_is_kept_as_a_backup() {
     ]);
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("output azure"), "{out}");
+    // --remove puts it back.
+    let (ok, out, err) = setup(&emu, &config, &["--remove"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "✓ put back {} (set aside by setup)",
+            conf_d.join("50-mine.toml").display()
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(conf_d.join("50-mine.toml")).unwrap(),
+        earlier
+    );
+    assert!(!conf_d.join("50-mine.toml.bak").exists());
+    assert!(!conf_d.join("90-syslane-setup.toml").exists());
+    let (ok, out, err) = syslane(&[
+        "check-config",
+        "--offline",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("output file"), "{out}");
 }
 
 /// A real agent, running with the packaged file output, is told to reload
