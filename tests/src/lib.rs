@@ -183,13 +183,28 @@ pub fn stats_of(dir: &Path) -> String {
 
 /// One counter of a `syslane stats` text; 0 when absent.
 pub fn counter(stats: &str, name: &str) -> u64 {
-    // A family name sums its labelled series; a whole series names one.
-    stats
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix(name))
-        .filter(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        .filter_map(|rest| rest.split_whitespace().last()?.parse::<u64>().ok())
+    // The first series starting with `name`; when that names a family (no
+    // labels given), every labelled series of that family, summed.
+    let samples = || {
+        stats
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                Some((series, value.parse::<u64>().ok()?))
+            })
+    };
+    let family = |series: &str| series.split('{').next().unwrap_or(series).to_string();
+    let Some((first, value)) = samples().find(|(s, _)| s.starts_with(name)) else {
+        return 0;
+    };
+    if name.contains('{') {
+        return value;
+    }
+    let wanted = family(first);
+    samples()
+        .filter(|(s, _)| family(s) == wanted)
+        .map(|(_, v)| v)
         .sum()
 }
 

@@ -378,7 +378,7 @@ fn cef_records_without_a_security_stream_are_dead_lettered_with_what_to_do() {
     ])
     .1;
     assert!(
-        listing.contains("CommonSecurityLog (CEF) records cannot be sent")
+        listing.contains("CommonSecurityLog records (CEF and Cisco ASA/FTD) cannot be sent")
             && listing.contains("Microsoft Sentinel")
             && listing.contains("--security-stream on")
             && listing.contains("dead-letter replay"),

@@ -355,7 +355,7 @@ impl Output for AzureOutput {
 /// Why records of `table` cannot be sent: no stream is configured for them.
 fn no_stream(table: u32) -> String {
     if table == SL_TABLE_SECURITY {
-        "CommonSecurityLog (CEF) records cannot be sent: [output] has no security_stream. They are kept in the dead-letter file. To ship them, the workspace needs Microsoft Sentinel and the rule the security stream (deploy.sh --security-stream on); then set security_stream = \"Custom-SyslaneSecurity\" and, with the agent stopped, run `syslane dead-letter replay`. Or remove the cef listeners".into()
+        "CommonSecurityLog records (CEF and Cisco ASA/FTD) cannot be sent: [output] has no security_stream. They are kept in the dead-letter file. To ship them, the workspace needs Microsoft Sentinel and the rule the security stream (deploy.sh --security-stream on); then set security_stream = \"Custom-SyslaneSecurity\" and, with the agent stopped, run `syslane dead-letter replay`. Or remove the cef listeners".into()
     } else {
         format!("records of table {table} cannot be sent: the azure output has no stream for that table; they are kept in the dead-letter file")
     }

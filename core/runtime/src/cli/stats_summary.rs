@@ -126,7 +126,7 @@ pub(super) fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTi
         let (a, b) = (before.get(name)?, now.get(name)?);
         Some(((b - a).max(0.0) / seconds.max(0.001), b))
     };
-    let rows: [(&str, &str, &[&str]); 8] = [
+    let rows: [(&str, &str, &[&str]); 9] = [
         ("received", "frames", &["syslane_frames_received_total"]),
         ("journaled", "records", &["syslane_records_journaled_total"]),
         ("sent", "records", &["syslane_records_sent_total"]),
@@ -159,6 +159,11 @@ pub(super) fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTi
             "dead-lettered",
             "records",
             &["syslane_records_dead_lettered_total"],
+        ),
+        (
+            "lost (journal)",
+            "records",
+            &["syslane_records_lost_journal_unreadable_total"],
         ),
     ];
     for (title, unit, names) in rows {
