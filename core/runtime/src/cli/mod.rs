@@ -1,18 +1,19 @@
 //! The command line: `run`, `check-config`, `plugins`, `stats`, `dead-letter`,
-//! `syslog-config`, `migrate`, `--version`.
-//! `syslog-config`, `setup`, `--version`.
+//! `syslog-config`, `migrate`, `setup`, `--version`, and the hidden
+//! `docs-reference` that writes the book's generated reference pages.
 
 mod check;
 mod check_env;
 mod check_ports;
 mod dead_letter;
 mod migrate;
+mod reference;
 mod run;
 mod setup;
 pub(crate) mod stats;
 pub(crate) mod syslog_config;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -125,6 +126,18 @@ enum Command {
     /// Resource Manager, writes the azure output as a conf.d drop-in, and waits
     /// until the workspace accepts a record from this host.
     Setup(Box<setup::Args>),
+    /// Writes the book's reference pages (configuration keys, metrics, every
+    /// command's help) into DIR, generated from the code.
+    #[command(hide = true)]
+    DocsReference {
+        /// Where to write them: docs/src/reference in the repository.
+        dir: PathBuf,
+    },
+}
+
+/// The command line's definition, as `--help` renders it.
+fn command() -> clap::Command {
+    Cli::command()
 }
 
 #[derive(Subcommand)]
@@ -190,6 +203,9 @@ pub(crate) fn main() -> ExitCode {
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
         Command::Migrate { from } => migrate::run(&from).map(|text| print!("{}", printable(&text))),
         Command::Setup(args) => setup::run(&args),
+        Command::DocsReference { dir } => {
+            reference::write(&dir, &command()).map(|text| print!("{text}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
