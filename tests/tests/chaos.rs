@@ -4,7 +4,7 @@
 //! freed, output faults, a connection storm, slow senders); the run then checks
 //! that every RELP-acknowledged record was delivered, no id arrived that was never
 //! sent, the agent never panicked, stayed under its memory bound and is healthy at
-//! the end. Needs root (a tmpfs), as CI has. The long run: README, "Faults".
+//! the end. Needs root (a tmpfs), as CI has. The long run: docs/src/chaos.md.
 
 use std::process::Command;
 
