@@ -41,7 +41,7 @@ struct ConfigPath {
     #[arg(long = "config", short = 'c', value_name = "FILE")]
     file: Option<PathBuf>,
     /// Uses the configuration compiled into the agent (config/local.toml of the
-    /// source): syslog on 127.0.0.1:25224, CEF on 127.0.0.1:25226, records to
+    /// source): syslog on 127.0.0.1:25224, CEF and Cisco ASA/FTD on 127.0.0.1:25226, records to
     /// data/records.jsonl and state in data/state under the current directory.
     #[arg(long, conflicts_with = "file")]
     embedded_config: bool,
@@ -111,7 +111,7 @@ enum Command {
         interval: f64,
     },
     /// Writes the rsyslog or syslog-ng drop-in that forwards the chosen facilities
-    /// and severities to syslane (and CEF events to the CEF port), checks it with
+    /// and severities to syslane (and CEF and Cisco ASA/FTD events to the CEF port), checks it with
     /// the daemon's own checker, and installs (--install) or removes (--remove) it.
     SyslogConfig(syslog_config::Args),
     /// Carries another agent's setup on this host over to syslane: prints the plan,
