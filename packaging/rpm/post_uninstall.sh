@@ -18,11 +18,5 @@ if [ "$1" = 0 ]; then
         echo "syslane: rsyslog saved $held messages for syslane in /var/spool/rsyslog/syslane*; it delivers them when syslane is installed again, or delete them: rm -f /var/spool/rsyslog/syslane*"
     fi
     echo "syslane: /var/lib/syslane (the journal: records not yet delivered) and /etc/syslane stay; remove them by hand when no longer needed"
-    # The package's own directories (cargo-generate-rpm cannot declare them), when empty.
-    for d in /usr/lib/syslane/plugins /usr/lib/syslane /usr/share/syslane/rsyslog.d \
-        /usr/share/syslane/syslog-ng.d /usr/share/syslane /usr/include/syslane \
-        /usr/share/doc/syslane/examples /usr/share/doc/syslane/azure /usr/share/doc/syslane; do
-        rmdir "$d" 2>/dev/null || true
-    done
 fi
 exit 0

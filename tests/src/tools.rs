@@ -23,14 +23,14 @@ fn package(name: &str) -> &'static str {
         "cc" => "gcc",
         "systemd-analyze" => "systemd",
         "lintian" => "lintian",
-        "rpm" => "rpm",
+        "rpm" | "rpmbuild" => "rpm",
         "debootstrap" => "debootstrap",
         "dpkg-deb" => "dpkg",
         "hostname" => "hostname",
         "kill" => "procps",
         "python3" => "python3",
         "mount" | "umount" => "mount",
-        "cargo-deb" | "cargo-generate-rpm" => "none: cargo install",
+        "cargo-deb" => "none: cargo install",
         _ => "unknown",
     }
 }

@@ -1,7 +1,7 @@
 //! The packages, built by packaging/build.sh as an operator would: the .deb
 //! (cargo-deb) passes lintian with no errors and installs, runs, upgrades, removes
 //! and purges in a throwaway Debian root made with debootstrap (scripts/test makes it; SYSLANE_TEST_ROOT names another);
-//! the .rpm (cargo-generate-rpm) holds the expected files. Sizes are printed.
+//! the .rpm (rpmbuild) holds the expected files and directories. Sizes are printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,13 +38,68 @@ fn the_rpm_holds_the_binary_plugins_config_unit_drop_ins_and_header() {
         "/usr/share/syslane/syslog-ng.d/syslane.conf".into(),
         "/usr/include/syslane/syslane_plugin.h".into(),
         "/usr/share/doc/syslane/README.md".into(),
-        "/usr/share/man/man1/syslane.1".into(),
+        "/usr/share/man/man1/syslane.1.gz".into(),
         "/usr/share/doc/syslane/azure/azuredeploy.json".into(),
     ];
     expected.extend(BUILT_IN.map(|p| format!("/usr/lib/syslane/plugins/libsyslane_plugin_{p}.so")));
     for f in &expected {
         assert!(list.lines().any(|l| l == f), "{f} missing from:\n{list}");
     }
+    // It owns its directories (so rpm removes them once empty, and `rpm -qf`
+    // names it), the journal's as the service user's and private.
+    let long = text(&run(Command::new(tool("rpm")).arg("-qlvp").arg(&rpm)));
+    let dirs: Vec<(String, String, String)> = long
+        .lines()
+        .filter(|l| l.starts_with('d'))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                w.get(8)?.to_string(),
+                w[0].to_string(),
+                w.get(2)?.to_string(),
+            ))
+        })
+        .collect();
+    for d in [
+        "/etc/syslane",
+        "/etc/syslane/conf.d",
+        "/usr/lib/syslane",
+        "/usr/lib/syslane/plugins",
+        "/usr/share/syslane",
+        "/usr/share/syslane/rsyslog.d",
+        "/usr/share/syslane/syslog-ng.d",
+        "/usr/include/syslane",
+        "/usr/share/doc/syslane",
+        "/var/lib/syslane",
+    ] {
+        assert!(
+            dirs.iter().any(|(path, _, _)| path == d),
+            "the .rpm does not own {d}:\n{long}"
+        );
+    }
+    assert!(
+        dirs.iter()
+            .any(|(path, mode, owner)| path == "/var/lib/syslane"
+                && mode == "drwxr-x---"
+                && owner == "syslane"),
+        "{long}"
+    );
+    // The same files as the .deb, but Debian's own changelog and copyright.
+    let deb = only_file(packages(), "deb");
+    let deb_list = text(&run(Command::new(tool("dpkg-deb")).arg("-c").arg(&deb)));
+    let files = |text: &str, column: usize| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('d'))
+            .filter_map(|l| l.split_whitespace().nth(column))
+            .map(|p| p.trim_start_matches('.').to_string())
+            .filter(|p| !p.ends_with("changelog.Debian.gz") && !p.ends_with("/copyright"))
+            .collect()
+    };
+    assert_eq!(
+        files(&long, 8),
+        files(&deb_list, 5),
+        "the two packages differ"
+    );
     assert!(
         !list.contains("plugin_example"),
         "fixtures are not shipped:\n{list}"
@@ -208,6 +263,70 @@ fn the_rpm_creates_its_user_before_its_files_and_never_fails_its_scriptlets() {
     let said = rpm_in(&root, &["-i", "--nodeps", rpm.to_str().unwrap()]);
     assert!(said.contains("useradd is missing here"), "{said}");
     assert!(root.join("usr/bin/syslane").is_file());
+}
+
+/// With systemd running (a stand-in `systemctl` that writes down what it is
+/// asked and answers `is-enabled` as the presets decided), the .rpm enables the
+/// unit only through `systemctl preset`, starts it only when the presets enabled
+/// it, restarts it on upgrade and stops and disables it on erase.
+#[test]
+fn the_rpm_follows_the_distributions_presets_and_manages_its_service() {
+    use std::os::unix::fs::PermissionsExt;
+    let rpm = only_file(packages(), "rpm");
+    let rpm = rpm.to_str().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let root = copy_of_debian_root(copy.path());
+    std::fs::create_dir_all(root.join("run/systemd/system")).unwrap();
+    let stub = root.join("usr/sbin/systemctl");
+    std::fs::write(
+        &stub,
+        "#!/bin/sh\necho \"$*\" >> /var/log/systemctl.log\n\
+         case \"$*\" in *is-enabled*) exit \"$(cat /etc/preset-answer)\" ;; esac\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let asked = |root: &Path| log_of(root, "systemctl.log");
+    rpm_in(&root, &["--initdb"]);
+
+    // Presets that leave it disabled (Fedora's default for most services).
+    std::fs::write(root.join("etc/preset-answer"), "1").unwrap();
+    let said = rpm_in(&root, &["-i", "--nodeps", rpm]);
+    let log = asked(&root);
+    assert!(log.contains("--no-reload preset syslane.service"), "{log}");
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("start") || l.starts_with("enable")),
+        "neither enabled nor started against the presets:\n{log}"
+    );
+    assert!(
+        said.contains("the presets leave syslane.service disabled")
+            && said.contains("systemctl enable --now syslane"),
+        "{said}"
+    );
+    rpm_in(&root, &["-e", "syslane"]);
+    let log = asked(&root);
+    assert!(
+        log.lines().any(|l| l == "stop syslane.service") && log.contains("disable syslane.service"),
+        "erase stops and disables it:\n{log}"
+    );
+
+    // Presets that enable it: started on install, restarted on upgrade.
+    std::fs::write(root.join("etc/preset-answer"), "0").unwrap();
+    std::fs::remove_file(root.join("var/log/systemctl.log")).unwrap();
+    rpm_in(&root, &["-i", "--nodeps", rpm]);
+    let log = asked(&root);
+    assert!(log.lines().any(|l| l == "start syslane.service"), "{log}");
+    rpm_in(&root, &["-U", "--replacepkgs", "--nodeps", rpm]);
+    let log = asked(&root);
+    assert!(
+        log.lines().any(|l| l == "try-restart syslane.service"),
+        "an upgrade restarts it on the new binary:\n{log}"
+    );
+    assert_eq!(
+        log.matches("preset syslane.service").count(),
+        1,
+        "an upgrade keeps the operator's choice (no second preset):\n{log}"
+    );
 }
 
 fn held(i: usize) -> String {
@@ -528,6 +647,10 @@ fn the_deb_lives_install_upgrade_downgrade_remove_reinstall_purge_with_service_a
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
     assert!(journal_holds(&root, "late 9 end"));
+    assert!(
+        said.contains("the journal keeps 10 records not yet delivered"),
+        "the removal counts the journal: {said}"
+    );
 
     // Reinstall: the drop-in is back.
     let said = ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
@@ -539,7 +662,10 @@ fn the_deb_lives_install_upgrade_downgrade_remove_reinstall_purge_with_service_a
 
     // Purge: says what it deletes, and deletes it.
     let said = ok_in_root(&root, &["dpkg", "-P", "syslane"]);
-    assert!(said.contains("purge deletes the journal:"), "{said}");
+    assert!(
+        said.contains("purge deletes the journal: 10 records not yet delivered, in "),
+        "{said}"
+    );
     assert!(
         said.contains("purge deletes what rsyslog saved for syslane: 40 messages"),
         "{said}"

@@ -1,11 +1,12 @@
-//! The command line: `run`, `check-config`, `plugins`, `stats`, `dead-letter`,
-//! `syslog-config`, `migrate`, `setup`, `--version`, and the hidden
-//! `docs-reference` that writes the book's generated reference pages.
+//! The command line: `run`, `check-config`, `plugins`, `stats`, `journal`,
+//! `dead-letter`, `syslog-config`, `migrate`, `setup`, `--version`, and the
+//! hidden `docs-reference` that writes the book's generated reference pages.
 
 mod check;
 mod check_env;
 mod check_ports;
 mod dead_letter;
+mod journal;
 mod migrate;
 mod reference;
 mod run;
@@ -110,6 +111,15 @@ enum Command {
               value_parser = stats::parse_interval)]
         interval: f64,
     },
+    /// Counts the records the journal holds that the output has not acknowledged
+    /// yet, per table, from its files (read-only; the agent may run or not).
+    Journal {
+        #[command(flatten)]
+        config: ConfigPath,
+        /// Prints only the number of records (for scripts).
+        #[arg(long)]
+        count: bool,
+    },
     /// Writes the rsyslog or syslog-ng drop-in that forwards the chosen facilities
     /// and severities to syslane (and CEF and Cisco ASA/FTD events to the CEF port), checks it with
     /// the daemon's own checker, and installs (--install) or removes (--remove) it.
@@ -199,6 +209,10 @@ pub(crate) fn main() -> ExitCode {
         } => config
             .path()
             .and_then(|p| stats::show(&p, prometheus, interval))
+            .map(|text| print!("{}", printable(&text))),
+        Command::Journal { config, count } => config
+            .path()
+            .and_then(|p| journal::show(&p, count))
             .map(|text| print!("{}", printable(&text))),
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
         Command::Migrate { from } => migrate::run(&from).map(|text| print!("{}", printable(&text))),
