@@ -99,7 +99,8 @@ fn configuration() -> String {
     out.push_str("## Keys of the plugin tables\n\n");
     out.push_str(
         "Each `[[listen]]`, `[[filter]]` and `[output]` table passes its other keys to its \
-         plugin as a JSON object.\n\n",
+         plugin as a JSON object. A reload applies a plugin's keys with the sockets open: \
+         it creates the plugins' instances anew.\n\n",
     );
     for (table, key) in SECTION {
         key_section(&mut out, &format!("`{table}` {}", key.name), key);

@@ -383,6 +383,31 @@ mod tests {
         }
     }
 
+    /// A plugin's own keys are applied by a reload with the sockets open: the
+    /// plugins' instances are created anew.
+    #[test]
+    fn a_reload_applies_plugin_keys_with_the_sockets_open() {
+        let base = parse(&format!("{BASE}{TABLES}"));
+        for (old, new) in [
+            (
+                "input = \"syslog\"",
+                "input = \"syslog\"\ntimezone = \"UTC\"",
+            ),
+            (
+                "plugin = \"select\"",
+                "plugin = \"select\"\nmin_severity = \"info\"",
+            ),
+            ("path = \"records.jsonl\"", "path = \"other.jsonl\""),
+        ] {
+            let new = parse(&format!("{BASE}{}", TABLES.replace(old, new)));
+            let diff = Diff::new(&base, &new);
+            assert!(
+                diff.keep_sockets && diff.changed.len() == 1,
+                "{old}: {diff:?}"
+            );
+        }
+    }
+
     /// `state_dir` is the key a reload refuses.
     #[test]
     fn a_reload_refuses_a_new_state_dir() {
