@@ -285,3 +285,111 @@ fn the_link_check_finds_broken_links() {
         "{problems:#?}"
     );
 }
+
+/// The keys `check-config` lists as valid when a section holds an unknown one.
+fn valid_keys(dir: &Path, config: &str) -> Vec<String> {
+    let path = dir.join("syslane.toml");
+    std::fs::write(&path, config).unwrap();
+    let (ok, _, said) = syslane_tests::syslane(&[
+        "check-config",
+        "--offline",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!ok, "an unknown key was accepted:\n{config}");
+    let list = said
+        .split("the valid keys are ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{said}"));
+    list.trim()
+        .split(", ")
+        .map(str::to_string)
+        .filter(|k| !["address", "input", "plugin", "auth"].contains(&k.as_str()))
+        .collect()
+}
+
+/// Every key of every built-in plugin is on the page that documents it: the
+/// plugins' own lists of keys, as `check-config` names them, hold the book to
+/// the code.
+#[test]
+fn every_key_of_every_builtin_plugin_is_documented() {
+    let root = workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = syslane_tests::plugin_dir_with_builtins(dir.path());
+    let head = format!(
+        "state_dir = \"state\"\nplugin_dir = \"{}\"\n",
+        plugins.display()
+    );
+    let listen = |input: &str, extra: &str| {
+        format!("[[listen]]\naddress = \"udp://127.0.0.1:0\"\ninput = \"{input}\"\n{extra}\n")
+    };
+    let file = "[output]\nplugin = \"file\"\npath = \"records.jsonl\"\n";
+    let azure = |output: &str, auth: &str| {
+        format!(
+            "[output]\nplugin = \"azure\"\nendpoint = \"https://x.example\"\n\
+             dcr_immutable_id = \"dcr-00000000000000000000000000000000\"\n\
+             stream = \"Custom-SyslaneSyslog\"\n{output}\n[output.auth]\nmethod = \"managed_identity\"\n{auth}\n"
+        )
+    };
+    let unknown = "zzz_unknown = 1";
+    let mut cases = vec![
+        (
+            "syslog",
+            "plugins.md",
+            format!("{head}{}{file}", listen("syslog", unknown)),
+        ),
+        (
+            "cef",
+            "plugins.md",
+            format!("{head}{}{file}", listen("cef", unknown)),
+        ),
+        (
+            "file",
+            "plugins.md",
+            format!("{head}{}{file}{unknown}\n", listen("syslog", "")),
+        ),
+        (
+            "azure [output]",
+            "azure-output.md",
+            format!("{head}{}{}", listen("syslog", ""), azure(unknown, "")),
+        ),
+        (
+            "azure [output.auth]",
+            "azure-output.md",
+            format!("{head}{}{}", listen("syslog", ""), azure("", unknown)),
+        ),
+    ];
+    for filter in ["select", "redact", "enrich"] {
+        cases.push((
+            filter,
+            "plugins.md",
+            format!(
+                "{head}{}[[filter]]\nplugin = \"{filter}\"\n{unknown}\n{file}",
+                listen("syslog", "")
+            ),
+        ));
+    }
+    let mut missing = Vec::new();
+    for (plugin, page, config) in cases {
+        let text = std::fs::read_to_string(root.join("docs/src").join(page)).unwrap();
+        // On the built-in plugins' page, the plugin's own row of the table.
+        let text = match page {
+            "plugins.md" => text
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{plugin}` |")))
+                .unwrap_or_else(|| panic!("no row for {plugin} on docs/src/plugins.md"))
+                .to_string(),
+            _ => text,
+        };
+        let keys = valid_keys(dir.path(), &config);
+        assert!(!keys.is_empty(), "{plugin}: no keys");
+        for key in keys {
+            if !text.contains(&format!("`{key}`")) {
+                missing.push(format!(
+                    "{plugin}: `{key}` is not documented on docs/src/{page}"
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
