@@ -183,12 +183,14 @@ pub fn stats_of(dir: &Path) -> String {
 
 /// One counter of a `syslane stats` text; 0 when absent.
 pub fn counter(stats: &str, name: &str) -> u64 {
+    // A family name sums its labelled series; a whole series names one.
     stats
         .lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix(name))
+        .filter(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        .filter_map(|rest| rest.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Starts `command` with no stdin or stdout, collecting its stderr lines into a

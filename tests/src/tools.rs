@@ -21,6 +21,7 @@ fn package(name: &str) -> &'static str {
         "syslog-ng" => "syslog-ng-core, unpacked beside rsyslog with a wrapper on PATH",
         "tinyproxy" => "tinyproxy",
         "cc" => "gcc",
+        "faketime" => "faketime",
         "systemd-analyze" => "systemd",
         "lintian" => "lintian",
         "rpm" | "rpmbuild" => "rpm",

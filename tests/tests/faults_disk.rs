@@ -9,7 +9,12 @@ use std::path::Path;
 use std::time::Duration;
 use syslane_tests::*;
 
-const REFUSED: &str = "syslane_records_refused_total{reason=\"journal_write\"}";
+/// Every transport's refusals, and each one's.
+const REFUSED: &str = "syslane_records_refused_total";
+const REFUSED_RELP: &str =
+    "syslane_records_refused_total{reason=\"journal_write\",transport=\"relp\"}";
+const REFUSED_UDP: &str =
+    "syslane_records_refused_total{reason=\"journal_write\",transport=\"udp\"}";
 
 fn config(plugins: &Path, port: u16, relp: u16, out: &Path, extra: &str) -> String {
     format!(
@@ -92,7 +97,9 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
         "STATUS says it: {:?}",
         notify.status()
     );
-    let refused_relp = counter(&stats(), REFUSED);
+    let s = stats();
+    let refused_relp = counter(&s, REFUSED_RELP);
+    assert_eq!(counter(&s, REFUSED), refused_relp, "{s}");
     assert_eq!(
         refused_relp,
         relp_full.refused.len() as u64,
@@ -110,7 +117,8 @@ fn a_full_state_dir_is_a_state_the_agent_leaves_by_itself() {
         "syslane_udp_receive_buffer_drops_total"
     ) >= received + 100));
     let s = stats();
-    let udp_refused = counter(&s, REFUSED) - refused_relp;
+    let udp_refused = counter(&s, REFUSED_UDP);
+    assert_eq!(counter(&s, REFUSED), refused_relp + udp_refused, "{s}");
     let udp_kernel = counter(&s, "syslane_udp_receive_buffer_drops_total");
     assert_eq!(udp_refused + udp_kernel, 100, "{s}");
 
@@ -235,13 +243,19 @@ fn tcp_messages_read_while_the_disk_stays_full_until_shutdown_are_counted() {
     let (status, logs) = agent.stop();
     assert!(status.success(), "{logs}");
     let delivered_tcp = delivered(&out, "tcp").len() as u64;
-    let refused: u64 = logs
-        .split("records_refused_journal_write=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no refused count in the final counters:\n{logs}"));
-    let refused_tcp = refused - relp_full.refused.len() as u64;
+    let final_count = |field: &str| -> u64 {
+        logs.split(&format!("{field}="))
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in the final counters:\n{logs}"))
+    };
+    let refused_tcp = final_count("records_refused_journal_write_tcp");
+    assert_eq!(
+        final_count("records_refused_journal_write_relp"),
+        relp_full.refused.len() as u64,
+        "RELP's 500s are counted as RELP's:\n{logs}"
+    );
     assert_eq!(
         delivered_tcp + refused_tcp,
         100,

@@ -688,3 +688,96 @@ fn the_deb_lives_install_upgrade_downgrade_remove_reinstall_purge_with_service_a
         "systemctl acted past policy-rc.d"
     );
 }
+
+/// Issue 21's promise on a host as an operator has it: the .deb installed in a
+/// Debian root, then `syslane setup --workspace … --yes` run there as root with
+/// the emulator standing in for Azure (device code sign-in, Resource Manager,
+/// the instance metadata service, Logs Ingestion): it writes the drop-in for
+/// the service user, passes check-config, waits through the role's 403s and
+/// ends with this host's heartbeat accepted by the workspace.
+#[test]
+fn setup_on_the_installed_deb_ends_with_this_hosts_record_in_the_workspace() {
+    use syslane_tests::emulator::{Emulator, HEARTBEAT_STREAM};
+    let deb = only_file(packages(), "deb");
+    let copy = tempfile::tempdir().unwrap();
+    let root = copy_of_debian_root(copy.path());
+    forbid_service_actions(&root);
+    std::fs::copy(&deb, root.join("tmp/syslane.deb")).unwrap();
+    ok_in_root(&root, &["dpkg", "-i", "/tmp/syslane.deb"]);
+    // A host has /proc (the agent reads its name there); unmounted at the end,
+    // whatever happens.
+    struct Proc(PathBuf);
+    impl Drop for Proc {
+        fn drop(&mut self) {
+            let _ = Command::new(tool("umount")).arg("-l").arg(&self.0).status();
+        }
+    }
+    let proc_dir = root.join("proc");
+    run(Command::new(tool("mount"))
+        .args(["-t", "proc", "proc"])
+        .arg(&proc_dir));
+    let _proc = Proc(proc_dir);
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(
+        dir.path(),
+        &[
+            "--require-role-assignment",
+            "--role-applies-after-secs",
+            "2",
+        ],
+    );
+    std::fs::copy(emu.s("ca_file"), root.join("tmp/emulator-ca.pem")).unwrap();
+    let out = Command::new("chroot")
+        .arg(&root)
+        .args(["/usr/bin/syslane", "setup"])
+        .args(["--workspace", &emu.s("workspace_id")])
+        .args(["--arm-endpoint", &emu.s("arm_endpoint")])
+        .args(["--authority-host", &emu.s("authority_host")])
+        .args(["--identity-endpoint", &emu.s("identity_endpoint")])
+        .args(["--tenant", &emu.s("tenant_id")])
+        .args(["--wait-secs", "60", "--yes"])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SSL_CERT_FILE", "/tmp/emulator-ca.pem")
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("IMDS_ENDPOINT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "setup failed in the root:\n{said}");
+    for line in [
+        "✓ signed in to Azure Resource Manager (device code sign-in)",
+        "✓ data collection rule syslane-dcr created",
+        "✓ Monitoring Metrics Publisher assigned on the rule",
+        "✓ wrote /etc/syslane/conf.d/90-syslane-setup.toml",
+        "✓ check-config",
+        "role assignment not applied yet (403)",
+        "✓ the workspace accepted a heartbeat from",
+    ] {
+        assert!(said.contains(line), "no {line:?} in:\n{said}");
+    }
+    // The drop-in is root's, readable by the service's group only, and the
+    // service user's check-config accepts the merged configuration.
+    let owner = ok_in_root(
+        &root,
+        &[
+            "stat",
+            "-c",
+            "%U %G %a",
+            "/etc/syslane/conf.d/90-syslane-setup.toml",
+        ],
+    );
+    assert_eq!(owner.trim(), "root syslane 640");
+    let check = as_service_in_root(&root, &["/usr/bin/syslane", "check-config", "--offline"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(text(&check).contains("output azure"), "{}", text(&check));
+    // This host's heartbeat, accepted by the workspace.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let records = emu.records(HEARTBEAT_STREAM);
+    assert!(
+        records.iter().any(|r| r["Computer"] == host.trim()),
+        "{records:?}"
+    );
+}

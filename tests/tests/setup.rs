@@ -11,6 +11,11 @@ use syslane_tests::emulator::rule::{deploy_rule, parameters, DEFAULT_TEMPLATE};
 use syslane_tests::emulator::{Emulator, HEARTBEAT_STREAM};
 use syslane_tests::*;
 
+mod clouds;
+mod host;
+mod identity;
+mod schemas;
+
 /// The packaged layout in miniature: a main file with the file output (whose
 /// `path` and `keep` must not leak into the azure output), conf.d beside it.
 fn write_config(dir: &Path) -> std::path::PathBuf {
@@ -27,27 +32,52 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     config
 }
 
-/// Runs `syslane setup` with the emulator's endpoints: (success, stdout, stderr).
-fn setup(emu: &Emulator, config: &Path, extra: &[&str]) -> (bool, String, String) {
-    let out = Command::new(agent_binary())
-        .arg("setup")
+/// `syslane setup` with the emulator's Resource Manager, authority and tenant,
+/// trusting its CA (no host identity endpoint: see [`setup`]).
+fn command(emu: &Emulator, config: &Path) -> Command {
+    let mut c = Command::new(agent_binary());
+    c.arg("setup")
         .args(["--workspace", &emu.s("workspace_id")])
         .args(["--arm-endpoint", &emu.s("arm_endpoint")])
         .args(["--authority-host", &emu.s("authority_host")])
-        .args(["--identity-endpoint", &emu.s("identity_endpoint")])
         .args(["--tenant", &emu.s("tenant_id")])
         .arg("--config")
         .arg(config)
-        .args(["--yes", "--wait-secs", "60"])
-        .args(extra)
+        .args(["--wait-secs", "60"])
         .env("SSL_CERT_FILE", emu.s("ca_file"))
-        .output()
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("IMDS_ENDPOINT");
+    c
+}
+
+/// Runs `command` with `input` on its standard input: (success, stdout, stderr).
+fn run(mut c: Command, input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
+}
+
+/// Runs `syslane setup --yes` with the emulator's endpoints, its instance
+/// metadata service standing for this host's: (success, stdout, stderr).
+fn setup(emu: &Emulator, config: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut c = command(emu, config);
+    c.args(["--identity-endpoint", &emu.s("identity_endpoint")])
+        .arg("--yes")
+        .args(extra);
+    run(c, "")
 }
 
 fn arm(emu: &Emulator) -> Value {
@@ -264,138 +294,6 @@ fn a_declined_device_code_sign_in_stops_with_a_cross() {
         "{out}\n{err}"
     );
     assert!(writes(&arm(&emu)).is_empty());
-}
-
-/// The bodies a dry run prints, by URL: `  PUT URL (not sent: --dry-run)` and the
-/// JSON indented below it.
-fn dry_run_bodies(out: &str) -> Vec<(String, Value)> {
-    let mut found = Vec::new();
-    let mut lines = out.lines().peekable();
-    while let Some(line) = lines.next() {
-        let Some(url) = line
-            .trim_start()
-            .strip_prefix("PUT ")
-            .and_then(|l| l.strip_suffix(" (not sent: --dry-run)"))
-        else {
-            continue;
-        };
-        let mut text = String::new();
-        while let Some(l) = lines.peek().filter(|l| l.starts_with("    ")) {
-            text.push_str(l);
-            text.push('\n');
-            lines.next();
-        }
-        found.push((url.to_string(), serde_json::from_str(&text).unwrap()));
-    }
-    found
-}
-
-/// Checks `value` against a Swagger 2.0 schema: `$ref` within the file, `type`,
-/// `required`, `enum`, `properties` (a property the schema does not name, or
-/// one it marks `readOnly`, is refused: a request must not send either), `items`.
-fn validate(value: &Value, schema: &Value, root: &Value, at: &str) -> Result<(), String> {
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r.strip_prefix("#/definitions/").unwrap();
-        return validate(value, &root["definitions"][name], root, at);
-    }
-    match schema["type"].as_str() {
-        Some("object") | None if schema.get("properties").is_some() => {
-            let obj = value.as_object().ok_or(format!("{at}: not an object"))?;
-            for r in schema["required"].as_array().into_iter().flatten() {
-                let r = r.as_str().unwrap();
-                if !obj.contains_key(r) {
-                    return Err(format!("{at}: required {r} is missing"));
-                }
-            }
-            for (k, v) in obj {
-                let p = &schema["properties"][k];
-                if p.is_null() {
-                    return Err(format!("{at}.{k}: not in the schema"));
-                }
-                if p["readOnly"] == true {
-                    return Err(format!("{at}.{k}: read-only"));
-                }
-                validate(v, p, root, &format!("{at}.{k}"))?;
-            }
-        }
-        Some("string") => {
-            let s = value.as_str().ok_or(format!("{at}: not a string"))?;
-            if let Some(e) = schema["enum"].as_array() {
-                if !e.iter().any(|x| x == s) {
-                    return Err(format!("{at}: {s:?} is not one of {e:?}"));
-                }
-            }
-        }
-        Some("array") => {
-            for (i, v) in value
-                .as_array()
-                .ok_or(format!("{at}: not an array"))?
-                .iter()
-                .enumerate()
-            {
-                validate(v, &schema["items"], root, &format!("{at}[{i}]"))?;
-            }
-        }
-        Some("boolean") if !value.is_boolean() => return Err(format!("{at}: not a boolean")),
-        Some("integer") if !value.is_i64() => return Err(format!("{at}: not an integer")),
-        _ => {}
-    }
-    Ok(())
-}
-
-#[test]
-fn the_role_assignment_body_validates_against_the_rest_specification() {
-    let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join(
-            "tests/data/rest-api-specs/authorization-RoleAssignments-2022-04-01.definitions.json",
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let create = &spec["definitions"]["RoleAssignmentCreateParameters"];
-    let dir = tempfile::tempdir().unwrap();
-    let emu = Emulator::start(dir.path(), &[]);
-    let config = write_config(dir.path());
-    let (ok, out, err) = setup(
-        &emu,
-        &config,
-        &["--dry-run", "--principal-id", &emu.s("host_principal_id")],
-    );
-    assert!(ok, "{out}\n{err}");
-    let bodies = dry_run_bodies(&out);
-    let (url, body) = bodies
-        .iter()
-        .find(|(u, _)| u.contains("/providers/Microsoft.Authorization/roleAssignments/"))
-        .unwrap_or_else(|| panic!("no role assignment in:\n{out}"));
-    assert!(url.ends_with("?api-version=2022-04-01"), "{url}");
-    validate(body, create, &spec, "body").unwrap();
-    // Monitoring Metrics Publisher's built-in id, at subscription scope:
-    // https://learn.microsoft.com/en-us/azure/role-based-access-control/built-in-roles/monitor#monitoring-metrics-publisher
-    assert_eq!(
-        body["properties"]["roleDefinitionId"],
-        format!(
-            "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb",
-            emu.s("subscription_id")
-        )
-        .as_str()
-    );
-    // The validator refuses what the specification refuses.
-    let mut missing = body.clone();
-    missing["properties"]
-        .as_object_mut()
-        .unwrap()
-        .remove("principalId");
-    assert!(validate(&missing, create, &spec, "body").is_err());
-    let mut wrong = body.clone();
-    wrong["properties"]["principalType"] = "Robot".into();
-    assert!(validate(&wrong, create, &spec, "body").is_err());
-    let mut read_only = body.clone();
-    read_only["properties"]["scope"] = "/x".into();
-    assert!(validate(&read_only, create, &spec, "body").is_err());
-    // Every write of a dry run carries its API version.
-    for (u, _) in &bodies {
-        assert!(u.contains("?api-version="), "{u}");
-    }
 }
 
 #[test]

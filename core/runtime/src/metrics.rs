@@ -59,7 +59,10 @@ metrics! {
     counter time_out_of_range: "Records whose own time was more than 2 days before or 1 day after their receive time: TimeGenerated is the receive time, EventTime keeps the message's time (a sender with a wrong clock).",
     counter records_filtered_out: "Records dropped by filters.",
     counter records_journaled: "Records accepted into the journal.",
-    counter records_refused_journal_write: "Records not accepted, by reason. journal_write: the journal could not be written (disk full, quota, I/O error): UDP datagrams dropped, RELP messages answered 500 (the sender sends them again), TCP messages read before a shutdown that came while the disk was still failing.",
+    counter records_refused_journal_write_relp: "Records not accepted, by reason and transport. journal_write: the journal could not be written (disk full, quota, I/O error). relp: messages answered 500 (the sender sends them again).",
+    counter records_refused_journal_write_udp: "UDP datagrams dropped because the journal could not be written (disk full, quota, I/O error).",
+    counter records_refused_journal_write_unix: "Unix socket datagrams dropped because the journal could not be written (disk full, quota, I/O error).",
+    counter records_refused_journal_write_tcp: "TCP records already read when the journal could not be written, held, and refused because the agent stopped before it could be written again (meanwhile TCP senders are paused).",
     gauge journal_bytes: "Bytes in the journal not yet acknowledged by the output.",
     gauge journal_max_bytes: "The journal's limit (journal_max_bytes); when journal_bytes reaches it, when_full applies.",
     gauge journal_write_failing: "1 while writes to the journal fail (disk full, quota, I/O error) and the agent retries them; 0 otherwise.",
@@ -69,16 +72,33 @@ metrics! {
     counter records_dead_lettered: "Records the output rejected permanently (written to the dead-letter file).",
     counter records_dropped_journal_full: "Records deleted because the journal was full (when_full = \"drop_oldest\").",
     counter journal_corrupt_bytes: "Bytes of corrupt journal entries skipped.",
-    counter records_lost_journal_unreadable: "Journaled records lost because their segment file could not be read, after retries (it was gone or kept failing); each is logged with the segment.",
+    counter records_lost_journal_unreadable: "Journaled records lost because their segment file could not be read, after retries for about a minute (it was gone or kept failing); each is logged with the segment.",
     counter plugin_panics: "Plugin calls that panicked (the instance was recreated).",
 }
 
 /// Counters shown as one labelled series of a family: (field, family, labels).
-const LABELLED: [(&str, &str, &str); 1] = [(
-    "records_refused_journal_write",
-    "records_refused",
-    "reason=\"journal_write\"",
-)];
+const LABELLED: [(&str, &str, &str); 4] = [
+    (
+        "records_refused_journal_write_relp",
+        "records_refused",
+        "reason=\"journal_write\",transport=\"relp\"",
+    ),
+    (
+        "records_refused_journal_write_udp",
+        "records_refused",
+        "reason=\"journal_write\",transport=\"udp\"",
+    ),
+    (
+        "records_refused_journal_write_unix",
+        "records_refused",
+        "reason=\"journal_write\",transport=\"unix\"",
+    ),
+    (
+        "records_refused_journal_write_tcp",
+        "records_refused",
+        "reason=\"journal_write\",transport=\"tcp\"",
+    ),
+];
 
 /// How long an output error's reason may be in the metrics.
 const REASON_CHARS: usize = 300;
@@ -107,6 +127,19 @@ impl Metrics {
 
     pub(crate) fn get(metric: &AtomicU64) -> u64 {
         metric.load(Ordering::Relaxed)
+    }
+
+    /// Records refused because the journal could not be written, every transport.
+    pub(crate) fn refused_journal_write(&self) -> u64 {
+        [
+            &self.records_refused_journal_write_relp,
+            &self.records_refused_journal_write_udp,
+            &self.records_refused_journal_write_unix,
+            &self.records_refused_journal_write_tcp,
+        ]
+        .iter()
+        .map(|c| Metrics::get(c))
+        .sum()
     }
 
     /// Remembers the output's latest error (shown by `syslane stats` and /metrics).
@@ -244,7 +277,7 @@ mod tests {
     fn prometheus_text_names_every_metric() {
         let m = Metrics::default();
         Metrics::add(&m.records_sent, 3);
-        Metrics::add(&m.records_refused_journal_write, 2);
+        Metrics::add(&m.records_refused_journal_write_udp, 2);
         Metrics::set(&m.journal_write_failing, 1);
         let text = m.prometheus();
         assert!(
@@ -266,7 +299,7 @@ mod tests {
             );
         }
         assert!(
-            text.contains("# TYPE syslane_records_refused_total counter\nsyslane_records_refused_total{reason=\"journal_write\"} 2\n"),
+            text.contains("# TYPE syslane_records_refused_total counter\nsyslane_records_refused_total{reason=\"journal_write\",transport=\"relp\"} 0\nsyslane_records_refused_total{reason=\"journal_write\",transport=\"udp\"} 2\n"),
             "{text}"
         );
         assert!(text.contains("syslane_journal_write_failing 1\n"), "{text}");
@@ -280,9 +313,10 @@ mod tests {
             text.lines().filter(|l| !l.starts_with('#')).count(),
             m.snapshot().len() + 1
         );
+        // The labelled counters of one family share its HELP and TYPE.
         assert_eq!(
             text.lines().filter(|l| l.starts_with("# TYPE")).count(),
-            m.snapshot().len() + 1,
+            m.snapshot().len() - (LABELLED.len() - 1) + 1,
             "one HELP and TYPE per family"
         );
     }

@@ -181,11 +181,11 @@ pub(super) fn render(before: &Sample, now: &Sample, seconds: f64, wall: SystemTi
             .iter()
             .filter(|(_, v)| *v > 0.0)
             .map(|(l, v)| {
-                let reason = l
-                    .iter()
-                    .find(|(k, _)| k == "reason")
-                    .map_or("?", |(_, v)| v);
-                format!("{reason} {v:.0}")
+                let label = |key: &str| l.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                match (label("reason").unwrap_or("?"), label("transport")) {
+                    (reason, Some(transport)) => format!("{reason} {transport} {v:.0}"),
+                    (reason, None) => format!("{reason} {v:.0}"),
+                }
             })
             .collect();
         let detail = if reasons.is_empty() {

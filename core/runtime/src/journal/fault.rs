@@ -106,7 +106,7 @@ impl Shared {
         }
         st.failing = Some(Failing {
             since: Instant::now(),
-            refused_before: Metrics::get(&self.metrics.records_refused_journal_write),
+            refused_before: self.metrics.refused_journal_write(),
             want: 0,
         });
         let flapped = st
@@ -120,7 +120,7 @@ impl Shared {
         Metrics::set(&self.metrics.journal_write_failing, 1);
         let free = self.free_space();
         let dir = self.config.dir.display();
-        tracing::error!(%dir, error = %e, code = errno_name(e), free, "journal: {what} failed; until writes work again TCP senders are paused, RELP messages are answered 500 (the sender keeps them) and UDP datagrams are dropped and counted (syslane_records_refused_total{{reason=\"journal_write\"}}); the agent retries by itself: free space in {dir}");
+        tracing::error!(%dir, error = %e, code = errno_name(e), free, "journal: {what} failed; until writes work again TCP senders are paused, RELP messages are answered 500 (the sender keeps them) and UDP datagrams are dropped and counted (syslane_records_refused_total{{reason=\"journal_write\",transport=\"udp\"}}, and unix); the agent retries by itself: free space in {dir}");
         self.config.health.condition(
             "journal_write",
             Some(format!(
@@ -147,7 +147,9 @@ impl Shared {
         Metrics::set(&self.metrics.journal_write_failing, 0);
         self.config.health.condition("journal_write", None);
         st.flaps.recovered_at = Some(Instant::now());
-        let refused = Metrics::get(&self.metrics.records_refused_journal_write)
+        let refused = self
+            .metrics
+            .refused_journal_write()
             .saturating_sub(failing.refused_before);
         tracing::info!(dir = %self.config.dir.display(), after_secs = failing.since.elapsed().as_secs(), refused, free = self.free_space(), "journal: writes work again; TCP senders resume, RELP and UDP are accepted again");
     }

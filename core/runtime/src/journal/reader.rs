@@ -33,9 +33,13 @@ pub(crate) struct JournalReader {
 const ACK_SAVE_EVERY: Duration = Duration::from_millis(500);
 
 /// A segment that cannot be read is tried this many times more (the first wait
-/// `READ_RETRY_START`, doubling) before its unread records are counted as lost.
-const READ_RETRIES: u32 = 5;
+/// `READ_RETRY_START`, doubling up to `READ_RETRY_MAX`: about a minute in all)
+/// before its unread records are counted as lost: an I/O error that passes (a
+/// storage path failing over, a disk recovering a sector) loses nothing, one
+/// that stays holds shipping up for a minute per segment, not for ever.
+const READ_RETRIES: u32 = 16;
 const READ_RETRY_START: Duration = Duration::from_millis(100);
+const READ_RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl Drop for JournalReader {
     fn drop(&mut self) {
@@ -166,7 +170,7 @@ impl JournalReader {
         self.file = None;
         let gone = e.kind() == std::io::ErrorKind::NotFound;
         if !gone && self.read_errors < READ_RETRIES {
-            let wait = READ_RETRY_START * 2u32.pow(self.read_errors);
+            let wait = (READ_RETRY_START * 2u32.pow(self.read_errors.min(10))).min(READ_RETRY_MAX);
             self.read_errors += 1;
             tracing::warn!(file = %path.display(), offset = self.pos.offset, error = %e, attempt = self.read_errors, retry_ms = wait.as_millis() as u64, "journal: cannot read a segment; retrying");
             let until = Instant::now() + wait;

@@ -54,6 +54,14 @@ impl DatagramSocket {
         }
     }
 
+    /// The counter of datagrams refused while the journal cannot be written.
+    fn refused<'m>(&self, m: &'m Metrics) -> &'m AtomicU64 {
+        match self {
+            DatagramSocket::Udp(_) => &m.records_refused_journal_write_udp,
+            DatagramSocket::Unix(_) => &m.records_refused_journal_write_unix,
+        }
+    }
+
     /// The counter of datagrams dropped at a full pipeline.
     fn dropped<'m>(&self, m: &'m Metrics) -> &'m AtomicU64 {
         match self {
@@ -118,7 +126,7 @@ pub(super) async fn run(socket: DatagramSocket, listener: usize, ctx: Arc<Listen
         }
         if ctx.journal_failing() {
             // The journal cannot take them and a datagram sender cannot be paused.
-            Metrics::add(&ctx.metrics.records_refused_journal_write, count);
+            Metrics::add(socket.refused(&ctx.metrics), count);
             continue;
         }
         worker = worker.wrapping_add(1);

@@ -63,7 +63,7 @@ async fn commit(
     let Pending { mut batch, txnrs } = std::mem::replace(pending, Pending::new(listener));
     if ctx.journal_failing() {
         Metrics::add(
-            &ctx.metrics.records_refused_journal_write,
+            &ctx.metrics.records_refused_journal_write_relp,
             txnrs.len() as u64,
         );
         for txnr in txnrs {

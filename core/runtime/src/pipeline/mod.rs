@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use syslane_abi::{
     SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_RECORD_UNRECOGNISED, SL_TABLE_SECURITY,
-    SL_TRANSPORT_TCP,
+    SL_TRANSPORT_RELP, SL_TRANSPORT_TCP, SL_TRANSPORT_UNIX,
 };
 
 /// An idle worker shows it is alive this often.
@@ -67,7 +67,7 @@ impl Worker {
                 records,
                 "reload: journaling the TCP records the previous configuration had read"
             );
-            let _ = self.journal_all(carried, true);
+            let _ = self.journal_all(carried, SL_TRANSPORT_TCP);
             self.carry.drained();
         }
         loop {
@@ -108,11 +108,12 @@ impl Worker {
         }
     }
 
-    /// Journals `chunks` in order (holding them while writes fail when `hold`);
-    /// the position after the last, or `Err` when some could not be journaled:
-    /// held records are then handed to the next pipeline if a reload stops this
-    /// one, and counted as refused otherwise.
-    fn journal_all(&self, chunks: Vec<Chunk>, hold: bool) -> Result<Option<Position>, ()> {
+    /// Journals `chunks` (read from `transport`) in order, holding TCP's while
+    /// writes fail; the position after the last, or `Err` when some could not
+    /// be journaled: held records are then handed to the next pipeline if a
+    /// reload stops this one, and counted as refused otherwise (per transport).
+    fn journal_all(&self, chunks: Vec<Chunk>, transport: u32) -> Result<Option<Position>, ()> {
+        let hold = transport == SL_TRANSPORT_TCP;
         let mut end = None;
         let mut chunks = chunks.into_iter().filter(|c| c.records > 0);
         while let Some(chunk) = chunks.next() {
@@ -131,7 +132,14 @@ impl Worker {
                 }
                 Err(rest) => {
                     let refused: u64 = rest.iter().map(|c| u64::from(c.records)).sum();
-                    Metrics::add(&self.metrics.records_refused_journal_write, refused);
+                    let m = &self.metrics;
+                    let counter = match transport {
+                        SL_TRANSPORT_TCP => &m.records_refused_journal_write_tcp,
+                        SL_TRANSPORT_RELP => &m.records_refused_journal_write_relp,
+                        SL_TRANSPORT_UNIX => &m.records_refused_journal_write_unix,
+                        _ => &m.records_refused_journal_write_udp,
+                    };
+                    Metrics::add(counter, refused);
                     if hold {
                         tracing::error!(records = refused, "stopping while journal writes still fail: TCP records already read could not be journaled (counted in syslane_records_refused_total)");
                     }
@@ -200,8 +208,7 @@ impl Worker {
             chunk.records += 1;
         }
         Metrics::add(&m.time_out_of_range, out_of_range);
-        let hold = frames.transport == SL_TRANSPORT_TCP;
-        let end = match self.journal_all(vec![syslog, security], hold) {
+        let end = match self.journal_all(vec![syslog, security], frames.transport) {
             Ok(end) => end,
             Err(()) => return false,
         };

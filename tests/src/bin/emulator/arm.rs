@@ -16,7 +16,10 @@
 //!   2022-04-01): 201 for a new one, 200 for the same name again, 409
 //!   `RoleAssignmentExists` for the same principal, role and scope under another
 //!   name (<https://learn.microsoft.com/en-us/azure/role-based-access-control/troubleshooting>);
-//! - `GET` the VM (`Microsoft.Compute/virtualMachines`) for `identity.principalId`.
+//! - `GET` the VM (`Microsoft.Compute/virtualMachines`) for `identity.principalId`,
+//!   and the Arc machine (`Microsoft.HybridCompute/machines`, 2022-12-27) the same
+//!   way: an Arc-enabled server's system-assigned identity is the machine
+//!   resource's (<https://learn.microsoft.com/en-us/azure/azure-arc/servers/managed-identity-authentication>).
 //!
 //! Every request needs a bearer token issued for Resource Manager (not one for the
 //! Logs Ingestion API), else 401 `InvalidAuthenticationToken`.
@@ -33,6 +36,12 @@ pub(crate) const MONITORING_METRICS_PUBLISHER: &str = "3913510d-42f4-4e42-8a64-4
 pub(crate) const RESOURCE_GROUP: &str = "syslane-rg";
 pub(crate) const WORKSPACE: &str = "emulated-workspace";
 pub(crate) const VM: &str = "emulated-vm";
+pub(crate) const ARC_MACHINE: &str = "emulated-arc-server";
+
+/// The Arc machine's resource id in subscription `sub`.
+pub(crate) fn arc_machine_id_of(sub: &str) -> String {
+    format!("/subscriptions/{sub}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.HybridCompute/machines/{ARC_MACHINE}")
+}
 
 /// What ARM holds: rules by name, tables written, operations by id (polls left
 /// before `Succeeded`), role assignments by their full id.
@@ -195,6 +204,21 @@ async fn arm_checked(sh: &Shared, req: Request<Incoming>, path: &str) -> Reply {
                 200,
                 json!({"id": vm_id(sh), "name": VM, "location": sh.s.workspace_location,
                        "identity": {"type": "SystemAssigned", "principalId": sh.s.identity.host_principal_id, "tenantId": sh.s.identity.tenant_id}}),
+            )
+        }
+        ("GET", ["providers", "Microsoft.HybridCompute", "machines", m]) => {
+            if let Some(r) = wrong_api(&req, "2022-12-27") {
+                return r;
+            }
+            if *m != ARC_MACHINE {
+                return not_found("Microsoft.HybridCompute/machines", m);
+            }
+            reply(
+                200,
+                json!({"id": arc_machine_id_of(&sh.s.identity.subscription_id), "name": ARC_MACHINE,
+                       "type": "Microsoft.HybridCompute/machines", "location": sh.s.workspace_location,
+                       "identity": {"type": "SystemAssigned", "principalId": sh.s.identity.host_principal_id, "tenantId": sh.s.identity.tenant_id},
+                       "properties": {"status": "Connected", "provisioningState": "Succeeded"}}),
             )
         }
         _ => service_error(404, "NotFound", &format!("no such endpoint: {path}")),
@@ -360,6 +384,16 @@ async fn assignment_request(
             let Ok(a) = serde_json::from_slice::<Value>(&raw) else {
                 return service_error(400, "InvalidRequestContent", "the body is not JSON");
             };
+            // As Resource Manager answers an identity without
+            // Microsoft.Authorization/roleAssignments/write on the scope.
+            // <https://learn.microsoft.com/en-us/azure/role-based-access-control/troubleshooting>
+            if sh.s.deny_role_assignment_writes {
+                return service_error(
+                    403,
+                    "AuthorizationFailed",
+                    &format!("The client does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/write' over scope '{id}' or the scope is invalid. If access was recently granted, please refresh your credentials."),
+                );
+            }
             let p = &a["properties"];
             let role = format!(
                 "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{MONITORING_METRICS_PUBLISHER}",

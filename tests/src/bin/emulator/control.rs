@@ -33,6 +33,7 @@ pub(crate) async fn control(sh: Arc<Shared>, req: Request<Incoming>, what: &str)
                     "bytes_compressed": st.bytes_compressed,
                     "bytes_uncompressed": st.bytes_uncompressed,
                     "assertion_algs": st.assertion_algs,
+                    "scopes": st.scopes,
                     "proxy_tunnels": st.proxy_tunnels,
                     "proxy_refused": st.proxy_refused.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
                     "forbidden": Shared::until(st.forbidden_until),
@@ -45,6 +46,7 @@ pub(crate) async fn control(sh: Arc<Shared>, req: Request<Incoming>, what: &str)
             Value::Array(sh.lock().requests.iter().cloned().collect()),
         ),
         ("GET", "tokens") => reply(200, json!(sh.lock().issued)),
+        ("GET", "assertions") => reply(200, json!(sh.lock().assertions)),
         // What the emulated Resource Manager holds, and every request it answered.
         ("GET", "arm") => {
             let st = sh.lock();

@@ -93,6 +93,12 @@ pub(crate) async fn token_endpoint(
         return device_code_token(&sh, &form);
     }
     let arm = form.get("scope").is_some_and(|s| is_arm_scope(s));
+    if let Some(scope) = form.get("scope") {
+        count_scope(&sh, scope);
+    }
+    if let Some(jwt) = form.get("client_assertion") {
+        sh.lock().assertions.push(jwt.clone());
+    }
     let kind = if form.contains_key("client_assertion") {
         "client_assertion"
     } else {
@@ -124,7 +130,9 @@ pub(crate) async fn token_endpoint(
             ));
         }
         if !arm
-            && form.get("scope").map(String::as_str) != Some("https://monitor.azure.com//.default")
+            && !form
+                .get("scope")
+                .is_some_and(|s| s.ends_with("//.default") && is_monitor_resource(s))
         {
             return Err((
                 400,
@@ -207,8 +215,9 @@ pub(crate) fn identity_token(
         );
     }
     let resource = q.get("resource").map(String::as_str).unwrap_or("");
+    count_scope(sh, resource);
     let arm = is_arm_scope(resource);
-    if !arm && resource.trim_end_matches('/') != "https://monitor.azure.com" {
+    if !arm && !is_monitor_resource(resource) {
         return reply(
             400,
             json!({"error": "invalid_resource", "error_description": format!("resource {resource:?} is not https://monitor.azure.com/")}),
@@ -275,10 +284,52 @@ pub(crate) fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
 pub(crate) const PUBLIC_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 /// Scopes of Azure Resource Manager that the token endpoints take, besides the
-/// Logs Ingestion API's.
+/// Logs Ingestion API's: the global cloud's and the sovereign clouds' (which ones
+/// a client asks for is what the tests read back from `scopes` in the stats).
 pub(crate) fn is_arm_scope(scope: &str) -> bool {
     let resource = scope.trim_end_matches(".default").trim_end_matches('/');
-    resource == "https://management.azure.com" || resource == "https://management.core.windows.net"
+    [
+        "https://management.azure.com",
+        "https://management.core.windows.net",
+        "https://management.usgovcloudapi.net",
+        "https://management.chinacloudapi.cn",
+    ]
+    .contains(&resource)
+}
+
+/// The Logs Ingestion API's resource in the global and the sovereign clouds.
+pub(crate) fn is_monitor_resource(scope: &str) -> bool {
+    let resource = scope.trim_end_matches(".default").trim_end_matches('/');
+    [
+        "https://monitor.azure.com",
+        "https://monitor.azure.us",
+        "https://monitor.azure.cn",
+    ]
+    .contains(&resource)
+}
+
+fn count_scope(sh: &Shared, scope: &str) {
+    *sh.lock().scopes.entry(scope.to_string()).or_default() += 1;
+}
+
+/// The Arc machine's instance metadata, as the Arc agent's identity service
+/// serves a subset of the Azure instance metadata (`compute.resourceId` names the
+/// `Microsoft.HybridCompute/machines` resource):
+/// <https://learn.microsoft.com/en-us/azure/azure-arc/servers/managed-identity-authentication>.
+pub(crate) fn arc_instance_metadata(sh: &Shared, req: &Request<Incoming>) -> Reply {
+    if header(req, "metadata") != "true" {
+        return reply(
+            400,
+            json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+        );
+    }
+    let sub = &sh.s.identity.subscription_id;
+    reply(
+        200,
+        json!({"compute": {"resourceId": crate::arm::arc_machine_id_of(sub), "name": crate::arm::ARC_MACHINE,
+                           "location": sh.s.workspace_location, "subscriptionId": sub,
+                           "resourceGroupName": crate::arm::RESOURCE_GROUP}}),
+    )
 }
 
 /// One device code handed out: when it expires, polls so far, the last poll.
@@ -316,6 +367,9 @@ pub(crate) async fn device_code_endpoint(
             "unauthorized_client",
             "AADSTS700016: Application not found in the directory.",
         );
+    }
+    if let Some(scope) = form.get("scope") {
+        count_scope(&sh, scope);
     }
     if !form
         .get("scope")

@@ -12,7 +12,8 @@
 //!   `plugins/azure/deploy/azuredeploy.json` deployed with `--parameter`s;
 //! - over HTTP: the instance metadata identity endpoint
 //!   (`/metadata/identity/oauth2/token`) and an Azure Arc one
-//!   (`/arc/metadata/identity/oauth2/token`, with its challenge file);
+//!   (`/arc/metadata/identity/oauth2/token`, with its challenge file, and the
+//!   Arc machine's instance metadata at `/arc/metadata/instance`);
 //! - a CONNECT proxy that speaks TLS (an `https://` proxy) and asks for Basic
 //!   credentials (`DIR/proxy.conf` holds its URL with them).
 //!
@@ -60,6 +61,10 @@ struct Args {
     /// --role-applies-after-secs has passed since the assignment).
     #[arg(long)]
     require_role_assignment: bool,
+    /// Refuse role assignment writes with 403 AuthorizationFailed, as Resource
+    /// Manager does for an identity without Microsoft.Authorization/roleAssignments/write.
+    #[arg(long)]
+    deny_role_assignment_writes: bool,
     /// The emulated workspace's region.
     #[arg(long, default_value = "westeurope")]
     workspace_location: String,
@@ -116,6 +121,7 @@ fn main() -> std::process::ExitCode {
             token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
             max_request_bytes: args.max_request_bytes,
             require_role_assignment: args.require_role_assignment,
+            deny_role_assignment_writes: args.deny_role_assignment_writes,
             workspace_location: args.workspace_location.clone(),
             device_code_approve_after_polls: args.device_code_approve_after_polls,
             device_code_decline: args.device_code_decline,

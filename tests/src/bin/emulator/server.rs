@@ -37,6 +37,8 @@ pub struct Settings {
     /// made through the emulated Resource Manager (and `role_applies_after` has
     /// passed since it was made).
     pub require_role_assignment: bool,
+    /// Role assignment writes are refused with 403 AuthorizationFailed.
+    pub deny_role_assignment_writes: bool,
     pub workspace_location: String,
     /// The device code flow: polls answered `authorization_pending` before the
     /// user "signs in", whether they decline instead, and the code's lifetime.
@@ -68,6 +70,10 @@ pub(crate) struct State {
     pub(crate) reject_tokens_until: Option<Instant>,
     /// Client assertions by signature algorithm.
     pub(crate) assertion_algs: BTreeMap<String, u64>,
+    /// Every client assertion received (a signed JWT; tests check it themselves).
+    pub(crate) assertions: Vec<String>,
+    /// Scopes (or resources) tokens were asked for, with their counts.
+    pub(crate) scopes: BTreeMap<String, u64>,
     /// Tunnels the proxy opened, by target; and CONNECTs it refused, by status.
     pub(crate) proxy_tunnels: BTreeMap<String, u64>,
     pub(crate) proxy_refused: BTreeMap<u16, u64>,
@@ -224,6 +230,9 @@ async fn route(sh: Arc<Shared>, req: Request<Incoming>, tls: bool) -> Reply {
         (false, "GET", ["arc", "metadata", "identity", "oauth2", "token"]) => {
             arc_endpoint(&sh, &req)
         }
+        (false, "GET", ["arc", "metadata", "instance"]) => {
+            crate::identity::arc_instance_metadata(&sh, &req)
+        }
         _ => service_error(404, "NotFound", &format!("no such endpoint: {path}")),
     }
 }
@@ -261,6 +270,8 @@ pub async fn serve(s: Settings) -> Result<(), String> {
         "imds_endpoint": format!("http://127.0.0.1:{http_port}/metadata/identity/oauth2/token"),
         "arc_endpoint": format!("http://127.0.0.1:{http_port}/arc/metadata/identity/oauth2/token"),
         "arc_token_dir": s.dir.join("arc-tokens"),
+        "arc_imds_endpoint": format!("http://127.0.0.1:{http_port}/arc"),
+        "arc_machine_id": crate::arm::arc_machine_id_of(&s.identity.subscription_id),
         "ca_file": s.dir.join("ca.pem"),
         "tenant_id": s.identity.tenant_id,
         "client_id": s.identity.client_id,

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 /// counts (a table naming another plugin replaces the one before it whole).
 pub(super) const DROP_IN: &str = "90-syslane-setup.toml";
 
+/// The drop-ins setup set aside, one path a line, for `--remove` to put back
+/// (not `*.toml`, so the configuration never reads it).
+const SET_ASIDE: &str = "90-syslane-setup.set-aside";
+
 /// What the agent needs to ship to the rule.
 pub(super) struct Output {
     pub(super) endpoint: String,
@@ -119,6 +123,21 @@ pub(super) fn write_drop_in(config: &Path, text: &str, dry_run: bool) -> Result<
         std::fs::rename(&old, &bak).map_err(|e| format!("{}: {e}", old.display()))?;
         backups.push((old, bak));
     }
+    let others: String = backups
+        .iter()
+        .filter(|(old, _)| *old != path)
+        .map(|(old, _)| format!("{}\n", old.display()))
+        .collect();
+    if !others.is_empty() {
+        let list = dir.join(SET_ASIDE);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&list)
+            .map_err(|e| format!("{}: {e}", list.display()))?;
+        std::io::Write::write_all(&mut f, others.as_bytes())
+            .map_err(|e| format!("{}: {e}", list.display()))?;
+    }
     let mut tmp =
         tempfile::NamedTempFile::new_in(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())
@@ -138,20 +157,45 @@ pub(super) fn write_drop_in(config: &Path, text: &str, dry_run: bool) -> Result<
     Ok(Written::New { path, backups })
 }
 
-/// Takes the drop-in out and puts back a backup of an earlier one, if any.
-pub(super) fn remove_drop_in(config: &Path) -> Result<Option<PathBuf>, String> {
-    let path = conf_d(config).join(DROP_IN);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// What taking the drop-in out did: whether there was one, and the drop-ins
+/// setup had set aside that are back in place.
+pub(super) struct Removed {
+    pub(super) drop_in: Option<PathBuf>,
+    pub(super) restored: Vec<PathBuf>,
+}
+
+/// Takes the drop-in out and puts back a backup of an earlier one, if any, and
+/// the other `[output]` drop-ins setup set aside (unless one of the same name
+/// was written since).
+pub(super) fn remove_drop_in(config: &Path) -> Result<Removed, String> {
+    let dir = conf_d(config);
+    let path = dir.join(DROP_IN);
+    let drop_in = match std::fs::remove_file(&path) {
+        Ok(()) => {
+            let mut bak = path.clone().into_os_string();
+            bak.push(".bak");
+            if Path::new(&bak).exists() {
+                let _ = std::fs::rename(&bak, &path);
+            }
+            Some(path)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let list = dir.join(SET_ASIDE);
+    let mut restored = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&list) {
+        for old in text.lines().filter(|l| !l.is_empty()).map(PathBuf::from) {
+            let mut bak = old.clone().into_os_string();
+            bak.push(".bak");
+            if old.parent() == Some(dir.as_path()) && !old.exists() && Path::new(&bak).exists() {
+                std::fs::rename(&bak, &old).map_err(|e| format!("{}: {e}", old.display()))?;
+                restored.push(old);
+            }
+        }
+        let _ = std::fs::remove_file(&list);
     }
-    let mut bak = path.clone().into_os_string();
-    bak.push(".bak");
-    if Path::new(&bak).exists() {
-        let _ = std::fs::rename(&bak, &path);
-    }
-    Ok(Some(path))
+    Ok(Removed { drop_in, restored })
 }
 
 /// Asks the agent running with this configuration to reload (SIGHUP); `None`

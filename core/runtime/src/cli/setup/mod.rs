@@ -51,7 +51,8 @@ pub(crate) struct Args {
     /// Prints every request setup would make; writes nothing (reads are made).
     #[arg(long)]
     dry_run: bool,
-    /// Answers every question with its default (for scripts).
+    /// Answers every question with its default (for scripts); without it answers
+    /// are read from standard input.
     #[arg(long)]
     yes: bool,
     /// The configuration [default: /etc/syslane/syslane.toml]; the drop-in goes in conf.d/ beside it.
@@ -66,26 +67,37 @@ pub(crate) struct Args {
     /// Overrides the cloud's authority (the Microsoft identity platform).
     #[arg(long, value_name = "URL")]
     authority_host: Option<String>,
-    /// Overrides the instance metadata service's address (http://169.254.169.254).
+    /// Overrides the Azure instance metadata service's address
+    /// (http://169.254.169.254), for an Azure VM. Without it, an Azure Arc-enabled
+    /// server (IDENTITY_ENDPOINT and IMDS_ENDPOINT set, or the Arc agent
+    /// installed) uses the Arc agent's endpoints instead.
     #[arg(long, value_name = "URL")]
     identity_endpoint: Option<String>,
+    /// Where the Azure Arc agent writes its challenge files [default: /var/opt/azcmagent/tokens].
+    #[arg(long, value_name = "DIR")]
+    arc_token_dir: Option<PathBuf>,
     /// The tenant to sign in to (id or domain).
     #[arg(long, value_name = "ID")]
     tenant: Option<String>,
-    /// Signs in with this host's managed identity instead of the device code flow.
+    /// Signs in with this host's managed identity (an Azure VM's, or an Azure
+    /// Arc-enabled server's) instead of the device code flow.
     #[arg(long, conflicts_with = "client_id")]
     use_host_identity: bool,
     /// Signs in as this service principal (with --client-secret-file or
     /// --certificate-file and --private-key-file); the agent then uses it too.
     #[arg(long, value_name = "APP_ID")]
     client_id: Option<String>,
+    /// The service principal's client secret, in a file of mode 0600.
     #[arg(long, value_name = "FILE", requires = "client_id")]
     client_secret_file: Option<PathBuf>,
+    /// The service principal's certificate (PEM), registered with its app.
     #[arg(long, value_name = "FILE", requires_all = ["client_id", "private_key_file"])]
     certificate_file: Option<PathBuf>,
+    /// The certificate's RSA private key (PEM, mode 0600).
     #[arg(long, value_name = "FILE", requires = "certificate_file")]
     private_key_file: Option<PathBuf>,
-    /// The object id of the agent's identity (default: this VM's managed identity, found through ARM).
+    /// The object id of the agent's identity (default: this VM's or Arc-enabled
+    /// server's managed identity, found through ARM).
     #[arg(long, value_name = "OBJECT_ID")]
     principal_id: Option<String>,
     /// The data collection rule's name.
@@ -112,22 +124,63 @@ pub(crate) struct Cloud {
     tenant: Option<String>,
     authority_overridden: bool,
     identity_overridden: bool,
+    /// The cloud's own Resource Manager endpoint and authority (before overrides).
+    name: &'static str,
+    default_arm: &'static str,
+    default_authority: &'static str,
+    /// Set on an Azure Arc-enabled server: its identity replaces the VM's.
+    arc: Option<ArcHost>,
+}
+
+/// An Azure Arc-enabled server's local identity service (himds): the token
+/// endpoint with its challenge file, and the metadata service beside it.
+/// <https://learn.microsoft.com/en-us/azure/azure-arc/servers/managed-identity-authentication>
+pub(crate) struct ArcHost {
+    token_endpoint: String,
+    metadata: String,
+    token_dir: Option<PathBuf>,
+}
+
+/// Where the Arc agent's identity service is: the `IDENTITY_ENDPOINT` and
+/// `IMDS_ENDPOINT` it sets, or its well-known address when the agent is installed
+/// (`sudo` may have dropped the variables). `--identity-endpoint` means an Azure VM.
+fn arc_host(a: &Args) -> Option<ArcHost> {
+    if a.identity_endpoint.is_some() {
+        return None;
+    }
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let (token_endpoint, metadata) = match (var("IDENTITY_ENDPOINT"), var("IMDS_ENDPOINT")) {
+        (Some(t), Some(m)) => (t, m),
+        _ if std::path::Path::new("/opt/azcmagent/bin/himds").exists() => (
+            "http://localhost:40342/metadata/identity/oauth2/token".to_string(),
+            "http://localhost:40342".to_string(),
+        ),
+        _ => return None,
+    };
+    Some(ArcHost {
+        token_endpoint,
+        metadata,
+        token_dir: a.arc_token_dir.clone().map(|d| absolute(&d)),
+    })
 }
 
 impl Cloud {
     fn new(a: &Args) -> Cloud {
-        let (arm, authority, monitor) = match a.cloud {
+        let (name, arm, authority, monitor) = match a.cloud {
             CloudName::Public => (
+                "AzureCloud",
                 "https://management.azure.com",
                 "https://login.microsoftonline.com",
                 "https://monitor.azure.com",
             ),
             CloudName::UsGovernment => (
+                "AzureUSGovernment",
                 "https://management.usgovcloudapi.net",
                 "https://login.microsoftonline.us",
                 "https://monitor.azure.us",
             ),
             CloudName::China => (
+                "AzureChinaCloud",
                 "https://management.chinacloudapi.cn",
                 "https://login.partner.microsoftonline.cn",
                 "https://monitor.azure.cn",
@@ -146,7 +199,30 @@ impl Cloud {
             authority_overridden: a.authority_host.is_some()
                 || !matches!(a.cloud, CloudName::Public),
             identity_overridden: a.identity_endpoint.is_some(),
+            name,
+            default_arm: arm,
+            default_authority: authority,
+            arc: arc_host(a),
         }
+    }
+
+    /// The cloud's endpoints, and where an override sends them instead.
+    fn describe(&self) -> String {
+        let here = |value: &str, default: &str| {
+            if value.trim_end_matches('/') == default {
+                default.to_string()
+            } else {
+                format!("{default} (overridden: {value})")
+            }
+        };
+        format!(
+            "cloud {}: Resource Manager {} scope {}, authority {}, Logs Ingestion scope {}",
+            self.name,
+            here(&self.arm, self.default_arm),
+            self.arm_scope,
+            here(&self.authority, self.default_authority),
+            self.monitor_scope
+        )
     }
 }
 
@@ -229,6 +305,7 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
         return Err("a service principal signs in to its tenant: add --tenant ID".into());
     }
     let how = how(a);
+    ok(&cloud.describe());
     // System roots; rustls-native-certs honours SSL_CERT_FILE and SSL_CERT_DIR.
     let client = Client::new(&roots(None)?, None, Duration::from_secs(30))?;
     let token = match signin::sign_in(&how, &cloud, &client) {
@@ -299,10 +376,39 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
         return remove::remove(a, &arm, &cloud, &how, &rule_id, &config);
     }
     resources::heartbeat_table(&arm, &ws)?;
-    let (endpoint, dcr) =
-        resources::data_collection_rule(&arm, &ws, &rule_id, &location, security)?;
+    let rule = resources::data_collection_rule(&arm, &ws, &rule_id, &location, security)?;
     let principal = resources::principal(a, &arm, &cloud, &how, &client)?;
-    let role_ok = resources::role(&arm, &ws, &rule_id, &principal)?;
+    let refused = match resources::role(&arm, &ws, &rule_id, &principal)? {
+        resources::Role::Assigned => None,
+        resources::Role::Refused { command } => {
+            let keep = progress::confirm(
+                &format!(
+                    "Keep the data collection rule {} and write the agent's drop-in anyway (it ships once the role is assigned)?",
+                    a.rule_name
+                ),
+                true,
+                a.yes,
+            );
+            if !keep {
+                if rule.created {
+                    match arm.write("DELETE", &rule_id, rule::RULE_API, None)? {
+                        Some(r) if r.ok() || r.status == 404 => {
+                            ok("data collection rule removed again")
+                        }
+                        Some(r) => fail(
+                            &format!("remove the rule: {}", r.error()),
+                            "remove it in the portal, or run `syslane setup --remove`",
+                        ),
+                        None => {}
+                    }
+                }
+                println!("Someone with that right can assign the role with:\n  {command}");
+                return Err(STOPPED.into());
+            }
+            Some(command)
+        }
+    };
+    let (endpoint, dcr) = (rule.endpoint.clone(), rule.immutable_id.clone());
     let output = host::Output {
         endpoint: endpoint.clone(),
         dcr_immutable_id: dcr.clone(),
@@ -321,6 +427,9 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
                     old.display(),
                     bak.display()
                 ));
+            }
+            if cloud.arc.is_some() && !matches!(how, How::Secret { .. } | How::Certificate { .. }) {
+                note("the agent answers the Arc agent's challenge: its user must be in the himds group (`sudo usermod -aG himds syslane`)");
             }
         }
     }
@@ -346,7 +455,11 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
             config.display()
         )),
     }
-    if !role_ok {
+    if let Some(command) = refused {
+        fail(
+            "the agent's identity has no role on the rule yet: the workspace refuses its records (403) until it has",
+            &format!("someone with Owner, User Access Administrator or Role Based Access Control Administrator runs:\n{command}\nthen the agent ships on its own (within 30 min); run setup again to watch it arrive"),
+        );
         return Err(STOPPED.into());
     }
     let host_name = crate::system::host_name();
@@ -427,6 +540,17 @@ fn agent_auth(how: &How, cloud: &Cloud) -> Vec<(String, String)> {
             add("client_id", client_id);
             add("certificate_file", &cert.display().to_string());
             add("private_key_file", &key.display().to_string());
+        }
+        _ if cloud.arc.is_some() => {
+            add("method", "azure_arc");
+            if let Some(arc) = &cloud.arc {
+                if arc.token_endpoint != "http://localhost:40342/metadata/identity/oauth2/token" {
+                    add("identity_endpoint", &arc.token_endpoint);
+                }
+                if let Some(dir) = &arc.token_dir {
+                    add("arc_token_dir", &dir.display().to_string());
+                }
+            }
         }
         _ => {
             add("method", "managed_identity");

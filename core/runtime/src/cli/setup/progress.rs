@@ -49,20 +49,26 @@ pub(super) fn end_waiting() {
     }
 }
 
-/// Asks a yes/no question; `--yes` (or no terminal) takes the default.
+/// Asks a yes/no question and reads the answer from standard input (a line
+/// starting with y or n); `--yes`, an empty line or the end of input takes the
+/// default.
 pub(super) fn confirm(question: &str, default: bool, yes: bool) -> bool {
-    if yes || !std::io::stdin().is_terminal() {
+    if yes {
         println!("{question} {}", if default { "yes" } else { "no" });
         return default;
     }
     print!("{question} [{}] ", if default { "Y/n" } else { "y/N" });
     let _ = std::io::stdout().flush();
     let mut line = String::new();
-    if std::io::stdin().read_line(&mut line).is_err() {
-        return default;
+    let answer = match std::io::stdin().read_line(&mut line) {
+        Ok(0) | Err(_) => default,
+        Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
+            "" => default,
+            a => a.starts_with('y'),
+        },
+    };
+    if !std::io::stdin().is_terminal() {
+        println!("{}", if answer { "yes" } else { "no" });
     }
-    match line.trim().to_ascii_lowercase().as_str() {
-        "" => default,
-        a => a.starts_with('y'),
-    }
+    answer
 }

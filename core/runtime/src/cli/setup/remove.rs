@@ -54,9 +54,13 @@ pub(super) fn remove(
         ));
         return Ok(());
     }
-    match host::remove_drop_in(config)? {
+    let removed = host::remove_drop_in(config)?;
+    match removed.drop_in {
         Some(p) => ok(&format!("removed {}", p.display())),
         None => ok("no drop-in to remove"),
+    }
+    for p in removed.restored {
+        ok(&format!("put back {} (set aside by setup)", p.display()));
     }
     if let Ok(Some(pid)) = host::reload(config) {
         ok(&format!(

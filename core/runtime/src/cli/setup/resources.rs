@@ -55,20 +55,32 @@ pub(super) fn permission_hint(status: u16, role: &str) -> String {
     }
 }
 
-/// Creates or updates the rule; returns its logs ingestion endpoint and immutable id.
+/// The rule as ARM answered: its logs ingestion endpoint and immutable id, and
+/// whether this run created it.
+pub(super) struct Rule {
+    pub(super) endpoint: String,
+    pub(super) immutable_id: String,
+    pub(super) created: bool,
+}
+
+/// Creates or updates the rule.
 pub(super) fn data_collection_rule(
     arm: &Arm,
     ws: &Workspace,
     rule_id: &str,
     location: &str,
     security: bool,
-) -> Result<(String, String), String> {
+) -> Result<Rule, String> {
     let wanted = rule::rule_body(location, &ws.id, security)?;
     let existing = arm.get(rule_id, rule::RULE_API)?;
     // The rule's logs ingestion endpoint and immutable id, as ARM returns them:
     // properties.endpoints.logsIngestion (kind Direct, API 2023-03-11 and later)
-    // and properties.immutableId.
+    // and properties.immutableId, both read-only in the specification
+    // (Azure/azure-rest-api-specs, specification/monitor/resource-manager/
+    // Microsoft.Insights/stable/2023-03-11/dataCollectionRules_API.json:
+    // DataCollectionRule.endpoints, EndpointsSpec.logsIngestion, immutableId).
     // <https://learn.microsoft.com/en-us/azure/azure-monitor/data-collection/data-collection-rule-structure>
+    // <https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>
     let ids = |v: &Value| {
         (
             v["properties"]["endpoints"]["logsIngestion"]
@@ -78,6 +90,7 @@ pub(super) fn data_collection_rule(
         )
     };
     let name = rule_id.rsplit('/').next().unwrap_or("");
+    let mut created = false;
     let answer = if existing.ok() && rule::rule_matches(&existing.body, &wanted) {
         ok(&format!("data collection rule {name} unchanged"));
         existing.body
@@ -85,6 +98,7 @@ pub(super) fn data_collection_rule(
         match arm.write("PUT", rule_id, rule::RULE_API, Some(&wanted))? {
             None => existing.body,
             Some(a) if a.ok() => {
+                created = a.status == 201;
                 ok(&format!(
                     "data collection rule {name} {}",
                     if a.status == 201 {
@@ -107,9 +121,14 @@ pub(super) fn data_collection_rule(
             }
         }
     };
+    let rule = |endpoint: String, immutable_id: String| Rule {
+        endpoint,
+        immutable_id,
+        created,
+    };
     match ids(&answer) {
-        (Some(e), Some(d)) => Ok((e, d)),
-        _ if arm.dry_run => Ok((
+        (Some(e), Some(d)) => Ok(rule(e, d)),
+        _ if arm.dry_run => Ok(rule(
             "https://RULE-ENDPOINT.ingest.monitor.azure.com".into(),
             "dcr-IMMUTABLE-ID".into(),
         )),
@@ -142,21 +161,28 @@ pub(super) fn principal(
         );
         return Err(STOPPED.into());
     }
-    // The VM's system-assigned identity, as ARM describes the VM.
+    // The host's system-assigned identity, as ARM describes the VM or the Arc
+    // machine: `identity.principalId`.
     // <https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/how-to-configure-managed-identities#system-assigned-managed-identity>
-    let found = signin::vm_resource_id(cloud, &client.agent).and_then(|vm| {
-        let v = arm.get(&vm, "2024-07-01")?;
+    // <https://learn.microsoft.com/en-us/azure/azure-arc/servers/managed-identity-authentication>
+    let (what, api) = if cloud.arc.is_some() {
+        ("this Arc-enabled server's identity", "2022-12-27")
+    } else {
+        ("this VM's managed identity", "2024-07-01")
+    };
+    let found = signin::host_resource_id(cloud, &client.agent).and_then(|id| {
+        let v = arm.get(&id, api)?;
         if !v.ok() {
-            return Err(format!("read {vm}: {}", v.error()));
+            return Err(format!("read {id}: {}", v.error()));
         }
         v.body["identity"]["principalId"]
             .as_str()
             .map(String::from)
-            .ok_or_else(|| format!("{vm} has no system-assigned identity (turn it on under Identity in the portal)"))
+            .ok_or_else(|| format!("{id} has no system-assigned identity (turn it on under Identity in the portal)"))
     });
     match found {
         Ok(p) => {
-            ok(&format!("agent identity {p} (this VM's managed identity)"));
+            ok(&format!("agent identity {p} ({what})"));
             Ok(p)
         }
         Err(e) => {
@@ -169,39 +195,58 @@ pub(super) fn principal(
     }
 }
 
-/// Assigns Monitoring Metrics Publisher on the rule. `false` when it could not
-/// (then the command for someone who may is printed).
+/// What became of the role assignment.
+pub(super) enum Role {
+    Assigned,
+    /// Refused (403): the command someone allowed to assign roles must run.
+    Refused {
+        command: String,
+    },
+}
+
+/// The one command that assigns the role, for someone with the right to.
+pub(super) fn role_command(principal: &str, rule_id: &str) -> String {
+    format!(
+        "az role assignment create --assignee-object-id {principal} --assignee-principal-type ServicePrincipal --role {} --scope {rule_id}",
+        rule::MONITORING_METRICS_PUBLISHER
+    )
+}
+
+/// Assigns Monitoring Metrics Publisher on the rule.
 pub(super) fn role(
     arm: &Arm,
     ws: &Workspace,
     rule_id: &str,
     principal: &str,
-) -> Result<bool, String> {
+) -> Result<Role, String> {
     let name = rule::assignment_name(rule_id, principal);
     let path = format!("{rule_id}/providers/Microsoft.Authorization/roleAssignments/{name}");
     let body = rule::assignment_body(&ws.subscription, principal, "ServicePrincipal");
     let Some(a) = arm.write("PUT", &path, rule::ROLE_API, Some(&body))? else {
-        return Ok(true);
+        return Ok(Role::Assigned);
     };
+    // 201 for a new assignment, 200 for the same name again; 409
+    // RoleAssignmentExists for the same principal, role and scope under another
+    // name, which is success too.
+    // <https://learn.microsoft.com/en-us/rest/api/authorization/role-assignments/create>
+    // <https://learn.microsoft.com/en-us/azure/role-based-access-control/troubleshooting> (RoleAssignmentExists)
     match (a.status, a.code()) {
         (201, _) => {
             ok("Monitoring Metrics Publisher assigned on the rule (takes up to 30 min to apply)")
         }
         (200, _) => ok("Monitoring Metrics Publisher already assigned on the rule"),
-        // The same principal, role and scope under another name: already there.
         (409, "RoleAssignmentExists") => {
             ok("Monitoring Metrics Publisher already assigned on the rule")
         }
         (403, _) => {
             fail(
                 &format!("assign Monitoring Metrics Publisher: {}", a.error()),
-                &format!(
-                    "writing role assignments needs Owner, User Access Administrator or Role Based Access Control Administrator.\n\
-                     The rule and the drop-in are in place; someone with that right runs:\n\
-                     az role assignment create --assignee-object-id {principal} --assignee-principal-type ServicePrincipal --role 'Monitoring Metrics Publisher' --scope '{rule_id}'"
-                ),
+                "the signed-in identity may not write role assignments (Microsoft.Authorization/roleAssignments/write): \
+                 that needs Owner, User Access Administrator or Role Based Access Control Administrator on the rule, its resource group or subscription",
             );
-            return Ok(false);
+            return Ok(Role::Refused {
+                command: role_command(principal, rule_id),
+            });
         }
         _ => {
             fail(
@@ -211,5 +256,5 @@ pub(super) fn role(
             return Err(STOPPED.into());
         }
     }
-    Ok(true)
+    Ok(Role::Assigned)
 }

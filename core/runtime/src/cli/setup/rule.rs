@@ -96,7 +96,10 @@ pub(super) fn rule_matches(existing: &Value, wanted: &Value) -> bool {
             .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
 }
 
-/// The heartbeat table's body: the template's table resource.
+/// The heartbeat table's body: the template's table resource. Its column types
+/// are spelled as the specification's `ColumnTypeEnum` lists them (`dateTime`,
+/// not the `datetime` of a rule's stream declarations): Tables.json of
+/// Microsoft.OperationalInsights 2022-10-01 in Azure/azure-rest-api-specs.
 pub(super) fn heartbeat_table() -> Result<Value, String> {
     let t = inner()?;
     t["resources"]
@@ -111,10 +114,25 @@ pub(super) fn heartbeat_table() -> Result<Value, String> {
         .ok_or_else(|| format!("azuredeploy.json: no {HEARTBEAT_TABLE} table"))
 }
 
-/// Whether the table ARM holds has the template's columns.
+/// Whether the table ARM holds has the template's columns (names and types;
+/// the service may answer a type in another case than it was given, as
+/// `datetime` for `dateTime`).
 pub(super) fn table_matches(existing: &Value, wanted: &Value) -> bool {
-    let cols = |v: &Value| v["properties"]["schema"]["columns"].clone();
-    cols(existing) == cols(wanted)
+    let cols = |v: &Value| -> Vec<(String, String)> {
+        v["properties"]["schema"]["columns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or("").to_string(),
+                    c["type"].as_str().unwrap_or("").to_ascii_lowercase(),
+                )
+            })
+            .collect()
+    };
+    let (e, w) = (cols(existing), cols(wanted));
+    !w.is_empty() && e == w
 }
 
 /// The role assignment: Monitoring Metrics Publisher for `principal`.
@@ -187,6 +205,21 @@ mod tests {
         }
         assert!(rule_matches(&plain, &plain));
         assert!(!rule_matches(&sentinel, &plain));
+    }
+
+    #[test]
+    fn a_table_matches_whatever_the_case_of_its_column_types() {
+        let wanted = heartbeat_table().unwrap();
+        assert_eq!(
+            wanted["properties"]["schema"]["columns"][0]["type"],
+            "dateTime"
+        );
+        let mut answered = wanted.clone();
+        answered["properties"]["schema"]["columns"][0]["type"] = "datetime".into();
+        assert!(table_matches(&answered, &wanted));
+        answered["properties"]["schema"]["columns"][0]["type"] = "string".into();
+        assert!(!table_matches(&answered, &wanted));
+        assert!(!table_matches(&serde_json::Value::Null, &wanted));
     }
 
     #[test]

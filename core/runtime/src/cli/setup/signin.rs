@@ -58,6 +58,11 @@ pub(super) fn auth_config(how: &How, cloud: &Cloud, scope: &str) -> Option<AuthC
     };
     match how {
         How::DeviceCode => None,
+        How::HostIdentity if cloud.arc.is_some() => Some(AuthConfig {
+            identity_endpoint: cloud.arc.as_ref().map(|a| a.token_endpoint.clone()),
+            arc_token_dir: cloud.arc.as_ref().and_then(|a| a.token_dir.clone()),
+            ..base(Method::AzureArc)
+        }),
         How::HostIdentity => Some(AuthConfig {
             identity_endpoint: Some(format!(
                 "{}/metadata/identity/oauth2/token",
@@ -195,13 +200,23 @@ fn aad_text(v: &Value) -> String {
     format!("{error}: {text}")
 }
 
-/// The host's VM resource id, from the instance metadata service.
+/// The host's resource id, from the instance metadata service: an Azure VM's
+/// (`Microsoft.Compute/virtualMachines`), or on an Azure Arc-enabled server the
+/// Arc machine's (`Microsoft.HybridCompute/machines`), whose identity service
+/// serves a subset of the same metadata at `IMDS_ENDPOINT`.
 /// <https://learn.microsoft.com/en-us/azure/virtual-machines/instance-metadata-service>
-pub(super) fn vm_resource_id(cloud: &Cloud, local: &ureq::Agent) -> Result<String, String> {
-    let url = format!(
-        "{}/metadata/instance?api-version=2021-02-01",
-        cloud.identity.trim_end_matches('/')
-    );
+/// <https://learn.microsoft.com/en-us/azure/azure-arc/servers/managed-identity-authentication>
+pub(super) fn host_resource_id(cloud: &Cloud, local: &ureq::Agent) -> Result<String, String> {
+    let url = match &cloud.arc {
+        Some(arc) => format!(
+            "{}/metadata/instance?api-version=2020-06-01",
+            arc.metadata.trim_end_matches('/')
+        ),
+        None => format!(
+            "{}/metadata/instance?api-version=2021-02-01",
+            cloud.identity.trim_end_matches('/')
+        ),
+    };
     let mut r = local
         .get(&url)
         .header("metadata", "true")
@@ -212,5 +227,7 @@ pub(super) fn vm_resource_id(cloud: &Cloud, local: &ureq::Agent) -> Result<Strin
     v.get("compute")
         .and_then(|c| c["resourceId"].as_str())
         .map(String::from)
-        .ok_or_else(|| format!("{url} gave no compute.resourceId (not an Azure VM?)"))
+        .ok_or_else(|| {
+            format!("{url} gave no compute.resourceId (not an Azure VM or Arc-enabled server?)")
+        })
 }

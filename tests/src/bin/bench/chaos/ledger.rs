@@ -131,13 +131,22 @@ pub(super) fn check(r: &mut Run, seed: u64, duration: u64, ledgers: Vec<(&str, L
             }
             continue;
         }
+        let refused = |t: &str| {
+            counter(
+                r,
+                &format!(
+                    "syslane_records_refused_total{{reason=\"journal_write\",transport=\"{t}\"}}"
+                ),
+            )
+        };
         let drops = match *transport {
             "udp" => {
                 counter(r, "syslane_udp_dropped_total")
                     + counter(r, "syslane_udp_receive_buffer_drops_total")
+                    + refused("udp")
             }
-            "unix" => counter(r, "syslane_unix_dropped_total"),
-            _ => 0,
+            "unix" => counter(r, "syslane_unix_dropped_total") + refused("unix"),
+            _ => refused("tcp"),
         };
         let missing = sent.saturating_sub(delivered_sent);
         println!(
@@ -146,8 +155,16 @@ pub(super) fn check(r: &mut Run, seed: u64, duration: u64, ledgers: Vec<(&str, L
             missing.saturating_sub(drops)
         );
     }
+    // The journal's faults here pass (EIO for seconds, a full disk freed): a
+    // record lost to an unreadable segment is a loss.
+    let unreadable = counter(r, "syslane_records_lost_journal_unreadable_total");
+    if unreadable > 0 {
+        violations.push(format!(
+            "{unreadable} journaled records counted as lost to an unreadable segment"
+        ));
+    }
     println!(
-        "chaos: agent: lives={} reloads={} peak_rss_MiB={} counters(summed over lives) journaled={} sent={} refused_or_dropped_journal_full={refused} dead_lettered={dead}",
+        "chaos: agent: lives={} reloads={} peak_rss_MiB={} counters(summed over lives) journaled={} sent={} refused_or_dropped_journal_full={refused} dead_lettered={dead} lost_unreadable={unreadable}",
         1 + r.events.iter().filter(|e| e.contains("kill -9")).count(),
         r.generation,
         r.peak_rss_kib / 1024,

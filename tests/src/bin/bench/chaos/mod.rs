@@ -3,8 +3,11 @@
 //! its state on a small tmpfs, senders on every transport writing unique ids,
 //! and a random schedule (from a printed seed) of kill -9 and restart, SIGHUP
 //! with a changed configuration, the disk full and freed, output outages,
-//! connection storms and slow senders. At the end: the ledger per transport
-//! (`ledger.rs`); exits non-zero on any violation, printing the seed.
+//! connection storms and slow senders, EIO on the journal's reads and syncs
+//! (`eio.c`, preloaded into the agent), and the wall clock stepped back and
+//! forth (libfaketime, reading its offset from a file; the monotonic clock runs
+//! on, as when an operator or NTP steps the clock). At the end: the ledger per transport (`ledger.rs`);
+//! exits non-zero on any violation, printing the seed.
 
 mod ledger;
 mod senders;
@@ -25,7 +28,7 @@ use syslane_tests::{free_port, peak_rss_kib, plugin_dir_with_builtins, stats_of,
 const RSS_LIMIT_KIB: u64 = 512 * 1024;
 
 /// The counters summed over the agent's lives (each life starts at zero).
-pub const COUNTERS: [&str; 8] = [
+pub const COUNTERS: [&str; 12] = [
     "syslane_records_journaled_total",
     "syslane_records_sent_total",
     "syslane_records_refused_total",
@@ -34,7 +37,16 @@ pub const COUNTERS: [&str; 8] = [
     "syslane_udp_dropped_total",
     "syslane_udp_receive_buffer_drops_total",
     "syslane_unix_dropped_total",
+    "syslane_records_refused_total{reason=\"journal_write\",transport=\"udp\"}",
+    "syslane_records_refused_total{reason=\"journal_write\",transport=\"unix\"}",
+    "syslane_records_refused_total{reason=\"journal_write\",transport=\"tcp\"}",
+    "syslane_records_lost_journal_unreadable_total",
 ];
+
+/// libfaketime, the variant for threaded programs (Debian's package faketime).
+const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// The EIO preload's source, built with the C compiler for each run.
+const EIO_SOURCE: &str = include_str!("eio.c");
 
 struct Run {
     dir: tempfile::TempDir,
@@ -46,9 +58,13 @@ struct Run {
     agent: Option<Agent>,
     /// Logs of earlier lives, counters summed over them, peak RSS seen.
     logs: String,
-    counters: [u64; 8],
+    counters: [u64; 12],
     peak_rss_kib: u64,
     events: Vec<String>,
+    /// The built EIO preload and the file holding its probability.
+    eio: (std::path::PathBuf, std::path::PathBuf),
+    /// The file libfaketime reads the clock's offset from, when it is here.
+    clock: Option<std::path::PathBuf>,
 }
 
 impl Run {
@@ -90,7 +106,53 @@ impl Run {
 
     fn start_agent(&mut self) {
         let config = self.config();
-        self.agent = Some(Agent::start(self.dir.path(), &config));
+        let mut preload: Vec<String> = vec![self.eio.0.display().to_string()];
+        let mut env: Vec<(&str, String)> =
+            vec![("SYSLANE_CHAOS_EIO", self.eio.1.display().to_string())];
+        if let Some(clock) = &self.clock {
+            preload.push(FAKETIME_LIB.into());
+            env.push(("FAKETIME_TIMESTAMP_FILE", clock.display().to_string()));
+            env.push(("FAKETIME_CACHE_DURATION", "1".into()));
+            env.push(("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()));
+        }
+        env.push(("LD_PRELOAD", preload.join(" ")));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.agent = Some(Agent::start_with(self.dir.path(), &config, "info", &env));
+    }
+
+    /// Makes the journal's reads and syncs fail with EIO at `probability`
+    /// (0 stops it); the preload reads it within 50 ms.
+    fn eio(&self, probability: f64) {
+        std::fs::write(&self.eio.1, format!("{probability} 0\n")).unwrap();
+    }
+
+    /// Makes the journal's syncs take `ms` longer (0: as they are).
+    fn slow_syncs(&self, ms: u64) {
+        std::fs::write(&self.eio.1, format!("0 {ms}\n")).unwrap();
+    }
+
+    /// A kill -9 the moment an acknowledged segment's file is taken to write
+    /// the next segment into (the spare disappears: the file still holds its
+    /// older entries behind the new ones), within `within`; else at the end.
+    fn kill_during_recycle(&mut self, within: Duration) -> bool {
+        let spare = self.disk.path.join("journal/spare");
+        let end = Instant::now() + within;
+        let mut had = spare.exists();
+        let mut caught = false;
+        while Instant::now() < end {
+            let has = spare.exists();
+            if had && !has {
+                caught = true;
+                break;
+            }
+            had = has;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        self.sample();
+        let logs = self.agent.take().unwrap().kill9();
+        self.logs.push_str(&logs);
+        self.start_agent();
+        caught
     }
 
     fn kill_and_restart(&mut self, rng: &mut StdRng) {
@@ -116,6 +178,30 @@ pub fn run(seed: u64, duration: u64) -> bool {
     let plugins = plugin_dir_with_builtins(dir.path());
     let emu = Emulator::start(dir.path(), &[]);
     let disk = Tmpfs::mount(&dir.path().join("state"), "64m");
+    let eio = (
+        dir.path().join("eio.so"),
+        dir.path().join("eio-probability"),
+    );
+    std::fs::write(dir.path().join("eio.c"), EIO_SOURCE).unwrap();
+    std::fs::write(&eio.1, "0 0\n").unwrap();
+    let built = std::process::Command::new(syslane_tests::tool("cc"))
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&eio.0)
+        .arg(dir.path().join("eio.c"))
+        .arg("-ldl")
+        .status();
+    assert!(
+        built.as_ref().is_ok_and(|s| s.success()),
+        "cc eio.c: {built:?}"
+    );
+    let clock = std::path::Path::new(FAKETIME_LIB).is_file().then(|| {
+        let file = dir.path().join("clock-offset");
+        std::fs::write(&file, "+0\n").unwrap();
+        file
+    });
+    if clock.is_none() {
+        println!("chaos: no clock steps in this run: install faketime (scripts/test does)");
+    }
     let ports = Ports {
         relp: free_port(),
         tcp: free_port(),
@@ -131,9 +217,11 @@ pub fn run(seed: u64, duration: u64) -> bool {
         generation: 0,
         agent: None,
         logs: String::new(),
-        counters: [0; 8],
+        counters: [0; 12],
         peak_rss_kib: 0,
         events: Vec::new(),
+        eio,
+        clock,
     };
     r.start_agent();
     let control = Arc::new(Control {
@@ -141,7 +229,7 @@ pub fn run(seed: u64, duration: u64) -> bool {
         ..Control::default()
     });
     let senders = senders::start(&r.ports, &control);
-    let mut order: Vec<u32> = (0..6).collect();
+    let mut order: Vec<u32> = (0..10).collect();
     order.shuffle(&mut rng);
     let start = Instant::now();
     let end = start + Duration::from_secs(duration);
@@ -157,7 +245,7 @@ pub fn run(seed: u64, duration: u64) -> bool {
         // twice as often): a short run covers them all.
         let kind = match order.pop() {
             Some(k) => k,
-            None => [0, 0, 1, 2, 3, 4, 5][rng.gen_range(0..7)],
+            None => [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9][rng.gen_range(0..11)],
         };
         let event = fault(&mut r, &mut rng, &control, kind);
         let line = format!("{:>6.1}s {event}", start.elapsed().as_secs_f64());
@@ -167,6 +255,10 @@ pub fn run(seed: u64, duration: u64) -> bool {
     // The end: senders stop, faults are cleared, the journal drains.
     control.slow.store(false, Ordering::Relaxed);
     control.stop.store(true, Ordering::Relaxed);
+    r.eio(0.0);
+    if let Some(clock) = &r.clock {
+        std::fs::write(clock, "+0\n").unwrap();
+    }
     let ledgers: Vec<(&str, senders::Ledger)> = senders
         .into_iter()
         .map(|(t, h)| (t, h.join().unwrap()))
@@ -222,6 +314,52 @@ fn fault(r: &mut Run, rng: &mut StdRng, control: &Control, kind: u32) -> String 
             let text = serde_json::Value::Array(faults.clone()).to_string();
             r.emu.schedule(serde_json::Value::Array(faults));
             format!("output faults {text}")
+        }
+        6 => {
+            let probability = [0.05, 0.3, 1.0][rng.gen_range(0..3)];
+            let hold = rng.gen_range(500..5_000);
+            r.eio(probability);
+            std::thread::sleep(Duration::from_millis(hold));
+            r.eio(0.0);
+            format!("EIO on journal reads and syncs (p={probability}) for {hold} ms")
+        }
+        7 if r.clock.is_some() => {
+            // Back as far as an hour or forward as far as a day, for a while,
+            // then (as NTP would) back to the right time.
+            let step: i64 = if rng.gen_bool(0.5) {
+                -rng.gen_range(60..3_600)
+            } else {
+                rng.gen_range(60..86_400)
+            };
+            let clock = r.clock.as_ref().unwrap();
+            std::fs::write(clock, format!("{step:+}\n")).unwrap();
+            let hold = rng.gen_range(2_000..8_000);
+            std::thread::sleep(Duration::from_millis(hold));
+            std::fs::write(clock, "+0\n").unwrap();
+            format!("wall clock stepped {step:+} s for {hold} ms")
+        }
+        7 => "(no clock steps: libfaketime is not installed)".into(),
+        8 => {
+            let caught = r.kill_during_recycle(Duration::from_secs(10));
+            format!(
+                "kill -9 {} and restart",
+                if caught {
+                    "during a segment recycle"
+                } else {
+                    "(no recycle within 10 s)"
+                }
+            )
+        }
+        9 => {
+            let ms = rng.gen_range(100..400);
+            r.slow_syncs(ms);
+            std::thread::sleep(Duration::from_millis(rng.gen_range(50..600)));
+            r.sample();
+            let logs = r.agent.take().unwrap().kill9();
+            r.logs.push_str(&logs);
+            r.slow_syncs(0);
+            r.start_agent();
+            format!("kill -9 during a journal sync (syncs slowed by {ms} ms) and restart")
         }
         4 => {
             let n = rng.gen_range(50..300);
