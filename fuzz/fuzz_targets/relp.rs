@@ -26,6 +26,11 @@ fn session(stream: &[u8], max: usize, chunk: usize) -> (Vec<String>, bool) {
             Ok(used) => {
                 assert!(used <= pending.len());
                 pending.drain(..used);
+                // After `close` the caller stops reading, as the listener does:
+                // what follows is never kept.
+                if reader.is_closed() {
+                    break;
+                }
             }
             Err(e) => {
                 assert!(!e.to_string().is_empty());

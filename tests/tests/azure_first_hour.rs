@@ -40,7 +40,7 @@ fn check_config(dir: &std::path::Path, config: &str) -> (bool, String) {
     (ok, format!("{out}{err}"))
 }
 
-/// Deploy, then start the agent at once, as the README says: the role has not
+/// Deploy, then start the agent at once, as the book's Ship to Azure pages say: the role has not
 /// applied yet. Batches wait (a log line a retry, naming the role and the rule),
 /// offered again every `forbidden_retry_interval_secs` and not at the agent's
 /// short backoff, nothing is dead-lettered, and everything arrives once the role
@@ -403,12 +403,13 @@ fn keys(toml: &str) -> Vec<(String, String)> {
     out
 }
 
-/// The README's dry run shows the whole `[output]` and `[output.auth]` for the
+/// The book's dry run (docs/src/azure-emulator.md) shows the whole `[output]` and `[output.auth]` for the
 /// emulator; the emulator writes the same keys with its values, and they work.
 #[test]
-fn the_readmes_dry_run_section_is_the_emulators_and_it_works() {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let dry_run = &readme[readme.find("### A dry run without Azure").unwrap()..];
+fn the_books_dry_run_section_is_the_emulators_and_it_works() {
+    let page =
+        std::fs::read_to_string(workspace_root().join("docs/src/azure-emulator.md")).unwrap();
+    let dry_run = &page[page.find("# A dry run without Azure").unwrap()..];
     let start = dry_run.find("```toml\n[output]").unwrap() + "```toml\n".len();
     let block = &dry_run[start..start + dry_run[start..].find("```").unwrap()];
     let (dir, plugins, emu, port) = setup(&["--parameter", "securityStream=true"]);
@@ -416,7 +417,7 @@ fn the_readmes_dry_run_section_is_the_emulators_and_it_works() {
     assert_eq!(
         keys(block),
         keys(&written),
-        "README:\n{block}\nemulator:\n{written}"
+        "docs/src/azure-emulator.md:\n{block}\nemulator:\n{written}"
     );
     let (ok, out) = check_config(dir.path(), &azure_config(&plugins, port, &written));
     assert!(ok, "{out}");

@@ -6,7 +6,7 @@
 //! during a sync); the run then checks
 //! that every RELP-acknowledged record was delivered, no id arrived that was never
 //! sent, the agent never panicked, stayed under its memory bound and is healthy at
-//! the end. Needs root (a tmpfs), as CI has. The long run: README, "Faults".
+//! the end. Needs root (a tmpfs), as CI has. The long run: docs/src/chaos.md.
 
 use std::process::Command;
 

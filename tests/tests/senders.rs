@@ -316,7 +316,7 @@ mod programs;
 
 /// rsyslog relaying with each built-in forwarding template, over UDP, TCP with
 /// LF framing and with octet counting, and RELP. Its limit is raised and its
-/// escaping of control characters turned off, as the README says.
+/// escaping of control characters turned off, as docs/src/syslog-daemons.md says.
 #[test]
 fn rsyslog_forwarding_templates() {
     let dir = tempfile::tempdir().unwrap();
@@ -409,8 +409,8 @@ fn syslog_ng_network_and_syslog_destinations() {
         if driver == "syslog" {
             // syslog() writes RFC 5424 with nil structured data and the text after
             // exactly one space; the decoder drops one more space there, the
-            // separator rsyslog's RFC 5424 template keeps (README, How headers are
-            // read), so indented text loses one space on this path.
+            // separator rsyslog's RFC 5424 template keeps (docs/src/records.md, How
+            // headers are read), so indented text loses one space on this path.
             for s in &mut sent {
                 if s.want.starts_with(' ') {
                     s.want.remove(0);

@@ -16,6 +16,7 @@ mod cli;
 mod corpus;
 mod dead_letter;
 mod device_headers;
+mod docs;
 mod faults_connections;
 mod faults_disk;
 mod faults_instance;

@@ -26,7 +26,7 @@
 //!     │ answered once the records are durable
 //!     v
 //! journal (files): "journal-commit" (fsync = "batch": syncs, then shows entries
-//!   to the reader) or "journal-sync" (an interval) thread; "journal-recover"
+//!   to the reader) or "journal-sync" (an interval) thread; "journal-recovery"
 //!   probes a failing disk
 //!     │ the shipper reads what is synced, in order
 //!     v

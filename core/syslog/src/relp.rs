@@ -188,7 +188,9 @@ impl RelpReader {
                             let data = trim_trailer(frame.data);
                             RelpEvent::Message {
                                 txnr,
-                                data: &data[..data.len().min(self.max)],
+                                // Cut, the start may end in line ends: trimmed
+                                // as the oversized path trims what it kept.
+                                data: trim_trailer(&data[..data.len().min(self.max)]),
                                 truncated: data.len() > self.max,
                             }
                         }

@@ -105,6 +105,29 @@ fn frames_the_session_cannot_take_are_refused_and_it_goes_on() {
     );
 }
 
+/// A message cut at the maximum keeps no line end at its cut, whether it was
+/// read whole (a little over the maximum) or streamed (far over it). Found by
+/// the relp fuzz target.
+#[test]
+fn a_cut_message_ends_without_line_ends_however_it_was_read() {
+    let start = b"abcdefgh\n\n\n\n";
+    let near = [&start[..], b"rest"].concat();
+    let far = [&start[..], &vec![b'x'; 10_000]].concat();
+    for data in [near, far] {
+        let stream = [frame(1, "open", b""), frame(2, "syslog", &data)].concat();
+        for chunk in [1, 7, stream.len()] {
+            let (seen, end) = read(10, &stream, chunk);
+            assert_eq!(end, Ok(()));
+            assert_eq!(
+                seen,
+                [Seen::Open(1), Seen::Message(2, b"abcdefgh".to_vec(), true)],
+                "{} bytes, chunk {chunk}",
+                data.len()
+            );
+        }
+    }
+}
+
 #[test]
 fn an_oversized_message_is_kept_truncated_and_the_session_stays_in_step() {
     let big = vec![b'x'; 10_000];

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 /// The service bills on uncompressed bytes, so the level only trades the agent's
 /// CPU against bandwidth. Bytes per record on the benchmark's realistic load
-/// (README, "Benchmarks"): level 1 is the fastest that still compresses.
+/// (docs/src/performance.md): level 1 is the fastest that still compresses.
 pub const DEFAULT_LEVEL: u32 = 1;
 /// libdeflate's highest level.
 pub const MAX_LEVEL: u32 = 12;

@@ -81,7 +81,7 @@ fn default_level() -> u32 {
     crate::codec::DEFAULT_LEVEL
 }
 /// The Logs Ingestion API allows about 12,000 requests a minute per data
-/// collection rule (README, "Fleet scale"); 10 s keeps a quiet host at six
+/// collection rule (docs/src/azure-output.md, "Fleet scale"); 10 s keeps a quiet host at six
 /// requests a minute, so one rule carries 2,000 of them.
 pub const DEFAULT_FLUSH_INTERVAL_SECS: u64 = 10;
 fn default_flush_interval() -> u64 {

@@ -324,7 +324,7 @@ impl Output for AzureOutput {
         // An empty JSON array stores nothing but takes the request through the
         // token, the rule, the stream and the role. The documentation describes the
         // body as an array of records and does not say whether an empty one is
-        // taken (README, "check-config's probe").
+        // taken (docs/src/azure-template.md, on check-config's probe).
         for (key, stream) in &self.streams {
             match ingestor.post(stream, b"[]", 0) {
                 Answer::Accepted => self.host.log(

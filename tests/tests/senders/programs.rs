@@ -177,7 +177,7 @@ fn fluent_bit() -> PathBuf {
 
 /// Fluent Bit's `syslog` output in RFC 3164 and RFC 5424 over TCP and UDP, its
 /// records read from stdin with the keys it is told to map. Its RFC 3164 stamps
-/// are UTC, so the listener reads zone-less dates as UTC, as the README says.
+/// are UTC, so the listener reads zone-less dates as UTC, as docs/src/syslog-daemons.md says.
 #[test]
 fn fluent_bit_syslog_output() {
     let program = fluent_bit();

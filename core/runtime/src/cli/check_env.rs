@@ -244,7 +244,7 @@ pub(super) fn listen_addresses(config: &Config, agent: Option<u32>) -> Result<Ve
             }
             std::io::ErrorKind::PermissionDenied => {
                 return Err(at(format!(
-                    "{address}: {} may not bind port {} (ports below {} need CAP_NET_BIND_SERVICE); choose a port above 1023, or see README: Ports below 1024",
+                    "{address}: {} may not bind port {} (ports below {} need CAP_NET_BIND_SERVICE); choose a port above 1023, or see \"Ports below 1024\" in the documentation (docs/src/syslog-daemons.md)",
                     this_user(),
                     port.port(),
                     super::check_ports::unprivileged_start()

@@ -100,7 +100,7 @@ pub(super) fn refused(port: u16, root: &Path, as_root: bool) -> Option<String> {
     if port >= unprivileged_start() {
         return None;
     }
-    let fix = "give the service CAP_NET_BIND_SERVICE with a drop-in (systemctl edit syslane): [Service] CapabilityBoundingSet=CAP_NET_BIND_SERVICE and AmbientCapabilities=CAP_NET_BIND_SERVICE (README: Ports below 1024), or choose a port above 1023";
+    let fix = "give the service CAP_NET_BIND_SERVICE with a drop-in (systemctl edit syslane): [Service] CapabilityBoundingSet=CAP_NET_BIND_SERVICE and AmbientCapabilities=CAP_NET_BIND_SERVICE (\"Ports below 1024\" in the documentation, docs/src/syslog-daemons.md), or choose a port above 1023";
     if !as_root {
         return (!this_process_may()).then(|| {
             format!(

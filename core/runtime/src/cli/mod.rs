@@ -1,5 +1,6 @@
 //! The command line: `run`, `check-config`, `plugins`, `stats`, `journal`,
-//! `dead-letter`, `syslog-config`, `migrate`, `setup`, `--version`.
+//! `dead-letter`, `syslog-config`, `migrate`, `setup`, `--version`, and the
+//! hidden `docs-reference` that writes the book's generated reference pages.
 
 mod check;
 mod check_env;
@@ -7,12 +8,13 @@ mod check_ports;
 mod dead_letter;
 mod journal;
 mod migrate;
+mod reference;
 mod run;
 mod setup;
 pub(crate) mod stats;
 pub(crate) mod syslog_config;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,7 +42,7 @@ struct ConfigPath {
     #[arg(long = "config", short = 'c', value_name = "FILE")]
     file: Option<PathBuf>,
     /// Uses the configuration compiled into the agent (config/local.toml of the
-    /// source): syslog on 127.0.0.1:25224, CEF on 127.0.0.1:25226, records to
+    /// source): syslog on 127.0.0.1:25224, CEF and Cisco ASA/FTD on 127.0.0.1:25226, records to
     /// data/records.jsonl and state in data/state under the current directory.
     #[arg(long, conflicts_with = "file")]
     embedded_config: bool,
@@ -119,7 +121,7 @@ enum Command {
         count: bool,
     },
     /// Writes the rsyslog or syslog-ng drop-in that forwards the chosen facilities
-    /// and severities to syslane (and CEF events to the CEF port), checks it with
+    /// and severities to syslane (and CEF and Cisco ASA/FTD events to the CEF port), checks it with
     /// the daemon's own checker, and installs (--install) or removes (--remove) it.
     SyslogConfig(syslog_config::Args),
     /// Carries another agent's setup on this host over to syslane: prints the plan,
@@ -134,6 +136,18 @@ enum Command {
     /// Resource Manager, writes the azure output as a conf.d drop-in, and waits
     /// until the workspace accepts a record from this host.
     Setup(Box<setup::Args>),
+    /// Writes the book's reference pages (configuration keys, metrics, every
+    /// command's help) into DIR, generated from the code.
+    #[command(hide = true)]
+    DocsReference {
+        /// Where to write them: docs/src/reference in the repository.
+        dir: PathBuf,
+    },
+}
+
+/// The command line's definition, as `--help` renders it.
+fn command() -> clap::Command {
+    Cli::command()
 }
 
 #[derive(Subcommand)]
@@ -203,6 +217,9 @@ pub(crate) fn main() -> ExitCode {
         Command::SyslogConfig(args) => syslog_config::run(&args).map(|text| print!("{text}")),
         Command::Migrate { from } => migrate::run(&from).map(|text| print!("{}", printable(&text))),
         Command::Setup(args) => setup::run(&args),
+        Command::DocsReference { dir } => {
+            reference::write(&dir, &command()).map(|text| print!("{text}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! The embedded default configuration: `config/local.toml`, compiled into the
 //! agent, for `syslane run --embedded-config`. It needs no file and no account:
-//! syslog over UDP and TCP on 127.0.0.1:25224, CEF on 127.0.0.1:25226, records
-//! written as JSON lines.
+//! syslog over UDP and TCP on 127.0.0.1:25224, CEF and Cisco ASA/FTD on
+//! 127.0.0.1:25226, records written as JSON lines.
 //!
 //! The file's paths are relative to its folder in a source checkout
 //! (`../data/...`); compiled in, they are relative to the current directory

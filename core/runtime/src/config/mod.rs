@@ -17,6 +17,7 @@ pub(crate) mod diff;
 mod drop_in;
 pub(crate) mod embedded;
 pub(crate) mod explain;
+pub(crate) mod keys;
 mod permissions;
 mod raw;
 mod settings;

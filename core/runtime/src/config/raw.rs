@@ -41,35 +41,35 @@ pub(super) struct RawConfig {
     pub output: Option<RawPlugin>,
 }
 
-mod defaults {
-    pub(super) fn max_message_size() -> usize {
+pub(in crate::config) mod defaults {
+    pub(in crate::config) fn max_message_size() -> usize {
         64 * 1024
     }
-    pub(super) fn max_connections() -> usize {
+    pub(in crate::config) fn max_connections() -> usize {
         1024
     }
-    pub(super) fn idle_timeout_secs() -> u64 {
+    pub(in crate::config) fn idle_timeout_secs() -> u64 {
         300
     }
-    pub(super) fn shutdown_timeout_secs() -> u64 {
+    pub(in crate::config) fn shutdown_timeout_secs() -> u64 {
         30
     }
-    pub(super) fn stall_timeout_secs() -> u64 {
+    pub(in crate::config) fn stall_timeout_secs() -> u64 {
         120
     }
-    pub(super) fn queue_batches() -> usize {
+    pub(in crate::config) fn queue_batches() -> usize {
         64
     }
-    pub(super) fn udp_receive_buffer() -> usize {
+    pub(in crate::config) fn udp_receive_buffer() -> usize {
         8 * 1024 * 1024
     }
-    pub(super) fn journal_max_bytes() -> u64 {
+    pub(in crate::config) fn journal_max_bytes() -> u64 {
         1 << 30
     }
-    pub(super) fn when_full() -> String {
+    pub(in crate::config) fn when_full() -> String {
         "block".into()
     }
-    pub(super) fn fsync() -> String {
+    pub(in crate::config) fn fsync() -> String {
         "batch".into()
     }
 }

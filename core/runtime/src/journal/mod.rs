@@ -2,11 +2,13 @@
 //!
 //! Workers append serialized chunks to segment files in `state_dir/journal/`; the
 //! shipper reads them in order and acknowledges what the output accepted. The
-//! acknowledged position is kept in `ack` (replaced atomically), and a segment is
-//! deleted once everything in it is acknowledged. After a crash, start-up cuts a
-//! torn tail off each segment, reports corrupt regions by file and offset, and
-//! resumes at the acknowledged position: what was acknowledged by the output may be
-//! sent again (at-least-once), what was journaled is never lost.
+//! acknowledged position is kept in `ack` (replaced atomically), and a segment
+//! whose records are all acknowledged is deleted, except that one such file is
+//! kept as `spare` and the next segment is written into it in place. After a
+//! crash, start-up cuts a torn tail off each segment (and a recycled file's old
+//! entries), reports corrupt regions by file and offset, and resumes at the
+//! saved acknowledged position: what the output accepted after the last save may
+//! be sent again (at-least-once), what was journaled is never lost.
 //!
 //! With `fsync = "batch"` the shipper sees an entry only once it is on disk: a
 //! committer thread syncs what was written and moves the readers' limit, so

@@ -279,8 +279,8 @@ pub(crate) fn arc_endpoint(sh: &Shared, req: &Request<Incoming>) -> Reply {
     Ok(r)
 }
 
-/// The public client `syslane setup` signs in with (the Azure CLI's, see the
-/// README): the only client the emulator's device code endpoint knows.
+/// The public client `syslane setup` signs in with (the Azure CLI's, see
+/// docs/src/azure.md): the only client the emulator's device code endpoint knows.
 pub(crate) const PUBLIC_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 /// Scopes of Azure Resource Manager that the token endpoints take, besides the

@@ -361,7 +361,7 @@ pub async fn serve(s: Settings) -> Result<(), String> {
 }
 
 /// The `[output]` and `[output.auth]` tables that point the agent at this emulator
-/// (the README's dry run shows the same keys).
+/// (the book's dry run, docs/src/azure-emulator.md, shows the same keys).
 fn output_toml(s: &Settings, https_url: &str) -> String {
     let dir = s.dir.display();
     let security = if s.streams.contains_key("Custom-SyslaneSecurity") {

@@ -233,7 +233,7 @@ pub(crate) fn run(from: &From) -> Result<String, String> {
         out.push_str(&format!("Note: {n}\n"));
     }
     out.push_str(&format!(
-        "\nNext: {} so the daemon forwards to syslane, then set up the Azure side (README, \"Ship to Azure\") and remove the old agent.\n",
+        "\nNext: {} so the daemon forwards to syslane, then set up the Azure side (\"Ship to Azure\" in the documentation, docs/src/azure.md) and remove the old agent.\n",
         restart_command(plan.daemon)
     ));
     out.push_str("To undo, run these and restart the daemon:\n");

@@ -343,7 +343,7 @@ pub(super) fn plan(
 
     let mut edits = disable(root, found, &carried)?;
     include_drop_ins(root, daemon, &mut edits)?;
-    cannot_carry.push("the workspace key and the agent's certificate: the Logs Ingestion API takes an Entra identity and a data collection rule instead; set them up as README, \"Ship to Azure\", says (`deploy.sh` prints the [output] to use)".into());
+    cannot_carry.push("the workspace key and the agent's certificate: the Logs Ingestion API takes an Entra identity and a data collection rule instead; set them up as \"Ship to Azure\" in the documentation (docs/src/azure.md) says (`deploy.sh` prints the [output] to use)".into());
     for w in found
         .workspaces
         .iter()
@@ -383,7 +383,7 @@ fn syslane_drop_in(ws: Option<&Workspace>, proxy: bool, output_is_azure: bool) -
         } else {
             out.push_str(&format!(
                 "\n# The old agent's proxy, copied (mode 0600). It applies to the azure output:\n\
-                 # once [output] is the azure one (README, \"Ship to Azure\"), remove the '#'\n\
+                 # once [output] is the azure one (\"Ship to Azure\" in the documentation, docs/src/azure.md), remove the '#'\n\
                  # before these two lines (or run `syslane migrate omsagent --apply` again).\n\
                  # [output]\n# proxy_file = \"{PROXY_COPY}\"\n"
             ));

@@ -56,10 +56,10 @@ pub(crate) struct Args {
     /// syslane's syslog port on 127.0.0.1.
     #[arg(long, default_value_t = 25224)]
     pub port: u16,
-    /// syslane's CEF port on 127.0.0.1.
+    /// syslane's CEF port on 127.0.0.1, for CEF and Cisco ASA/FTD events.
     #[arg(long, default_value_t = 25226)]
     pub cef_port: u16,
-    /// Leaves CEF events in the plain syslog stream.
+    /// Leaves CEF and Cisco ASA/FTD events in the plain syslog stream.
     #[arg(long)]
     pub no_cef: bool,
     /// Forwards the plain stream to syslane's unix datagram socket at this path
