@@ -24,6 +24,10 @@
 //! With `--chaos [--seed N] [--duration SECS]` it runs the chaos run (as root, for
 //! its tmpfs): faults at random from a printed seed, then the ledger per transport
 //! (see `bench/chaos/mod.rs`).
+//!
+//! With `--paused-loss 0,65536 [--rounds N]` it measures what a kill -9 loses
+//! from a TCP connection paused by a full journal, per `tcp_receive_buffer`
+//! (see `bench/paused_loss.rs`).
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -40,6 +44,8 @@ mod compression;
 mod load;
 #[path = "bench/parse.rs"]
 mod parse;
+#[path = "bench/paused_loss.rs"]
+mod paused_loss;
 
 use load::Load;
 use syslane_tests::{
@@ -135,8 +141,18 @@ struct Args {
     /// The chaos run's length in seconds, before the final drain.
     #[arg(long, value_name = "SECS", default_value_t = 60, requires = "chaos")]
     duration: u64,
-    /// Rounds of the --parse measurement (2 s each for the parser and the decoders).
-    #[arg(long, value_name = "N", default_value_t = 3, requires = "parse")]
+    /// Mode: what a kill -9 loses from a TCP connection paused by a full journal,
+    /// once per `tcp_receive_buffer` given (bytes; 0 = the kernel's autotuning),
+    /// --rounds times, interleaved (see `bench/paused_loss.rs`).
+    #[arg(long, value_name = "BYTES,...", value_delimiter = ',', group = "mode")]
+    paused_loss: Option<Vec<usize>>,
+    /// The agent's `tcp_receive_buffer` in the pipeline benchmark (default: unset,
+    /// the kernel's autotuning).
+    #[arg(long, value_name = "BYTES")]
+    tcp_receive_buffer: Option<usize>,
+    /// Rounds of the --parse measurement (2 s each for the parser and the
+    /// decoders) and of --paused-loss.
+    #[arg(long, value_name = "N", default_value_t = 3)]
     rounds: usize,
     /// With --parse: first compare syslane-syslog with the syslog_loose crate (fields
     /// agreeing on the shared corpus and the device-header cases, and speed).
@@ -215,14 +231,8 @@ fn count_new_lines(path: &Path, offset: &mut u64, buf: &mut Vec<u8>) -> usize {
     buf.iter().filter(|b| **b == b'\n').count()
 }
 
-fn run(
-    load: Load,
-    count: usize,
-    connections: usize,
-    workers: Option<usize>,
-    fsync: Option<&str>,
-    filter: FilterMode,
-) {
+fn run(load: Load, count: usize, connections: usize, a: &Args, filter: FilterMode) {
+    let (workers, fsync) = (a.workers, a.fsync.as_deref());
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let out = dir.path().join("records.jsonl");
@@ -232,6 +242,9 @@ fn run(
     }
     if let Some(f) = fsync {
         config = format!("fsync = \"{f}\"\n{config}");
+    }
+    if let Some(b) = a.tcp_receive_buffer {
+        config = format!("tcp_receive_buffer = {b}\n{config}");
     }
     let agent = Agent::start(dir.path(), &config);
     let per_conn = count / connections;
@@ -270,8 +283,9 @@ fn run(
     assert!(status.success());
     assert_eq!(seen, total, "not every record arrived");
     println!(
-        "load={load:?} filter={filter:?} fsync={:<6} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
+        "load={load:?} filter={filter:?} fsync={:<6} tcp_receive_buffer={} tcp connections={connections:<2} records={total} seconds={elapsed:.2} records_per_sec={:.0} input_MB_per_sec={:.1} output_bytes_per_record={} peak_rss_MiB={:.1}",
         fsync.unwrap_or("batch"),
+        a.tcp_receive_buffer.map_or("kernel".to_string(), |b| b.to_string()),
         total as f64 / elapsed,
         bytes as f64 / elapsed / 1e6,
         offset / total as u64,
@@ -455,6 +469,10 @@ fn main() {
         parse::run(a.messages, a.rounds, a.compare);
         return;
     }
+    if let Some(buffers) = &a.paused_loss {
+        paused_loss::run(buffers, a.rounds);
+        return;
+    }
     if a.compression {
         let n = a.messages.min(200_000);
         compression::run(&a.load, |load| messages(load, 0, n).collect());
@@ -482,7 +500,7 @@ fn main() {
     for &load in &a.load {
         for &c in &a.connections {
             for &f in &a.filter {
-                run(load, a.messages, c, a.workers, a.fsync.as_deref(), f);
+                run(load, a.messages, c, &a, f);
             }
         }
     }

@@ -31,6 +31,7 @@ impl Listeners {
             idle_timeout: settings.idle_timeout,
             max_connections: settings.max_connections,
             udp_receive_buffer: settings.udp_receive_buffer,
+            tcp_receive_buffer: settings.tcp_receive_buffer,
             shutdown: stopped,
         });
         let opened = match listen::start(config, Arc::clone(&ctx)).await {

@@ -138,13 +138,15 @@ path   = "records.jsonl"
             max_connections: _,
             idle_timeout: _,
             udp_receive_buffer: _,
+            tcp_receive_buffer: _,
             metrics_address: _,
         } = base().listeners;
-        let changes: [Change<ListenerSettings>; 5] = [
+        let changes: [Change<ListenerSettings>; 6] = [
             ("max_message_size", |s| s.max_message_size += 1),
             ("max_connections", |s| s.max_connections += 1),
             ("idle_timeout", |s| s.idle_timeout += Duration::from_secs(1)),
             ("udp_receive_buffer", |s| s.udp_receive_buffer += 1),
+            ("tcp_receive_buffer", |s| s.tcp_receive_buffer += 1),
             ("metrics_address", |s| {
                 s.metrics_address = Some("127.0.0.1:9514".parse().unwrap())
             }),

@@ -187,6 +187,14 @@ pub(crate) const TOP_LEVEL: &[Key] = &[
         example: "16777216",
     },
     Key {
+        name: "tcp_receive_buffer",
+        kind: "integer (bytes)",
+        default: Default::Value(|| int(0)),
+        reload: Reload::ReopensSockets,
+        doc: "`SO_RCVBUF` of TCP and RELP connections; 0 leaves the buffer to the kernel's autotuning (up to `net.ipv4.tcp_rmem`'s maximum, 6 MiB by default). While journal writes fail, a connection stops reading and its sender's bytes wait in this buffer and in the sender's own; a kill -9 then loses them. A smaller value bounds that loss; see the book's chaos page for the measurement.",
+        example: "262144",
+    },
+    Key {
         name: "metrics_address",
         kind: "string (address:port)",
         default: Default::Unset("off"),

@@ -525,6 +525,7 @@ impl Config {
                 max_connections: raw.max_connections,
                 idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
                 udp_receive_buffer: raw.udp_receive_buffer,
+                tcp_receive_buffer: raw.tcp_receive_buffer,
                 metrics_address,
             },
             journal: JournalSettings {

@@ -27,6 +27,9 @@ pub(super) struct RawConfig {
     pub queue_batches: usize,
     #[serde(default = "defaults::udp_receive_buffer")]
     pub udp_receive_buffer: usize,
+    /// 0: the kernel sizes the buffer itself (autotuning).
+    #[serde(default)]
+    pub tcp_receive_buffer: usize,
     #[serde(default = "defaults::journal_max_bytes")]
     pub journal_max_bytes: u64,
     #[serde(default = "defaults::when_full")]

@@ -13,6 +13,8 @@ pub(crate) struct ListenerSettings {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     pub udp_receive_buffer: usize,
+    /// `SO_RCVBUF` of TCP and RELP connections; 0 leaves it to the kernel.
+    pub tcp_receive_buffer: usize,
     /// `/metrics` over HTTP (Prometheus), off when `None`.
     pub metrics_address: Option<SocketAddr>,
 }

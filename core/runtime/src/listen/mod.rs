@@ -223,6 +223,8 @@ pub(crate) struct ListenContext {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub udp_receive_buffer: usize,
+    /// 0: the kernel's autotuning.
+    pub tcp_receive_buffer: usize,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -299,7 +301,7 @@ pub(crate) async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<Jo
                     ListenAddress::Relp(_) => tcp::Speaks::Relp,
                     _ => tcp::Speaks::Syslog,
                 };
-                match tcp::bind(*addr) {
+                match tcp::bind(*addr, ctx.tcp_receive_buffer) {
                     Ok(listener) => {
                         let bound = listener.local_addr().map_err(fail)?;
                         tasks.spawn(tcp::run(listener, index, Arc::clone(&ctx), speaks));
@@ -310,7 +312,7 @@ pub(crate) async fn start(config: &Config, ctx: Arc<ListenContext>) -> Result<Jo
                         let address = listen.address.to_string();
                         tasks.spawn(async move {
                             let shutdown = ctx.shutdown.clone();
-                            let bind = || tcp::bind(addr);
+                            let bind = || tcp::bind(addr, ctx.tcp_receive_buffer);
                             if let Some(listener) = busy::wait_for(address, bind, shutdown).await {
                                 tcp::run(listener, index, ctx, speaks).await;
                             }

@@ -30,9 +30,16 @@ const DRAIN_MAX: Duration = Duration::from_secs(2);
 /// The connection-limit warning comes at most this often, with a count.
 const LIMIT_WARNING_EVERY: Duration = Duration::from_secs(10);
 
-pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds a TCP or RELP listener. A `receive_buffer` other than 0 is set on the
+/// listening socket, so every connection accepted from it starts with it (and the
+/// window scale it implies) instead of the kernel's autotuned buffer: what a
+/// paused connection holds in the kernel, and a kill -9 loses, is then bounded.
+pub(super) fn bind(addr: SocketAddr, receive_buffer: usize) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if receive_buffer > 0 {
+        socket.set_recv_buffer_size(receive_buffer)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
@@ -375,4 +382,35 @@ pub(super) async fn forward(batch: FrameBatch, worker: usize, ctx: &ListenContex
         .send(worker, batch, None, &m.listeners_paused)
         .await
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The receive buffer a connection accepted from a listener bound with
+    /// `receive_buffer` has, as `SO_RCVBUF` reads it (Linux reports twice what
+    /// was asked, for its bookkeeping).
+    fn accepted_buffer(receive_buffer: usize) -> usize {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = bind("127.0.0.1:0".parse().unwrap(), receive_buffer).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            socket2::SockRef::from(&stream).recv_buffer_size().unwrap()
+        })
+    }
+
+    #[test]
+    fn tcp_receive_buffer_reaches_every_accepted_connection() {
+        assert_eq!(accepted_buffer(24_576), 2 * 24_576);
+        assert_eq!(accepted_buffer(40_960), 2 * 40_960);
+        // 0 leaves the kernel's own size (net.ipv4.tcp_rmem), which autotuning grows.
+        let kernel = accepted_buffer(0);
+        assert!(kernel != 2 * 24_576 && kernel != 2 * 40_960, "{kernel}");
+    }
 }
