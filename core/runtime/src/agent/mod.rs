@@ -19,7 +19,6 @@
 pub(crate) mod components;
 mod listeners;
 mod pipeline;
-pub(crate) mod stats_socket;
 
 use crate::config::diff::Diff;
 use crate::config::Config;
@@ -67,8 +66,8 @@ impl Generation {
         health: &Arc<Health>,
         carry: Arc<Carry>,
     ) -> Result<Generation, String> {
-        let (pipeline, senders) = Pipeline::start(config, metrics, health, &carry)?;
-        match Listeners::open(config, senders, metrics).await {
+        let (pipeline, feed) = Pipeline::start(config, metrics, health, &carry)?;
+        match Listeners::open(config, feed, metrics).await {
             Ok(listeners) => Ok(Generation {
                 listeners,
                 pipeline,
@@ -151,15 +150,15 @@ impl Generation {
             pipeline,
             carry,
         } = self;
-        listeners.ctx.router.replace(Vec::new());
+        listeners.ctx.router.pause();
         carry.set_reloading(true);
         pipeline.stop(Duration::ZERO, true).await;
         carry.set_reloading(false);
-        let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics, health, &carry) {
+        let (outcome, (pipeline, feed)) = match Pipeline::start(new, metrics, health, &carry) {
             Ok(started) => (Ok(()), started),
             Err(e) => (Err(e), Pipeline::start(old, metrics, health, &carry)?),
         };
-        listeners.ctx.router.replace(senders);
+        listeners.ctx.router.replace(feed);
         Ok((
             Generation {
                 listeners,

@@ -5,7 +5,7 @@ use super::components::Components;
 use crate::config::Config;
 use crate::health::Health;
 use crate::journal;
-use crate::listen::FrameBatch;
+use crate::listen::Feed;
 use crate::metrics::Metrics;
 use crate::pipeline::carry::Carry;
 use crate::pipeline::serialize::Serializer;
@@ -29,13 +29,13 @@ pub(super) struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the stages; returns them with the senders that feed the workers.
+    /// Starts the stages; returns them with what feeds the workers.
     pub(super) fn start(
         config: &Config,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
         carry: &Arc<Carry>,
-    ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
+    ) -> Result<(Pipeline, Feed), String> {
         let components = Components::load(config)?;
         let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
         let output = components.output(config, Some(dead_letters.sink(Arc::clone(metrics))))?;
@@ -47,6 +47,7 @@ impl Pipeline {
             health: Arc::clone(health),
         };
         let (journal_writer, journal_reader) = journal::open(journal_config, Arc::clone(metrics))?;
+        let journal_state = journal_writer.write_state();
         let deadline = Deadline::default();
         let shipper = Shipper {
             output,
@@ -86,7 +87,10 @@ impl Pipeline {
                 shipper,
                 deadline,
             },
-            senders,
+            Feed {
+                workers: senders,
+                journal: journal_state,
+            },
         ))
     }
 
