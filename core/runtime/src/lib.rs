@@ -6,7 +6,8 @@
 //! (batches to the output plugin, retries, dead letters). [`plugin_host`] loads and
 //! checks every plugin, built-in or third-party, through the same C ABI. [`agent`]
 //! starts, reloads and drains these stages; [`config`] reads the TOML file (and
-//! [`config::diff`] decides what a reload changes); [`cli`] is the command line.
+//! [`config::diff`] decides what a reload changes); [`metrics`] holds every
+//! counter and gauge and serves them; [`cli`] is the command line.
 //!
 //! Unsafe code lives only in `plugin_host` (loading libraries, the typed instance
 //! calls and the `extern "C"` callbacks plugins call back into), each block with
@@ -50,7 +51,6 @@ mod health;
 mod journal;
 mod listen;
 mod metrics;
-mod metrics_http;
 mod pipeline;
 mod plugin_host;
 mod service;

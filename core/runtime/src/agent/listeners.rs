@@ -1,7 +1,7 @@
 //! The sockets, their connections, the counters socket and `/metrics`.
 
 use crate::config::Config;
-use crate::listen::{self, FrameBatch, ListenContext, Router};
+use crate::listen::{self, Feed, ListenContext, Router};
 use crate::metrics::Metrics;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -16,16 +16,16 @@ pub(super) struct Listeners {
 }
 
 impl Listeners {
-    /// Binds every listener in `config`, feeding `senders`.
+    /// Binds every listener in `config`, feeding `feed`.
     pub(super) async fn open(
         config: &Config,
-        senders: Vec<crossbeam_channel::Sender<FrameBatch>>,
+        feed: Feed,
         metrics: &Arc<Metrics>,
     ) -> Result<Listeners, String> {
         let (stop, stopped) = watch::channel(false);
         let settings = &config.listeners;
         let ctx = Arc::new(ListenContext {
-            router: Router::new(senders),
+            router: Router::new(feed),
             metrics: Arc::clone(metrics),
             max_message_size: settings.max_message_size,
             idle_timeout: settings.idle_timeout,
@@ -35,15 +35,17 @@ impl Listeners {
             shutdown: stopped,
         });
         let opened = match listen::start(config, Arc::clone(&ctx)).await {
-            Ok(tasks) => {
-                super::stats_socket::serve(&config.state_dir, Arc::clone(metrics), stop.subscribe())
-                    .map(|stats| (tasks, stats))
-            }
+            Ok(tasks) => crate::metrics::socket::serve(
+                &config.state_dir,
+                Arc::clone(metrics),
+                stop.subscribe(),
+            )
+            .map(|stats| (tasks, stats)),
             Err(e) => Err(e),
         };
         let opened = match (opened, settings.metrics_address) {
             (Ok(o), Some(address)) => {
-                crate::metrics_http::serve(address, Arc::clone(metrics), stop.subscribe())
+                crate::metrics::http::serve(address, Arc::clone(metrics), stop.subscribe())
                     .await
                     .map(|(_, http)| (o, Some(http)))
             }

@@ -6,10 +6,17 @@
 //! already in flight), workers finish their queues, and the shipper delivers what
 //! is journaled until `shutdown_timeout` passes; the rest stays journaled.
 //!
-//! A reload checks all of the new configuration (plugins included) before
-//! touching anything: a bad one is refused with the reason and the running one
-//! stays. A good one replaces the pipeline (decoders, filters, journal, output);
-//! the journal, on disk, carries every accepted record across. When
+//! Every plugin instance is created before anything starts
+//! ([`Components::instantiate`] makes a [`Prepared`]: the output with its
+//! dead-letter sink, and each worker's decoders and filters); starting a
+//! pipeline then only opens the journal and spawns threads. A reload prepares
+//! the new configuration first, without touching anything: a bad one is refused
+//! with the reason and the running one stays. A good one's very instances
+//! replace the pipeline (decoders, filters, journal, output); the journal, on
+//! disk, carries every accepted record across. When the new pipeline cannot
+//! start (the journal cannot be opened, a thread or a socket fails), the old
+//! configuration is instantiated again (its instances went with its pipeline)
+//! and runs on. When
 //! [`crate::config::diff`] finds the sockets fit the new configuration they and
 //! their connections stay open, and senders wait during the swap; otherwise they
 //! are reopened, and UDP datagrams arriving in those milliseconds are not received.
@@ -19,14 +26,15 @@
 pub(crate) mod components;
 mod listeners;
 mod pipeline;
-pub(crate) mod stats_socket;
+#[cfg(test)]
+mod tests;
 
 use crate::config::diff::Diff;
 use crate::config::Config;
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::carry::Carry;
-use components::Components;
+use components::{Components, Prepared};
 use listeners::Listeners;
 use pipeline::Pipeline;
 use std::path::Path;
@@ -51,24 +59,35 @@ pub(crate) struct Reloaded {
     pub outcome: Result<(), String>,
 }
 
+/// The running configuration's instances again, after its replacement failed
+/// to start (`why`).
+fn again(old: &Config, metrics: &Arc<Metrics>, why: &str) -> Result<Prepared, String> {
+    Components::instantiate(old, metrics).map_err(|e| {
+        format!("the new configuration could not start ({why}), nor the running one again: {e}")
+    })
+}
+
 impl Generation {
-    /// Starts a pipeline and its sockets; a pipeline whose sockets fail is stopped.
+    /// Starts `prepared` (made from `config`) and its sockets; a pipeline whose
+    /// sockets fail is stopped.
     pub(crate) async fn launch(
         config: &Config,
+        prepared: Prepared,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
     ) -> Result<Generation, String> {
-        Generation::launch_with(config, metrics, health, Arc::default()).await
+        Generation::launch_with(config, prepared, metrics, health, Arc::default()).await
     }
 
     async fn launch_with(
         config: &Config,
+        prepared: Prepared,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
         carry: Arc<Carry>,
     ) -> Result<Generation, String> {
-        let (pipeline, senders) = Pipeline::start(config, metrics, health, &carry)?;
-        match Listeners::open(config, senders, metrics).await {
+        let (pipeline, feed) = Pipeline::start(config, prepared, metrics, health, &carry).await?;
+        match Listeners::open(config, feed, metrics).await {
             Ok(listeners) => Ok(Generation {
                 listeners,
                 pipeline,
@@ -100,13 +119,14 @@ impl Generation {
         self.carry
     }
 
-    /// Replaces this generation, running `old`, with one running `new` (checked
-    /// by [`prepare`]). When `new` cannot start, `old` starts again; `Err` only
-    /// when neither could.
+    /// Replaces this generation, running `old`, with one running `new`'s
+    /// instances, `prepared` by [`prepare`]. When they cannot start, `old` is
+    /// instantiated and starts again; `Err` only when neither could.
     pub(crate) async fn reload(
         self,
         old: &Config,
         new: &Config,
+        prepared: Prepared,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
     ) -> Result<(Generation, Reloaded), String> {
@@ -115,15 +135,20 @@ impl Generation {
             changed,
         } = Diff::new(old, new);
         let (generation, outcome) = if keep_sockets {
-            self.swap_pipeline(old, new, metrics, health).await?
+            self.swap_pipeline(old, new, prepared, metrics, health)
+                .await?
         } else {
             let carry = self.stop_as(Duration::ZERO, true).await;
-            match Generation::launch_with(new, metrics, health, Arc::clone(&carry)).await {
+            match Generation::launch_with(new, prepared, metrics, health, Arc::clone(&carry)).await
+            {
                 Ok(g) => (g, Ok(())),
-                Err(e) => (
-                    Generation::launch_with(old, metrics, health, carry).await?,
-                    Err(e),
-                ),
+                Err(e) => {
+                    let prepared = again(old, metrics, &e)?;
+                    (
+                        Generation::launch_with(old, prepared, metrics, health, carry).await?,
+                        Err(e),
+                    )
+                }
             }
         };
         Ok((
@@ -143,6 +168,7 @@ impl Generation {
         self,
         old: &Config,
         new: &Config,
+        prepared: Prepared,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
     ) -> Result<(Generation, Result<(), String>), String> {
@@ -151,15 +177,20 @@ impl Generation {
             pipeline,
             carry,
         } = self;
-        listeners.ctx.router.replace(Vec::new());
+        listeners.ctx.router.pause();
         carry.set_reloading(true);
         pipeline.stop(Duration::ZERO, true).await;
         carry.set_reloading(false);
-        let (outcome, (pipeline, senders)) = match Pipeline::start(new, metrics, health, &carry) {
-            Ok(started) => (Ok(()), started),
-            Err(e) => (Err(e), Pipeline::start(old, metrics, health, &carry)?),
-        };
-        listeners.ctx.router.replace(senders);
+        let (outcome, (pipeline, feed)) =
+            match Pipeline::start(new, prepared, metrics, health, &carry).await {
+                Ok(started) => (Ok(()), started),
+                Err(e) => {
+                    let prepared = again(old, metrics, &e)?;
+                    let started = Pipeline::start(old, prepared, metrics, health, &carry).await?;
+                    (Err(e), started)
+                }
+            };
+        listeners.ctx.router.replace(feed);
         Ok((
             Generation {
                 listeners,
@@ -171,8 +202,13 @@ impl Generation {
     }
 }
 
-/// Reads and checks a new configuration for `running` as `check-config` would.
-pub(crate) fn prepare(path: &Path, running: &Config) -> Result<Config, String> {
+/// Reads a new configuration for `running` and creates its instances, checking
+/// it as `check-config` would; a reload then starts these very instances.
+pub(crate) fn prepare(
+    path: &Path,
+    running: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(Config, Prepared), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     if config.state_dir != running.state_dir {
         return Err(format!(
@@ -180,9 +216,6 @@ pub(crate) fn prepare(path: &Path, running: &Config) -> Result<Config, String> {
             config.file.display()
         ));
     }
-    let components = Components::load(&config)?;
-    components.decoders(&config)?;
-    components.filters(&config)?;
-    components.output(&config, None)?;
-    Ok(config)
+    let prepared = Components::instantiate(&config, metrics)?;
+    Ok((config, prepared))
 }

@@ -1,16 +1,18 @@
-//! The stages behind the listeners, built from one configuration: workers
-//! (decoders, filters), the journal and the shipper (output).
+//! The stages behind the listeners, started from one configuration's
+//! [`Prepared`] instances: workers (decoders, filters), the journal and the
+//! shipper (output). Starting creates no plugin instance: it opens the journal
+//! and spawns the threads.
 
-use super::components::Components;
+use super::components::Prepared;
 use crate::config::Config;
 use crate::health::Health;
 use crate::journal;
-use crate::listen::FrameBatch;
+use crate::listen::Feed;
 use crate::metrics::Metrics;
 use crate::pipeline::carry::Carry;
 use crate::pipeline::serialize::Serializer;
 use crate::pipeline::Worker;
-use crate::ship::{DeadLetters, Deadline, Shipper, Stop};
+use crate::ship::{Deadline, Shipper, Stop};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,16 +31,26 @@ pub(super) struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the stages; returns them with the senders that feed the workers.
-    pub(super) fn start(
+    /// Opens the journal and starts the threads, running `prepared`'s instances;
+    /// returns them with what feeds the workers. When a thread cannot start,
+    /// those already started are stopped before the error returns (records
+    /// handed to the workers go on to the next pipeline through `carry`).
+    pub(super) async fn start(
         config: &Config,
+        prepared: Prepared,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
         carry: &Arc<Carry>,
-    ) -> Result<(Pipeline, Vec<crossbeam_channel::Sender<FrameBatch>>), String> {
-        let components = Components::load(config)?;
-        let dead_letters = DeadLetters::new(config.state_dir.join("dead-letter"));
-        let output = components.output(config, Some(dead_letters.sink(Arc::clone(metrics))))?;
+    ) -> Result<(Pipeline, Feed), String> {
+        let Prepared {
+            output,
+            dead_letters,
+            workers: plugins,
+            this_host,
+            host_name,
+        } = prepared;
+        #[cfg(test)]
+        super::tests::injected_start_failure(config)?;
         let journal_config = journal::JournalConfig {
             dir: config.state_dir.join("journal"),
             max_bytes: config.journal.max_bytes,
@@ -47,6 +59,7 @@ impl Pipeline {
             health: Arc::clone(health),
         };
         let (journal_writer, journal_reader) = journal::open(journal_config, Arc::clone(metrics))?;
+        let journal_state = journal_writer.write_state();
         let deadline = Deadline::default();
         let shipper = Shipper {
             output,
@@ -58,35 +71,48 @@ impl Pipeline {
             health: Arc::clone(health),
         };
         let shipper = spawn("shipper".into(), move || shipper.run())?;
+        let mut pipeline = Pipeline {
+            workers: Vec::new(),
+            shipper,
+            deadline,
+        };
 
-        let workers_n = config.pipeline.workers;
-        let per_worker_queue = (config.pipeline.queue_batches / workers_n).max(4);
+        let per_worker_queue = (config.pipeline.queue_batches / plugins.len().max(1)).max(4);
         let mut senders = Vec::new();
-        let mut workers = Vec::new();
-        for i in 0..workers_n {
+        for (i, plugins) in plugins.into_iter().enumerate() {
             let worker = Worker {
                 name: format!("worker-{i}"),
                 health: Arc::clone(health),
-                decoders: components.decoders(config)?,
-                filters: components.filters(config)?,
-                serializer: Serializer::new(&components.info.host_name),
+                decoders: plugins.decoders,
+                filters: plugins.filters,
+                serializer: Serializer::new(&host_name),
                 journal: journal_writer.clone(),
                 metrics: Arc::clone(metrics),
-                this_host: components.this_host.clone(),
+                this_host: this_host.clone(),
                 carry: Arc::clone(carry),
             };
             let (tx, rx) = crossbeam_channel::bounded(per_worker_queue);
-            senders.push(tx);
-            workers.push(spawn(format!("worker-{i}"), move || worker.run(rx))?);
+            match spawn(format!("worker-{i}"), move || worker.run(rx)) {
+                Ok(thread) => {
+                    senders.push(tx);
+                    pipeline.workers.push(thread);
+                }
+                Err(e) => {
+                    drop((senders, journal_writer));
+                    carry.set_reloading(true);
+                    pipeline.stop(Duration::ZERO, true).await;
+                    carry.set_reloading(false);
+                    return Err(e);
+                }
+            }
         }
         drop(journal_writer);
         Ok((
-            Pipeline {
-                workers,
-                shipper,
-                deadline,
+            pipeline,
+            Feed {
+                workers: senders,
+                journal: journal_state,
             },
-            senders,
         ))
     }
 

@@ -2,9 +2,11 @@
 
 use crate::agent::components::Components;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::plugin_host::{kind_name, PluginHost};
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Validates everything `run` would, without changing anything: the file, the
 /// state directory, every plugin's own config, that every listen address can be
@@ -13,10 +15,9 @@ use std::path::Path;
 pub(super) fn check_config(path: &Path, offline: bool) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let running = super::check_env::state_dir(&config)?;
-    let components = Components::load(&config)?;
-    components.decoders(&config)?;
-    components.filters(&config)?;
-    let mut output = components.output(&config, None)?;
+    // Every instance `run` would create, the output with its dead-letter sink
+    // (nothing is written there unless a batch is sent, and none is).
+    let mut output = Components::instantiate(&config, &Arc::new(Metrics::default()))?.output;
     let agent = crate::state_dir::holder(&config.state_dir).flatten();
     let held = super::check_env::listen_addresses(&config, agent)?;
     let checked = output.check(!offline).map_err(|e| {

@@ -10,10 +10,10 @@
 //! into the dead-letter file. `list` shows everything waiting, an interrupted
 //! replay included, and names unreadable lines by number.
 
+use crate::agent::components::Components;
 use crate::config::Config;
-use crate::plugin_host::{
-    DeadLetter, DeadLetterSink, HostInfo, OutputInstance, PluginHost, SendOutcome,
-};
+use crate::metrics::Metrics;
+use crate::plugin_host::SendOutcome;
 use crate::ship::DeadLetters;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -22,7 +22,6 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use syslane_abi::SL_KIND_OUTPUT;
 
 #[derive(Deserialize)]
 struct Letter {
@@ -177,8 +176,10 @@ pub(super) fn replay(path: &Path) -> Result<String, String> {
             file.display()
         ));
     }
-    // The output first: a configuration it refuses leaves the files as they are.
-    let mut output = output(&config, &dl)?;
+    // The output first (created as `run` creates it, with every other instance
+    // of the configuration): a configuration it refuses leaves the files as they
+    // are. Records it dead-letters itself within a batch go back to the file.
+    let mut output = Components::instantiate(&config, &Arc::new(Metrics::default()))?.output;
     let batch_max_bytes =
         crate::ship::batch_bytes(config.pipeline.batch_max_bytes, &output.preferences());
     if !resumed {
@@ -294,32 +295,6 @@ struct Counts {
     later: usize,
     retry_later: bool,
     unreadable: Vec<usize>,
-}
-
-/// The configured output, with records it dead-letters itself going back to the file.
-fn output(config: &Config, dl: &DeadLetters) -> Result<OutputInstance, String> {
-    let host = PluginHost::new(&config.plugin_dir)
-        .map_err(|e| format!("{}: plugin_dir: {e}", config.file.display()))?;
-    let plugin = host
-        .load(&config.output.plugin, SL_KIND_OUTPUT)
-        .map_err(|e| e.to_string())?;
-    let info = Arc::new(HostInfo {
-        host_name: config
-            .hostname
-            .clone()
-            .unwrap_or_else(crate::system::host_name),
-        config_dir: config.config_dir.display().to_string(),
-        state_dir: config.state_dir.display().to_string(),
-    });
-    let again = dl.clone();
-    let sink: DeadLetterSink = Arc::new(move |letter: DeadLetter<'_>| {
-        if let Err(e) = again.write(letter.table, letter.batch_id, letter.reason, letter.data) {
-            tracing::error!(path = %again.path().display(), records = letter.records, error = %e, "could not write records the output refused again to the dead-letter file");
-        }
-    });
-    OutputInstance::create(plugin, &config.output.options_json, info, Some(sink)).map_err(|e| {
-        config.section_error(config.output.section, &config.output.plugin, &e.to_string())
-    })
 }
 
 /// Records how many lines of the replayed file are settled.

@@ -166,7 +166,7 @@ fn metrics() -> String {
     let always = families(&Metrics::default().prometheus());
     let failed = Metrics::default();
     failed.output_failed("OUTPUT", "retry", "REASON");
-    let mut out = generated("core/runtime/src/metrics.rs");
+    let mut out = generated("core/runtime/src/metrics/mod.rs");
     out.push_str("\n# Metrics\n\n");
     out.push_str(
         "What the agent serves in the Prometheus text format (version 0.0.4): on its stats \

@@ -2,6 +2,7 @@
 //! lock, the open-file limit, signals (SIGTERM and SIGINT drain and stop, SIGHUP
 //! reloads) and the service manager's notifications.
 
+use crate::agent::components::Components;
 use crate::agent::{self, Generation};
 use crate::config::Config;
 use crate::health::Health;
@@ -41,7 +42,8 @@ pub(super) fn run(path: &Path) -> Result<(), String> {
         let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
         let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
-        let mut generation = Generation::launch(&config, &metrics, &health).await?;
+        let prepared = Components::instantiate(&config, &metrics)?;
+        let mut generation = Generation::launch(&config, prepared, &metrics, &health).await?;
         tracing::info!(version = crate::VERSION, workers = config.pipeline.workers, "syslane ready");
         let listening = |c: &Config| format!("listening on {} addresses", c.listen.len());
         crate::service::ready(&listening(&config));
@@ -58,7 +60,7 @@ pub(super) fn run(path: &Path) -> Result<(), String> {
                 _ = int.recv() => { tracing::info!("SIGINT: draining and stopping"); None }
                 _ = hup.recv() => {
                     crate::service::reloading();
-                    match agent::prepare(path, &config) {
+                    match agent::prepare(path, &config, &metrics) {
                         Ok(new) => Some(new),
                         Err(e) => {
                             tracing::error!(error = %e, "SIGHUP: the new configuration is refused; the running one stays");
@@ -70,12 +72,14 @@ pub(super) fn run(path: &Path) -> Result<(), String> {
                     }
                 }
             };
-            let Some(new) = reload else {
+            let Some((new, prepared)) = reload else {
                 crate::service::stopping("draining: delivering what is journaled");
                 generation.stop(config.pipeline.shutdown_timeout).await;
                 return Ok(());
             };
-            let (next, reloaded) = generation.reload(&config, &new, &metrics, &health).await?;
+            let (next, reloaded) = generation
+                .reload(&config, &new, prepared, &metrics, &health)
+                .await?;
             generation = next;
             let changed = if reloaded.changed.is_empty() {
                 "nothing".to_string()

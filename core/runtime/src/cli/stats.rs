@@ -1,12 +1,12 @@
 //! `syslane stats`: reads the counters a running agent serves on its socket in
-//! `state_dir` ([`crate::agent::stats_socket`]), twice, and prints a summary (see
+//! `state_dir` ([`crate::metrics::socket`]), twice, and prints a summary (see
 //! [`summary`]), or once as the Prometheus text with `--prometheus`.
 
 #[path = "stats_summary.rs"]
 mod summary;
 
-use crate::agent::stats_socket::socket_path;
 use crate::config::Config;
+use crate::metrics::socket::socket_path;
 use std::io::Read;
 use std::path::Path;
 

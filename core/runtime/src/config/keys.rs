@@ -432,7 +432,8 @@ mod tests {
             ),
         )
         .unwrap();
-        let Err(e) = crate::agent::prepare(&path, &running) else {
+        let metrics = std::sync::Arc::default();
+        let Err(e) = crate::agent::prepare(&path, &running, &metrics) else {
             panic!("a new state_dir was taken by a reload");
         };
         assert!(e.contains("state_dir: cannot change while running"), "{e}");

@@ -3,7 +3,8 @@
 //!
 //! A failing write enters the *failing* state once: the partial entry is cut off
 //! (or, if that fails too, the next append starts a new segment), the cause and
-//! the free space are logged, `journal_write_failing` is 1 and STATUS says it.
+//! the free space are logged, the journal's [`WriteState`] is `Failing` (the
+//! listeners and the gauge `journal_write_failing` follow it) and STATUS says it.
 //! Appends are refused meanwhile (the pipeline holds TCP, answers RELP 500 and
 //! drops and counts UDP). A recovery thread writes a probe file in the journal's
 //! directory with backoff; once that works the state is left, logged once with
@@ -117,7 +118,7 @@ impl Shared {
             true => (st.flaps.level + 1).min(FLAP_LEVELS),
             false => 0,
         };
-        Metrics::set(&self.metrics.journal_write_failing, 1);
+        self.writes.send_replace(WriteState::Failing);
         let free = self.free_space();
         let dir = self.config.dir.display();
         tracing::error!(%dir, error = %e, code = errno_name(e), free, "journal: {what} failed; until writes work again TCP senders are paused, RELP messages are answered 500 (the sender keeps them) and UDP datagrams are dropped and counted (syslane_records_refused_total{{reason=\"journal_write\",transport=\"udp\"}}, and unix); the agent retries by itself: free space in {dir}");
@@ -135,7 +136,7 @@ impl Shared {
         if let Err(e) = started {
             tracing::error!(error = %e, "journal: cannot start the recovery thread; retrying at the next append");
             st.failing = None;
-            Metrics::set(&self.metrics.journal_write_failing, 0);
+            self.writes.send_replace(WriteState::Working);
         }
     }
 
@@ -144,7 +145,7 @@ impl Shared {
         let Some(failing) = st.failing.take() else {
             return;
         };
-        Metrics::set(&self.metrics.journal_write_failing, 0);
+        self.writes.send_replace(WriteState::Working);
         self.config.health.condition("journal_write", None);
         st.flaps.recovered_at = Some(Instant::now());
         let refused = self

@@ -23,7 +23,10 @@
 //! A write that fails (ENOSPC, EDQUOT, EIO) is a state, not an end ([`fault`]):
 //! the partial entry is cut off, appends are refused until a probe write in the
 //! journal directory succeeds again (retried with backoff by a thread of its own),
-//! and the gauge `journal_write_failing` and STATUS say so meanwhile.
+//! and STATUS says so meanwhile. The journal publishes that state, [`WriteState`],
+//! on a watch channel ([`JournalWriter::write_state`]): the listeners act on it
+//! (TCP stops reading, RELP answers 500, datagrams are dropped and counted) and
+//! the gauge `journal_write_failing` shows it, so both read one truth.
 
 mod fault;
 mod reader;
@@ -57,6 +60,18 @@ pub(crate) struct Chunk {
 /// quota, I/O error). It retries by itself; see [`JournalWriter::wait_writable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WriteFailing;
+
+/// Whether the journal takes appends now: its one signal for the listeners and
+/// the gauge `journal_write_failing`. A journal starts `Working`; it is
+/// `Failing` from a failed write until a probe write succeeds again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum WriteState {
+    #[default]
+    Working,
+    /// Writes to its directory fail (disk full, quota, I/O error); appends are
+    /// refused while the journal retries by itself.
+    Failing,
+}
 
 /// What to do when the journal is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +161,8 @@ struct Shared {
     /// Tells a committer pacing its syncs that a worker waits for one.
     waiter: Condvar,
     metrics: Arc<Metrics>,
+    /// The write state, published (under the state lock) as `State::failing` changes.
+    writes: tokio::sync::watch::Sender<WriteState>,
 }
 
 fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -489,7 +506,8 @@ pub(crate) fn open(
     let segment_bytes = (config.max_bytes / 16).clamp(64 << 10, 16 << 20);
     // A journal replaced by a reload takes its states with it; this one starts afresh.
     Metrics::set(&metrics.journal_max_bytes, config.max_bytes);
-    Metrics::set(&metrics.journal_write_failing, 0);
+    let (writes, watching) = tokio::sync::watch::channel(WriteState::Working);
+    metrics.journal_write_failing.follow(watching);
     config.health.condition("journal_write", None);
     config.health.condition("journal_full", None);
     let shared = Arc::new_cyclic(|me| Shared {
@@ -522,6 +540,7 @@ pub(crate) fn open(
         changed: Condvar::new(),
         waiter: Condvar::new(),
         metrics,
+        writes,
     });
     shared.show_bytes(&shared.lock());
     let weak = Arc::downgrade(&shared);

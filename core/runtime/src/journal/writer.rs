@@ -57,6 +57,11 @@ impl Drop for JournalWriter {
 }
 
 impl JournalWriter {
+    /// The journal's write state, to watch: `Failing` while appends are refused.
+    pub(crate) fn write_state(&self) -> tokio::sync::watch::Receiver<WriteState> {
+        self.shared.writes.subscribe()
+    }
+
     /// Appends a chunk, waiting first for room when the journal is full and
     /// `when_full = "block"`; returns the position after it. With `fsync =
     /// "batch"` the entry reaches readers once the committer has synced it; wait

@@ -17,6 +17,7 @@ mod udp;
 mod unix;
 
 use crate::config::{escape, Config, ListenAddress};
+use crate::journal::WriteState;
 use crate::metrics::{Metrics, Waiting};
 use crossbeam_channel::{Sender, TrySendError};
 use std::net::IpAddr;
@@ -118,13 +119,21 @@ impl FrameBatch {
 #[derive(Debug)]
 pub(crate) struct Closed;
 
+/// What the listeners feed, from one pipeline: its workers' queues, and its
+/// journal's write state (while that is `Failing`, TCP stops reading, RELP
+/// answers 500 and datagrams are dropped and counted).
+pub(crate) struct Feed {
+    pub workers: Vec<Sender<FrameBatch>>,
+    pub journal: watch::Receiver<WriteState>,
+}
+
 /// Hands batches to the pipeline workers. A reload that keeps the listeners
-/// replaces the workers behind it: in between, senders wait (TCP is paused by
+/// replaces the pipeline behind it: in between, senders wait (TCP is paused by
 /// back-pressure, UDP datagrams queue in the socket buffer), and no wait then
 /// counts towards a UDP give-up.
 pub(crate) struct Router {
-    /// Empty while the pipeline is being replaced.
-    workers: RwLock<Vec<Sender<FrameBatch>>>,
+    /// Without workers while the pipeline is being replaced.
+    feed: RwLock<Feed>,
     next: AtomicUsize,
     closed: AtomicBool,
 }
@@ -137,12 +146,16 @@ enum Attempt {
 }
 
 impl Router {
-    pub(crate) fn new(workers: Vec<Sender<FrameBatch>>) -> Router {
+    pub(crate) fn new(feed: Feed) -> Router {
         Router {
-            workers: RwLock::new(workers),
+            feed: RwLock::new(feed),
             next: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
+    }
+
+    fn feed(&self) -> std::sync::RwLockReadGuard<'_, Feed> {
+        self.feed.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A worker for a new connection (round robin; taken modulo the number of
@@ -151,20 +164,42 @@ impl Router {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Puts new workers behind the router (an empty list pauses the senders); the
-    /// old workers' queues close, so they finish what they hold and stop.
-    pub(crate) fn replace(&self, workers: Vec<Sender<FrameBatch>>) {
-        *self.workers.write().unwrap_or_else(|e| e.into_inner()) = workers;
+    /// Puts a new pipeline behind the router; the old workers' queues close, so
+    /// they finish what they hold and stop.
+    pub(crate) fn replace(&self, feed: Feed) {
+        *self.feed.write().unwrap_or_else(|e| e.into_inner()) = feed;
+    }
+
+    /// Takes the workers away, so senders wait (the old workers' queues close);
+    /// the journal's last state stays until [`Router::replace`].
+    pub(crate) fn pause(&self) {
+        self.feed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .workers
+            .clear();
     }
 
     /// No more sends: the listeners stop and the workers' queues close.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        self.replace(Vec::new());
+        self.pause();
+    }
+
+    /// Whether the journal behind the router refuses writes now.
+    pub(crate) fn journal_failing(&self) -> bool {
+        *self.feed().journal.borrow() == WriteState::Failing
+    }
+
+    /// The journal's write state, to wait on; a reload replaces the journal, and
+    /// the old one's channel then closes.
+    pub(crate) fn journal_state(&self) -> watch::Receiver<WriteState> {
+        self.feed().journal.clone()
     }
 
     fn try_send(&self, index: usize, batch: FrameBatch) -> Attempt {
-        let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
+        let feed = self.feed();
+        let workers = &feed.workers;
         if workers.is_empty() {
             return match self.closed.load(Ordering::Relaxed) {
                 true => Attempt::Gone,
@@ -232,7 +267,7 @@ impl ListenContext {
     /// Journal writes fail now (disk full, …): TCP stops reading, RELP answers 500,
     /// UDP drops and counts, until the journal has recovered.
     pub(crate) fn journal_failing(&self) -> bool {
-        Metrics::get(&self.metrics.journal_write_failing) != 0
+        self.router.journal_failing()
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::slots::{Admission, ByteStream, Held, RateLimited, ReadBuffer, Table, READ_SIZE};
 use super::{FrameBatch, ListenContext};
+use crate::journal::WriteState;
 use crate::metrics::{Metrics, Waiting};
 use crate::system::now_ns;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -202,13 +203,23 @@ pub(super) async fn wait_for_journal(
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> bool {
     let _paused = Waiting::new(&ctx.metrics.listeners_paused);
-    while ctx.journal_failing() {
+    loop {
+        let mut journal = ctx.router.journal_state();
+        let working = async {
+            journal
+                .wait_for(|s| *s == WriteState::Working)
+                .await
+                .is_ok()
+        };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            working = working => match working {
+                true => return true,
+                // That journal is gone (a reload): look at the next one.
+                false => tokio::time::sleep(Duration::from_millis(100)).await,
+            },
             _ = shutdown.changed() => return false,
         }
     }
-    true
 }
 
 /// Why a connection's loop ended.

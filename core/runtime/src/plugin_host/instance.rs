@@ -167,6 +167,8 @@ impl Instance {
             ptr: std::ptr::null_mut(),
         };
         instance.ptr = instance.create_raw()?;
+        #[cfg(test)]
+        created::note(&instance._info.state_dir, &plugin.name);
         Ok(instance)
     }
 
@@ -261,5 +263,31 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.destroy_raw();
+    }
+}
+
+/// Instances created, by state_dir and plugin, so tests (each with a state_dir of
+/// its own) can tell how often a configuration's instances are created.
+#[cfg(test)]
+pub(crate) mod created {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    static COUNTS: Mutex<BTreeMap<(String, String), usize>> = Mutex::new(BTreeMap::new());
+
+    pub(super) fn note(state_dir: &str, plugin: &str) {
+        let mut counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        *counts
+            .entry((state_dir.to_string(), plugin.to_string()))
+            .or_default() += 1;
+    }
+
+    /// Instances of `plugin` created so far for `state_dir`.
+    pub(crate) fn count(state_dir: &str, plugin: &str) -> usize {
+        let counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .get(&(state_dir.to_string(), plugin.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 }

@@ -19,6 +19,8 @@ mod output;
 pub(crate) use calls::{
     Columns, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews, RecordViews,
 };
+#[cfg(test)]
+pub(crate) use instance::created;
 pub(crate) use instance::{DeadLetter, DeadLetterSink, HostInfo};
 pub(crate) use output::{OutputInstance, OutputPreferences, SendOutcome};
 

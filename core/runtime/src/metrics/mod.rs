@@ -1,19 +1,59 @@
-//! Counters for every stage, with the same names for every component (received,
-//! sent, dropped, errors), updated once per batch rather than per record, the
-//! gauges that show the agent's state (journal fill, paused listeners, a failing
-//! disk) and the output's last error. Served in the Prometheus text format on the
-//! stats socket and, with `metrics_address`, over HTTP (see `metrics_http`).
+//! The agent's metrics, in one place: the registry ([`Metrics`]: counters for
+//! every stage, with the same names for every component (received, sent,
+//! dropped, errors), updated once per batch rather than per record, the gauges
+//! that show the agent's state (journal fill, paused listeners, a failing disk)
+//! and the output's last error), its Prometheus text format ([`prometheus`]),
+//! and the two places it is served: the stats socket in `state_dir` ([`socket`],
+//! read by `syslane stats`) and, with `metrics_address`, `/metrics` over HTTP
+//! ([`http`]).
+//!
+//! Metrics only show the agent's state; nothing decides by them. A gauge that
+//! mirrors a state another part acts on reads that part's own signal: the
+//! journal's write state ([`crate::journal::WriteState`]) is watched by the
+//! listeners and read by `journal_write_failing` alike.
 
+pub(crate) mod http;
+mod prometheus;
+pub(crate) mod socket;
+
+use crate::journal::WriteState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
+use tokio::sync::watch;
+
+/// The type that holds a metric of each kind.
+macro_rules! holder {
+    (counter) => {
+        AtomicU64
+    };
+    (gauge) => {
+        AtomicU64
+    };
+    (journal_writes) => {
+        JournalWrites
+    };
+}
+
+/// How a metric of each kind is served.
+macro_rules! served_as {
+    (counter) => {
+        Kind::counter
+    };
+    (gauge) => {
+        Kind::gauge
+    };
+    (journal_writes) => {
+        Kind::gauge
+    };
+}
 
 macro_rules! metrics {
     ($($kind:ident $name:ident: $doc:literal,)*) => {
         /// The agent's counters (monotonic since start) and gauges (a value now).
         #[derive(Default, Debug)]
         pub(crate) struct Metrics {
-            $(#[doc = $doc] pub(crate) $name: AtomicU64,)*
+            $(#[doc = $doc] pub(crate) $name: holder!($kind),)*
             /// The output's most recent error.
             pub(crate) output_error: Mutex<Option<OutputError>>,
         }
@@ -21,12 +61,12 @@ macro_rules! metrics {
         impl Metrics {
             /// Every metric as (name, value), in a stable order.
             pub(crate) fn snapshot(&self) -> Vec<(&'static str, u64)> {
-                vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
+                vec![$((stringify!($name), Value::value(&self.$name)),)*]
             }
 
             /// Every metric as (name, kind, help text, value).
             fn described(&self) -> Vec<(&'static str, Kind, &'static str, u64)> {
-                vec![$((stringify!($name), Kind::$kind, $doc, self.$name.load(Ordering::Relaxed)),)*]
+                vec![$((stringify!($name), served_as!($kind), $doc, Value::value(&self.$name)),)*]
             }
         }
     };
@@ -37,6 +77,39 @@ macro_rules! metrics {
 enum Kind {
     counter,
     gauge,
+}
+
+/// A metric's value now.
+trait Value {
+    fn value(&self) -> u64;
+}
+
+impl Value for AtomicU64 {
+    fn value(&self) -> u64 {
+        self.load(Ordering::Relaxed)
+    }
+}
+
+/// The gauge `journal_write_failing`: the running journal's own write state,
+/// read from the signal the listeners act on (1 while `Failing`). Each journal
+/// opened is followed from then on (a reload's new journal replaces the old).
+#[derive(Debug, Default)]
+pub(crate) struct JournalWrites(Mutex<Option<watch::Receiver<WriteState>>>);
+
+impl JournalWrites {
+    /// Shows the journal publishing on `state` from now on.
+    pub(crate) fn follow(&self, state: watch::Receiver<WriteState>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+    }
+}
+
+impl Value for JournalWrites {
+    fn value(&self) -> u64 {
+        let state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .as_ref()
+            .map_or(0, |s| u64::from(*s.borrow() == WriteState::Failing))
+    }
 }
 
 metrics! {
@@ -65,7 +138,7 @@ metrics! {
     counter records_refused_journal_write_tcp: "TCP records already read when the journal could not be written, held, and refused because the agent stopped before it could be written again (meanwhile TCP senders are paused).",
     gauge journal_bytes: "Bytes in the journal not yet acknowledged by the output.",
     gauge journal_max_bytes: "The journal's limit (journal_max_bytes); when journal_bytes reaches it, when_full applies.",
-    gauge journal_write_failing: "1 while writes to the journal fail (disk full, quota, I/O error) and the agent retries them; 0 otherwise.",
+    journal_writes journal_write_failing: "1 while writes to the journal fail (disk full, quota, I/O error) and the agent retries them; 0 otherwise.",
     counter records_sent: "Records the output acknowledged.",
     counter batches_sent: "Batches the output acknowledged.",
     counter batches_retried: "Times the output asked to retry a batch.",
@@ -152,105 +225,6 @@ impl Metrics {
             at: SystemTime::now(),
         });
     }
-
-    /// The metrics in the Prometheus text format, version 0.0.4
-    /// (https://prometheus.io/docs/instrumenting/exposition_formats/): the build,
-    /// counters as `syslane_<name>_total`, gauges as `syslane_<name>`, each with
-    /// HELP and TYPE, and, once there was one, the output's last error.
-    pub(crate) fn prometheus(&self) -> String {
-        let mut out = String::new();
-        family(
-            &mut out,
-            "syslane_build_info",
-            "gauge",
-            "The agent's version and plugin ABI; always 1.",
-            &[format!(
-                "syslane_build_info{{version=\"{}\",abi=\"{}.{}\"}} 1",
-                crate::VERSION,
-                syslane_abi::SL_ABI_MAJOR,
-                syslane_abi::SL_ABI_MINOR
-            )],
-        );
-        let mut families: Vec<&str> = Vec::new();
-        for (name, kind, help, value) in self.described() {
-            let (family, labels) = LABELLED
-                .iter()
-                .find(|(field, _, _)| *field == name)
-                .map_or((name, ""), |(_, family, labels)| (*family, *labels));
-            let metric = match kind {
-                Kind::counter => format!("syslane_{family}_total"),
-                Kind::gauge => format!("syslane_{family}"),
-            };
-            if !families.contains(&family) {
-                families.push(family);
-                let kind = match kind {
-                    Kind::counter => "counter",
-                    Kind::gauge => "gauge",
-                };
-                out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} {kind}\n"));
-            }
-            match labels {
-                "" => out.push_str(&format!("{metric} {value}\n")),
-                labels => out.push_str(&format!("{metric}{{{labels}}} {value}\n")),
-            }
-        }
-        let last = self
-            .output_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(e) = last {
-            let output = label(&e.output);
-            family(
-                &mut out,
-                "syslane_output_last_error_info",
-                "gauge",
-                "The output's most recent error: retried or rejected, and why; always 1.",
-                &[format!(
-                    "syslane_output_last_error_info{{output=\"{output}\",outcome=\"{}\",reason=\"{}\"}} 1",
-                    e.outcome,
-                    label(&e.reason)
-                )],
-            );
-            let at =
-                e.at.duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64());
-            family(
-                &mut out,
-                "syslane_output_last_error_timestamp_seconds",
-                "gauge",
-                "When the output's most recent error happened (Unix time).",
-                &[format!(
-                    "syslane_output_last_error_timestamp_seconds{{output=\"{output}\"}} {at:.3}"
-                )],
-            );
-        }
-        out
-    }
-}
-
-/// One metric family of the text format: HELP, TYPE and its samples.
-fn family(out: &mut String, metric: &str, kind: &str, help: &str, samples: &[String]) {
-    out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} {kind}\n"));
-    for s in samples {
-        out.push_str(s);
-        out.push('\n');
-    }
-}
-
-/// A label value in the text format: backslash, double quote and line feed escaped.
-fn label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Counts one waiter in a gauge while it lives (a paused listener, say).
@@ -274,54 +248,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prometheus_text_names_every_metric() {
-        let m = Metrics::default();
-        Metrics::add(&m.records_sent, 3);
-        Metrics::add(&m.records_refused_journal_write_udp, 2);
-        Metrics::set(&m.journal_write_failing, 1);
-        let text = m.prometheus();
-        assert!(
-            text.contains(
-                "# TYPE syslane_records_sent_total counter\nsyslane_records_sent_total 3\n"
-            ),
-            "{text}"
-        );
-        for gauge in [
-            "connections_open",
-            "journal_bytes",
-            "journal_max_bytes",
-            "listeners_paused",
-            "journal_write_failing",
-        ] {
-            assert!(
-                text.contains(&format!("# TYPE syslane_{gauge} gauge\nsyslane_{gauge} ")),
-                "{gauge}: {text}"
-            );
-        }
-        assert!(
-            text.contains("# TYPE syslane_records_refused_total counter\nsyslane_records_refused_total{reason=\"journal_write\",transport=\"relp\"} 0\nsyslane_records_refused_total{reason=\"journal_write\",transport=\"udp\"} 2\n"),
-            "{text}"
-        );
-        assert!(text.contains("syslane_journal_write_failing 1\n"), "{text}");
-        assert!(text.contains(&format!(
-            "syslane_build_info{{version=\"{}\",abi=\"{}.{}\"}} 1\n",
-            crate::VERSION,
-            syslane_abi::SL_ABI_MAJOR,
-            syslane_abi::SL_ABI_MINOR
-        )));
-        assert_eq!(
-            text.lines().filter(|l| !l.starts_with('#')).count(),
-            m.snapshot().len() + 1
-        );
-        // The labelled counters of one family share its HELP and TYPE.
-        assert_eq!(
-            text.lines().filter(|l| l.starts_with("# TYPE")).count(),
-            m.snapshot().len() - (LABELLED.len() - 1) + 1,
-            "one HELP and TYPE per family"
-        );
-    }
-
-    #[test]
     fn a_waiter_counts_while_it_lives() {
         let m = Metrics::default();
         {
@@ -333,14 +259,27 @@ mod tests {
     }
 
     #[test]
-    fn the_last_output_error_is_a_labelled_sample() {
+    fn the_journal_gauge_reads_the_journal_it_follows() {
         let m = Metrics::default();
-        m.output_failed("file", "retry", "cannot write \"x\": disk full\nreally");
-        let text = m.prometheus();
-        assert!(
-            text.contains("syslane_output_last_error_info{output=\"file\",outcome=\"retry\",reason=\"cannot write \\\"x\\\": disk full\\nreally\"} 1\n"),
-            "{text}"
-        );
-        assert!(text.contains("syslane_output_last_error_timestamp_seconds{output=\"file\"} 1"));
+        assert_eq!(failing(&m), 0, "no journal yet: not failing");
+        let (first, writes) = watch::channel(WriteState::Working);
+        m.journal_write_failing.follow(writes);
+        first.send_replace(WriteState::Failing);
+        assert_eq!(failing(&m), 1);
+        // A reload's new journal takes over; the old one's state no longer shows.
+        let (second, writes) = watch::channel(WriteState::Working);
+        m.journal_write_failing.follow(writes);
+        assert_eq!(failing(&m), 0);
+        drop(first);
+        second.send_replace(WriteState::Failing);
+        assert_eq!(failing(&m), 1);
+    }
+
+    /// `journal_write_failing` as served.
+    fn failing(m: &Metrics) -> u64 {
+        m.snapshot()
+            .into_iter()
+            .find(|(name, _)| *name == "journal_write_failing")
+            .map_or(u64::MAX, |(_, v)| v)
     }
 }
