@@ -78,6 +78,15 @@
 // `SlRecord::table`: a row of the CommonSecurityLog table (CEF).
 #define SL_TABLE_SECURITY 1
 
+// `SlRecord::facility` of a message without a valid PRI: `user` (RFC 3164
+// section 4.3.3 makes such a message `<13>`, `user.notice`). Every decoder uses
+// it, and so does the host for a frame it keeps whole because no record came of it.
+#define SL_NO_PRI_FACILITY 1
+
+// `SlRecord::severity` of a message without a valid PRI: `notice` (see
+// `SL_NO_PRI_FACILITY`).
+#define SL_NO_PRI_SEVERITY 5
+
 // `SlRecord::flags`: the decoder could not parse the message; `message` holds it whole.
 #define SL_RECORD_PARSE_FAILED 1
 

@@ -80,6 +80,14 @@ pub const SL_TABLE_SYSLOG: u32 = 0;
 /// `SlRecord::table`: a row of the CommonSecurityLog table (CEF).
 pub const SL_TABLE_SECURITY: u32 = 1;
 
+/// `SlRecord::facility` of a message without a valid PRI: `user` (RFC 3164
+/// section 4.3.3 makes such a message `<13>`, `user.notice`). Every decoder uses
+/// it, and so does the host for a frame it keeps whole because no record came of it.
+pub const SL_NO_PRI_FACILITY: u32 = 1;
+/// `SlRecord::severity` of a message without a valid PRI: `notice` (see
+/// `SL_NO_PRI_FACILITY`).
+pub const SL_NO_PRI_SEVERITY: u32 = 5;
+
 /// `SlRecord::flags`: the decoder could not parse the message; `message` holds it whole.
 pub const SL_RECORD_PARSE_FAILED: u32 = 1;
 /// `SlRecord::flags`: the frame was truncated (copied from `SL_FRAME_TRUNCATED`).
@@ -445,6 +453,10 @@ unsafe impl Sync for SlOutputVtable {}
 
 /// cbindgen:ignore
 pub mod min_size;
+
+/// cbindgen:ignore
+pub mod typed;
+pub use typed::Table;
 
 #[cfg(test)]
 mod tests;

@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use syslane_abi::{SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
+use syslane_abi::Table;
 use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload, Preferences};
 
 pub use network::{no_proxy_matches, url_host};
@@ -79,11 +79,10 @@ pub struct AzureOutput {
 }
 
 impl AzureOutput {
-    fn stream_for(&self, table: u32) -> Option<&str> {
+    fn stream_for(&self, table: Table) -> Option<&str> {
         match table {
-            SL_TABLE_SYSLOG => Some(&self.stream),
-            SL_TABLE_SECURITY => self.security_stream.as_deref(),
-            _ => None,
+            Table::Syslog => Some(&self.stream),
+            Table::Security => self.security_stream.as_deref(),
         }
     }
 
@@ -353,8 +352,8 @@ impl Output for AzureOutput {
 }
 
 /// Why records of `table` cannot be sent: no stream is configured for them.
-fn no_stream(table: u32) -> String {
-    if table == SL_TABLE_SECURITY {
+fn no_stream(table: Table) -> String {
+    if table == Table::Security {
         "CommonSecurityLog records (CEF and Cisco ASA/FTD) cannot be sent: [output] has no security_stream. They are kept in the dead-letter file. To ship them, the workspace needs Microsoft Sentinel and the rule the security stream (deploy.sh --security-stream on); then set security_stream = \"Custom-SyslaneSecurity\" and, with the agent stopped, run `syslane dead-letter replay`. Or remove the cef listeners".into()
     } else {
         format!("records of table {table} cannot be sent: the azure output has no stream for that table; they are kept in the dead-letter file")

@@ -2,6 +2,7 @@
 //! its strings once and allocates nothing once the buffers have grown to the batch
 //! size, and the buffers are reused from batch to batch.
 
+use crate::table::Table;
 use syslane_syslog::{facility_code, severity_code};
 
 /// A string in the arena: (offset, length), or `None` for null.
@@ -10,7 +11,7 @@ pub(crate) type Span = Option<(u32, u32)>;
 /// One record. Strings are spans into [`RecordBatch::arena`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rec {
-    pub table: u32,
+    pub table: Table,
     pub flags: u32,
     pub facility: u8,
     pub severity: u8,

@@ -12,7 +12,7 @@
 use super::arena::view;
 use super::batch::{Column, Rec, RecordBatch, Span};
 use crate::listen::FrameBatch;
-use crate::plugin_host::{DecoderInstance, Emitted, FrameIn, FrameViews};
+use crate::plugin_host::{CallOutcome, DecoderInstance, Emitted, FrameIn, FrameViews};
 use std::io::Write;
 use std::net::IpAddr;
 use syslane_abi::*;
@@ -29,7 +29,7 @@ pub(crate) struct DecodeScratch {
 /// What a decode call produced.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DecodeReport {
-    pub status: SlStatus,
+    pub outcome: CallOutcome,
     /// Records the decoder emitted that the host could not accept.
     pub malformed: u64,
     /// Frames kept whole because the decoder emitted nothing for them.
@@ -207,7 +207,7 @@ pub(crate) fn decode(
         ok
     });
     let mut report = DecodeReport {
-        status: call.status,
+        outcome: call.outcome,
         malformed: call.malformed,
         kept_whole: 0,
     };
@@ -222,8 +222,8 @@ pub(crate) fn decode(
         let (host_ip, host_name) = put_sender(batch, sender(local, Decoded::default(), this, peer));
         batch.recs.push(Rec {
             flags: SL_RECORD_PARSE_FAILED | truncated(meta.flags),
-            facility: syslane_syslog::NO_PRI_FACILITY,
-            severity: syslane_syslog::NO_PRI_SEVERITY,
+            facility: SL_NO_PRI_FACILITY as u8,
+            severity: SL_NO_PRI_SEVERITY as u8,
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: meta.receive_time_ns,
             host_ip,

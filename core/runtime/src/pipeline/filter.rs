@@ -4,8 +4,7 @@
 
 use super::arena::{put, view};
 use super::batch::{Column, RecordBatch, Span};
-use crate::plugin_host::{Columns, Edit, FilterInstance, RecordViews};
-use syslane_abi::{SlStatus, SL_PANICKED};
+use crate::plugin_host::{CallOutcome, Columns, Edit, FilterInstance, RecordViews};
 
 /// Reused buffers for filtering, kept by each worker.
 #[derive(Default)]
@@ -30,7 +29,7 @@ enum Queued {
 /// What a filter call did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct FilterReport {
-    pub status: SlStatus,
+    pub outcome: CallOutcome,
     pub dropped: u64,
 }
 
@@ -57,7 +56,7 @@ pub(crate) fn filter(
     }
     edits.clear();
     edit_arena.clear();
-    let status = {
+    let outcome = {
         let b = &*batch;
         let a = &b.arena;
         let mut built = views.begin();
@@ -112,9 +111,17 @@ pub(crate) fn filter(
             }
         })
     };
-    let mut report = FilterReport { status, dropped: 0 };
-    if status == SL_PANICKED {
-        return report;
+    let mut report = FilterReport {
+        outcome,
+        dropped: 0,
+    };
+    match outcome {
+        // The call's edits are discarded: its records pass unchanged.
+        CallOutcome::Panicked => return report,
+        CallOutcome::Done
+        | CallOutcome::Failed
+        | CallOutcome::NoInstance
+        | CallOutcome::Unexpected(_) => {}
     }
     for edit in edits.drain(..) {
         match edit {

@@ -1,5 +1,5 @@
 //! Records to JSON lines, with the column names of their table: Syslog, or
-//! CommonSecurityLog for records a CEF decoder marked `SL_TABLE_SECURITY`.
+//! CommonSecurityLog for records a CEF decoder marked `Table::Security`.
 //!
 //! Written by hand over bytes (no intermediate values) because it runs once per
 //! record: strings are escaped in runs, invalid UTF-8 is replaced, and timestamps
@@ -270,7 +270,7 @@ impl Serializer {
 
     /// Appends one record as a JSON object and a newline.
     pub(crate) fn write_record(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
-        if r.table == SL_TABLE_SECURITY {
+        if r.table == Table::Security {
             return self.write_security(b, r, out);
         }
         let event = (r.event_time_ns != SL_TIME_NONE).then_some(r.event_time_ns);
@@ -443,7 +443,7 @@ mod tests {
     fn time_generated_stays_within_what_the_service_accepts() {
         const DAY: i64 = 86_400 * 1_000_000_000;
         let received = 1_800_000_000_000_000_000; // 2027-01-15T08:00:00Z
-        let at = |event: i64, table: u32| {
+        let at = |event: i64, table: Table| {
             let r = Rec {
                 table,
                 event_time_ns: event,
@@ -466,7 +466,7 @@ mod tests {
         };
         // Inside the window, at both edges: the message's own time.
         for event in [received - 2 * DAY, received - DAY, received, received + DAY] {
-            assert_eq!(at(event, 0), (t(event), t(event), false));
+            assert_eq!(at(event, Table::Syslog), (t(event), t(event), false));
         }
         // Outside: the receive time, with EventTime keeping the message's time.
         for event in [
@@ -474,13 +474,16 @@ mod tests {
             received + DAY + 1_000_000,
             0,
         ] {
-            assert_eq!(at(event, 0), (t(received), t(event), true));
+            assert_eq!(at(event, Table::Syslog), (t(received), t(event), true));
         }
         // CommonSecurityLog records follow the same policy.
-        let (generated, _, out) = at(received - 30 * DAY, SL_TABLE_SECURITY);
+        let (generated, _, out) = at(received - 30 * DAY, Table::Security);
         assert_eq!((generated, out), (t(received), true));
         // No time of its own: the receive time, and not counted.
-        assert_eq!(at(SL_TIME_NONE, 0), (t(received), Value::Null, false));
+        assert_eq!(
+            at(SL_TIME_NONE, Table::Syslog),
+            (t(received), Value::Null, false)
+        );
     }
 
     #[test]
@@ -509,7 +512,7 @@ mod tests {
             b.push_field(b"DeviceVendor", b"Acme", SL_VALUE_STRING);
             b.push_field(b"SourcePort", b"443", SL_VALUE_INT);
             Rec {
-                table: SL_TABLE_SECURITY,
+                table: Table::Security,
                 event_time_ns: SL_TIME_NONE,
                 receive_time_ns: 1_700_000_000_000_000_000,
                 host_name: b.put_opt(Some(b"fw01")),

@@ -29,7 +29,7 @@ pub(crate) struct FrameIn<'a> {
 /// two directions of the one mapping to `SlRecord`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Columns<'a> {
-    pub table: u32,
+    pub table: Table,
     pub flags: u32,
     pub facility: u8,
     pub severity: u8,
@@ -61,7 +61,7 @@ impl<'a> Columns<'a> {
         // SAFETY: the record's views are valid for `'a` (caller's contract).
         let text = |s: SlStr| unsafe { s.as_bytes() };
         Some(Columns {
-            table: r.table,
+            table: Table::from_code_or_syslog(r.table),
             flags: r.flags,
             facility: r.facility as u8,
             severity: r.severity as u8,
@@ -81,7 +81,7 @@ impl<'a> Columns<'a> {
     fn to_abi(self) -> SlRecord {
         SlRecord {
             struct_size: min_size::RECORD,
-            table: self.table,
+            table: self.table.code(),
             flags: self.flags,
             facility: u32::from(self.facility),
             severity: u32::from(self.severity),
@@ -137,10 +137,63 @@ impl<'a> Emitted<'a> {
     }
 }
 
+/// What a decoder or filter answered for one call. The host matches it whole:
+/// a status the ABI does not define for the call is a variant too, never a panic.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallOutcome {
+    /// `SL_OK`.
+    #[default]
+    Done,
+    /// `SL_ERROR`: the plugin failed the call (and said why through `set_error`).
+    Failed,
+    /// `SL_PANICKED`: the instance was destroyed; it is created again before the next call.
+    Panicked,
+    /// The instance could not be created again after a panic: the plugin was not called.
+    NoInstance,
+    /// A status decoders and filters do not answer: `SL_RETRY` or `SL_REJECT`
+    /// (an output's), or a code the ABI does not define (a foreign or newer plugin).
+    Unexpected(SlStatus),
+}
+
+impl CallOutcome {
+    /// The outcome of a call that returned `status`.
+    pub(crate) fn from_status(status: SlStatus) -> CallOutcome {
+        match status {
+            SL_OK => CallOutcome::Done,
+            SL_ERROR => CallOutcome::Failed,
+            SL_PANICKED => CallOutcome::Panicked,
+            other => CallOutcome::Unexpected(other),
+        }
+    }
+}
+
+impl std::fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallOutcome::Done => f.write_str("done"),
+            CallOutcome::Failed => f.write_str("the plugin failed the call (SL_ERROR)"),
+            CallOutcome::Panicked => {
+                f.write_str("the plugin panicked (SL_PANICKED); the instance is recreated")
+            }
+            CallOutcome::NoInstance => {
+                f.write_str("the plugin instance could not be created again; not called")
+            }
+            CallOutcome::Unexpected(status @ (SL_RETRY | SL_REJECT)) => write!(
+                f,
+                "the plugin answered status {status}, an output's SL_RETRY or SL_REJECT, which a decoder or filter may not answer"
+            ),
+            CallOutcome::Unexpected(status) => write!(
+                f,
+                "the plugin answered status {status}, which syslane plugin ABI {SL_ABI_MAJOR}.{SL_ABI_MINOR} does not define"
+            ),
+        }
+    }
+}
+
 /// What a decode call did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DecodeCall {
-    pub status: SlStatus,
+    pub outcome: CallOutcome,
     /// Records the decoder emitted that the ABI or the host refused.
     pub malformed: u64,
 }
@@ -212,7 +265,7 @@ impl DecoderInstance {
         }));
         if !self.0.recover(SL_OK) {
             return DecodeCall {
-                status: SL_ERROR,
+                outcome: CallOutcome::NoInstance,
                 malformed: 0,
             };
         }
@@ -237,7 +290,10 @@ impl DecoderInstance {
         };
         let malformed = ctx.malformed;
         self.0.recover(status);
-        DecodeCall { status, malformed }
+        DecodeCall {
+            outcome: CallOutcome::from_status(status),
+            malformed,
+        }
     }
 }
 
@@ -388,12 +444,12 @@ impl FilterInstance {
     /// Offers the records built in `views` in one call; each edit the filter asks
     /// for goes to `edit`, and is refused when `edit` returns `false`. Edits are
     /// the caller's to apply once the call returns (the views borrow the records).
-    pub(crate) fn filter<F>(&mut self, mut views: ViewBuilder<'_, '_>, mut edit: F) -> SlStatus
+    pub(crate) fn filter<F>(&mut self, mut views: ViewBuilder<'_, '_>, mut edit: F) -> CallOutcome
     where
         F: FnMut(Edit<'_>) -> bool,
     {
         if !self.0.recover(SL_OK) {
-            return SL_ERROR;
+            return CallOutcome::NoInstance;
         }
         let records = views.finish();
         let mut ctx = EditCtx {
@@ -414,6 +470,59 @@ impl FilterInstance {
         // EditCtx<F> the callbacks expect.
         let status = unsafe { (vt.filter)(self.0.ptr(), records.as_ptr(), records.len(), &api) };
         self.0.recover(status);
-        status
+        CallOutcome::from_status(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_statuses_become_their_outcomes() {
+        assert_eq!(CallOutcome::from_status(SL_OK), CallOutcome::Done);
+        assert_eq!(CallOutcome::from_status(SL_ERROR), CallOutcome::Failed);
+        assert_eq!(CallOutcome::from_status(SL_PANICKED), CallOutcome::Panicked);
+    }
+
+    #[test]
+    fn output_statuses_and_unknown_codes_are_unexpected() {
+        for status in [SL_RETRY, SL_REJECT, 5, 99, -1, i32::MIN, i32::MAX] {
+            assert_eq!(
+                CallOutcome::from_status(status),
+                CallOutcome::Unexpected(status)
+            );
+        }
+        let text = CallOutcome::from_status(77).to_string();
+        assert!(
+            text.contains("status 77") && text.contains("does not define"),
+            "{text}"
+        );
+        let text = CallOutcome::from_status(SL_REJECT).to_string();
+        assert!(
+            text.contains("SL_REJECT") && text.contains("decoder or filter"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tables_convert_at_the_record_view() {
+        let mut r = Columns {
+            table: Table::Security,
+            ..Columns::default()
+        }
+        .to_abi();
+        assert_eq!(r.table, SL_TABLE_SECURITY);
+        // SAFETY: every view of `r` is null.
+        let back = unsafe { Columns::from_abi(&r) }.map(|c| c.table);
+        assert_eq!(back, Some(Table::Security));
+        r.table = 42;
+        // SAFETY: as above.
+        let unknown = unsafe { Columns::from_abi(&r) }.map(|c| c.table);
+        assert_eq!(
+            unknown,
+            Some(Table::Syslog),
+            "a code the ABI lacks is a Syslog record"
+        );
     }
 }

@@ -17,7 +17,8 @@ mod instance;
 mod output;
 
 pub(crate) use calls::{
-    Columns, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews, RecordViews,
+    CallOutcome, Columns, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews,
+    RecordViews,
 };
 pub(crate) use instance::{DeadLetter, DeadLetterSink, HostInfo};
 pub(crate) use output::{OutputInstance, OutputPreferences, SendOutcome};

@@ -16,6 +16,7 @@ use crate::health::Health;
 use crate::journal::{JournalReader, Next};
 use crate::metrics::Metrics;
 use crate::plugin_host::{OutputInstance, OutputPreferences, SendOutcome};
+use crate::table::Table;
 use policy::{Policy, Ready};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,7 +60,7 @@ pub(crate) fn batch_bytes(configured: Option<usize>, prefs: &OutputPreferences) 
 }
 
 struct Batch {
-    table: u32,
+    table: Table,
     records: u32,
     data: Arc<Vec<u8>>,
 }
