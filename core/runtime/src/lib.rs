@@ -45,6 +45,7 @@
 
 mod agent;
 mod cli;
+mod columns;
 mod config;
 mod health;
 mod journal;

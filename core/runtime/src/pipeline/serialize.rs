@@ -240,9 +240,9 @@ impl Serializer {
     fn write_fields(b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
         for f in b.fields_of(r) {
             out.push(b',');
-            write_str(out, b.slice(f.name));
+            write_str(out, b.arena.get(f.name));
             out.push(b':');
-            let v = b.slice(f.value);
+            let v = b.arena.get(f.value);
             let raw = match f.kind {
                 SL_VALUE_INT | SL_VALUE_FLOAT => is_json_number(v),
                 SL_VALUE_BOOL => v == b"true" || v == b"false",
@@ -261,7 +261,7 @@ impl Serializer {
     fn write_security(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"TimeGenerated\":");
         self.write_time(out, time_generated(r).0);
-        self.computer(out, b.get(r.host_name));
+        self.computer(out, b.arena.get_opt(r.host_name));
         Serializer::key(out, "CollectorHostName");
         out.extend_from_slice(&self.host_name_json);
         Serializer::write_fields(b, r, out);
@@ -281,8 +281,8 @@ impl Serializer {
             Some(ns) => self.write_time(out, ns),
             None => out.extend_from_slice(b"null"),
         }
-        let host_ip = b.get(r.host_ip);
-        let host_name = b.get(r.host_name);
+        let host_ip = b.arena.get_opt(r.host_ip);
+        let host_name = b.arena.get_opt(r.host_name);
         self.computer(out, host_name);
         Serializer::opt(out, "HostName", host_name);
         Serializer::opt(out, "HostIP", host_ip);
@@ -302,24 +302,24 @@ impl Serializer {
                 .unwrap_or(&"notice")
                 .as_bytes(),
         );
-        Serializer::opt(out, "ProcessName", b.get(r.process_name));
+        Serializer::opt(out, "ProcessName", b.arena.get_opt(r.process_name));
         Serializer::key(out, "ProcessID");
-        let proc_id = b.get(r.proc_id);
+        let proc_id = b.arena.get_opt(r.proc_id);
         match proc_id.and_then(as_integer) {
             Some(pid) => out.extend_from_slice(pid),
             None => out.extend_from_slice(b"null"),
         }
         Serializer::key(out, "SyslogMessage");
-        write_str(out, b.get(r.message).unwrap_or(b""));
+        write_str(out, b.arena.get_opt(r.message).unwrap_or(b""));
         out.extend_from_slice(b",\"SourceSystem\":\"Linux\",\"CollectorHostName\":");
         out.extend_from_slice(&self.host_name_json);
-        if let Some(id) = b.get(r.msg_id) {
+        if let Some(id) = b.arena.get_opt(r.msg_id) {
             Serializer::opt(out, "MsgId", Some(id));
         }
         if let (Some(p), None) = (proc_id, proc_id.and_then(as_integer)) {
             Serializer::opt(out, "ProcId", Some(p));
         }
-        if let Some(sd) = b.get(r.structured_data) {
+        if let Some(sd) = b.arena.get_opt(r.structured_data) {
             Serializer::opt(out, "StructuredData", Some(sd));
         }
         if r.flags & SL_RECORD_PARSE_FAILED != 0 {
@@ -420,11 +420,11 @@ mod tests {
             severity: 3,
             event_time_ns: 1_700_000_000_123_000_000,
             receive_time_ns: 1_700_000_001_000_000_000,
-            host_name: b.put_opt(Some(b"web1")),
-            host_ip: b.put_opt(Some(b"192.0.2.7")),
-            process_name: b.put_opt(Some(b"sshd")),
-            proc_id: b.put_opt(Some(b"42")),
-            message: b.put_opt(Some(b"line \"quoted\"\n\x01\xff")),
+            host_name: b.arena.put_opt(Some(b"web1")),
+            host_ip: b.arena.put_opt(Some(b"192.0.2.7")),
+            process_name: b.arena.put_opt(Some(b"sshd")),
+            proc_id: b.arena.put_opt(Some(b"42")),
+            message: b.arena.put_opt(Some(b"line \"quoted\"\n\x01\xff")),
             ..Rec::default()
         });
         assert_eq!(v["TimeGenerated"], "2023-11-14T22:13:20.123Z");
@@ -491,8 +491,8 @@ mod tests {
         let v = one(|b| Rec {
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: 0,
-            host_ip: b.put_opt(Some(b"10.1.1.1")),
-            proc_id: b.put_opt(Some(b"abc")),
+            host_ip: b.arena.put_opt(Some(b"10.1.1.1")),
+            proc_id: b.arena.put_opt(Some(b"abc")),
             ..Rec::default()
         });
         // `decode` always sets HostName; without one, Computer is this host.
@@ -515,8 +515,8 @@ mod tests {
                 table: Table::Security,
                 event_time_ns: SL_TIME_NONE,
                 receive_time_ns: 1_700_000_000_000_000_000,
-                host_name: b.put_opt(Some(b"fw01")),
-                message: b.put_opt(Some(b"CEF:0|Acme|...")),
+                host_name: b.arena.put_opt(Some(b"fw01")),
+                message: b.arena.put_opt(Some(b"CEF:0|Acme|...")),
                 fields: (start, 2),
                 ..Rec::default()
             }

@@ -24,81 +24,69 @@ pub(crate) struct FrameIn<'a> {
     pub receive_time_ns: i64,
 }
 
-/// A record's columns over borrowed bytes: what a decoder emitted, or what is
-/// offered to a filter. [`Columns::from_abi`] and [`Columns::to_abi`] are the
-/// two directions of the one mapping to `SlRecord`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Columns<'a> {
-    pub table: Table,
-    pub flags: u32,
-    pub facility: u8,
-    pub severity: u8,
-    pub event_time_ns: i64,
-    /// 0 when a decoder left it to the host.
-    pub receive_time_ns: i64,
-    pub host_name: Option<&'a [u8]>,
-    pub host_ip: Option<&'a [u8]>,
-    pub process_name: Option<&'a [u8]>,
-    pub proc_id: Option<&'a [u8]>,
-    pub msg_id: Option<&'a [u8]>,
-    pub structured_data: Option<&'a [u8]>,
-    pub message: Option<&'a [u8]>,
-}
-
 fn sl(bytes: Option<&[u8]>) -> SlStr {
     bytes.map_or(SlStr::NULL, SlStr::from_bytes)
 }
 
-impl<'a> Columns<'a> {
-    /// Reads a record a plugin passed; `None` for one that breaks the ABI.
-    ///
-    /// # Safety
-    /// `r`'s views must be valid for `'a`.
-    unsafe fn from_abi(r: &'a SlRecord) -> Option<Columns<'a>> {
-        if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 {
-            return None;
+/// `Columns` and its two conversions, generated from the one list of text columns.
+macro_rules! define_columns {
+    ($($(#[$doc:meta])* $field:ident $variant:ident $name:literal,)*) => {
+        /// A record's columns over borrowed bytes: what a decoder emitted, or what is
+        /// offered to a filter. [`Columns::from_abi`] and [`Columns::to_abi`] are the
+        /// two directions of the one mapping to `SlRecord`.
+        #[derive(Debug, Clone, Copy, Default)]
+        pub(crate) struct Columns<'a> {
+            pub table: Table,
+            pub flags: u32,
+            pub facility: u8,
+            pub severity: u8,
+            pub event_time_ns: i64,
+            /// 0 when a decoder left it to the host.
+            pub receive_time_ns: i64,
+            $($(#[$doc])* pub $field: Option<&'a [u8]>,)*
         }
-        // SAFETY: the record's views are valid for `'a` (caller's contract).
-        let text = |s: SlStr| unsafe { s.as_bytes() };
-        Some(Columns {
-            table: Table::from_code_or_syslog(r.table),
-            flags: r.flags,
-            facility: r.facility as u8,
-            severity: r.severity as u8,
-            event_time_ns: r.event_time_ns,
-            receive_time_ns: r.receive_time_ns,
-            host_name: text(r.host_name),
-            host_ip: text(r.host_ip),
-            process_name: text(r.process_name),
-            proc_id: text(r.proc_id),
-            msg_id: text(r.msg_id),
-            structured_data: text(r.structured_data),
-            message: text(r.message),
-        })
-    }
 
-    /// The ABI view of these columns, without fields.
-    fn to_abi(self) -> SlRecord {
-        SlRecord {
-            struct_size: min_size::RECORD,
-            table: self.table.code(),
-            flags: self.flags,
-            facility: u32::from(self.facility),
-            severity: u32::from(self.severity),
-            event_time_ns: self.event_time_ns,
-            receive_time_ns: self.receive_time_ns,
-            host_name: sl(self.host_name),
-            host_ip: sl(self.host_ip),
-            process_name: sl(self.process_name),
-            proc_id: sl(self.proc_id),
-            msg_id: sl(self.msg_id),
-            structured_data: sl(self.structured_data),
-            message: sl(self.message),
-            fields: std::ptr::null(),
-            field_count: 0,
+        impl<'a> Columns<'a> {
+            /// Reads a record a plugin passed; `None` for one that breaks the ABI. A
+            /// table code this ABI does not define is a Syslog record.
+            ///
+            /// # Safety
+            /// `r`'s views must be valid for `'a`.
+            unsafe fn from_abi(r: &'a SlRecord) -> Option<Columns<'a>> {
+                if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 {
+                    return None;
+                }
+                Some(Columns {
+                    table: Table::from_code_or_syslog(r.table),
+                    flags: r.flags,
+                    facility: r.facility as u8,
+                    severity: r.severity as u8,
+                    event_time_ns: r.event_time_ns,
+                    receive_time_ns: r.receive_time_ns,
+                    // SAFETY: the record's views are valid for `'a` (caller's contract).
+                    $($field: unsafe { r.$field.as_bytes() },)*
+                })
+            }
+
+            /// The ABI view of these columns, without fields.
+            fn to_abi(self) -> SlRecord {
+                SlRecord {
+                    struct_size: min_size::RECORD,
+                    table: self.table.code(),
+                    flags: self.flags,
+                    facility: u32::from(self.facility),
+                    severity: u32::from(self.severity),
+                    event_time_ns: self.event_time_ns,
+                    receive_time_ns: self.receive_time_ns,
+                    $($field: sl(self.$field),)*
+                    fields: std::ptr::null(),
+                    field_count: 0,
+                }
+            }
         }
-    }
+    };
 }
+crate::columns::text_columns!(define_columns);
 
 /// A record a decoder emitted, checked against the ABI; valid during the callback.
 #[derive(Debug, Clone, Copy)]
