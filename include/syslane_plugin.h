@@ -337,7 +337,7 @@ typedef struct {
   uint32_t struct_size;
   SlCreateFn create;
   SlDestroyFn destroy;
-  // Delivers a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
+  // Sends a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
   // to a delay, or leave 0 for the host's backoff), or `SL_REJECT` (never deliverable);
   // explain RETRY and REJECT through `set_error`.
   SlStatus (*send)(void *instance, const SlPayload *payload, uint64_t *retry_after_ms);
@@ -376,7 +376,7 @@ typedef const SlPluginDescriptor *(*SlDescriptorFn)(void);
 // Filter: sees batches of records and drops or edits them. Vtable: `SlFilterVtable`.
 #define SL_KIND_FILTER 2
 
-// Output: delivers serialized batches. Vtable: `SlOutputVtable`.
+// Output: sends serialized batches to their destination. Vtable: `SlOutputVtable`.
 #define SL_KIND_OUTPUT 3
 
 #ifdef __cplusplus

@@ -48,7 +48,7 @@ pub type SlKind = u32;
 pub const SL_KIND_INPUT: SlKind = 1;
 /// Filter: sees batches of records and drops or edits them. Vtable: `SlFilterVtable`.
 pub const SL_KIND_FILTER: SlKind = 2;
-/// Output: delivers serialized batches. Vtable: `SlOutputVtable`.
+/// Output: sends serialized batches to their destination. Vtable: `SlOutputVtable`.
 pub const SL_KIND_OUTPUT: SlKind = 3;
 
 /// Capability bits in `SlPluginDescriptor::capabilities`. None are defined in 1.0;
@@ -375,7 +375,7 @@ pub struct SlOutputVtable {
     pub struct_size: u32,
     pub create: SlCreateFn,
     pub destroy: SlDestroyFn,
-    /// Delivers a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
+    /// Sends a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
     /// to a delay, or leave 0 for the host's backoff), or `SL_REJECT` (never deliverable);
     /// explain RETRY and REJECT through `set_error`.
     pub send: unsafe extern "C" fn(

@@ -91,7 +91,7 @@ pub enum Outcome {
     Reject { reason: String },
 }
 
-/// An output: delivers serialized batches (`SL_KIND_OUTPUT`).
+/// An output: sends serialized batches to their destination (`SL_KIND_OUTPUT`).
 pub trait Output: Sized + 'static {
     fn create(host: Host, config: &str) -> Result<Self, String>;
     fn send(&mut self, payload: &Payload<'_>) -> Outcome;
