@@ -78,6 +78,15 @@
 // `SlRecord::table`: a row of the CommonSecurityLog table (CEF).
 #define SL_TABLE_SECURITY 1
 
+// `SlRecord::facility` of a message without a valid PRI: `user` (RFC 3164
+// section 4.3.3 makes such a message `<13>`, `user.notice`). Every decoder uses
+// it, and so does the host for a frame it keeps whole because no record came of it.
+#define SL_NO_PRI_FACILITY 1
+
+// `SlRecord::severity` of a message without a valid PRI: `notice` (see
+// `SL_NO_PRI_FACILITY`).
+#define SL_NO_PRI_SEVERITY 5
+
 // `SlRecord::flags`: the decoder could not parse the message; `message` holds it whole.
 #define SL_RECORD_PARSE_FAILED 1
 
@@ -328,7 +337,7 @@ typedef struct {
   uint32_t struct_size;
   SlCreateFn create;
   SlDestroyFn destroy;
-  // Delivers a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
+  // Sends a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
   // to a delay, or leave 0 for the host's backoff), or `SL_REJECT` (never deliverable);
   // explain RETRY and REJECT through `set_error`.
   SlStatus (*send)(void *instance, const SlPayload *payload, uint64_t *retry_after_ms);
@@ -367,7 +376,7 @@ typedef const SlPluginDescriptor *(*SlDescriptorFn)(void);
 // Filter: sees batches of records and drops or edits them. Vtable: `SlFilterVtable`.
 #define SL_KIND_FILTER 2
 
-// Output: delivers serialized batches. Vtable: `SlOutputVtable`.
+// Output: sends serialized batches to their destination. Vtable: `SlOutputVtable`.
 #define SL_KIND_OUTPUT 3
 
 #ifdef __cplusplus

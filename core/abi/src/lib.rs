@@ -48,7 +48,7 @@ pub type SlKind = u32;
 pub const SL_KIND_INPUT: SlKind = 1;
 /// Filter: sees batches of records and drops or edits them. Vtable: `SlFilterVtable`.
 pub const SL_KIND_FILTER: SlKind = 2;
-/// Output: delivers serialized batches. Vtable: `SlOutputVtable`.
+/// Output: sends serialized batches to their destination. Vtable: `SlOutputVtable`.
 pub const SL_KIND_OUTPUT: SlKind = 3;
 
 /// Capability bits in `SlPluginDescriptor::capabilities`. None are defined in 1.0;
@@ -79,6 +79,14 @@ pub const SL_FRAME_INCOMPLETE: u32 = 2;
 pub const SL_TABLE_SYSLOG: u32 = 0;
 /// `SlRecord::table`: a row of the CommonSecurityLog table (CEF).
 pub const SL_TABLE_SECURITY: u32 = 1;
+
+/// `SlRecord::facility` of a message without a valid PRI: `user` (RFC 3164
+/// section 4.3.3 makes such a message `<13>`, `user.notice`). Every decoder uses
+/// it, and so does the host for a frame it keeps whole because no record came of it.
+pub const SL_NO_PRI_FACILITY: u32 = 1;
+/// `SlRecord::severity` of a message without a valid PRI: `notice` (see
+/// `SL_NO_PRI_FACILITY`).
+pub const SL_NO_PRI_SEVERITY: u32 = 5;
 
 /// `SlRecord::flags`: the decoder could not parse the message; `message` holds it whole.
 pub const SL_RECORD_PARSE_FAILED: u32 = 1;
@@ -367,7 +375,7 @@ pub struct SlOutputVtable {
     pub struct_size: u32,
     pub create: SlCreateFn,
     pub destroy: SlDestroyFn,
-    /// Delivers a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
+    /// Sends a payload. Returns `SL_OK` (delivered), `SL_RETRY` (set `*retry_after_ms`
     /// to a delay, or leave 0 for the host's backoff), or `SL_REJECT` (never deliverable);
     /// explain RETRY and REJECT through `set_error`.
     pub send: unsafe extern "C" fn(
@@ -445,6 +453,10 @@ unsafe impl Sync for SlOutputVtable {}
 
 /// cbindgen:ignore
 pub mod min_size;
+
+/// cbindgen:ignore
+pub mod typed;
+pub use typed::Table;
 
 #[cfg(test)]
 mod tests;

@@ -39,6 +39,8 @@ fn header_declares_every_public_item() {
         "SL_ABI_MAJOR",
         "SL_ABI_MINOR",
         "SL_PANICKED",
+        "SL_NO_PRI_FACILITY",
+        "SL_NO_PRI_SEVERITY",
         "SlPluginDescriptor",
         "SlInputVtable",
         "SlFilterVtable",
@@ -82,4 +84,10 @@ fn null_and_empty_strings_differ() {
         assert_eq!(SlStr::from_bytes(b"").as_bytes(), Some(&b""[..]));
         assert_eq!(SlStr::from_bytes(b"ab").as_bytes(), Some(&b"ab"[..]));
     }
+}
+
+#[test]
+fn header_keeps_rust_only_names_out() {
+    let header = generate_header();
+    assert!(!header.contains("Table_Syslog") && !header.contains("from_code"));
 }

@@ -46,6 +46,7 @@
 
 mod agent;
 mod cli;
+mod columns;
 mod config;
 mod health;
 mod journal;

@@ -8,6 +8,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::batch::RecordBatch;
 use crate::pipeline::decode::{decode, DecodeScratch, ThisHost};
 use crate::pipeline::serialize::Serializer;
+use crate::plugin_host::CallOutcome;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -81,8 +82,9 @@ pub fn decode_to_json(
         &mut DecodeScratch::default(),
         &this,
     );
-    if report.status != 0 {
-        return Err(format!("the decoder returned status {}", report.status));
+    match report.outcome {
+        CallOutcome::Done => {}
+        other => return Err(format!("the decoder's call failed: {other}")),
     }
     let mut ser = Serializer::new(host_name);
     Ok(records

@@ -31,14 +31,6 @@ pub use relp::{RelpError, RelpEvent, RelpReader, RelpRefusal};
 pub use rfc3164::{leading_tag, LeadingTag};
 pub use timestamp::Timestamp;
 
-/// The facility of a message without a valid PRI: `user` (RFC 3164 section 4.3.3,
-/// which makes such a message `<13>`, `user.notice`). Every decoder and the
-/// record kept whole for a frame no decoder could read use it.
-pub const NO_PRI_FACILITY: u8 = 1;
-
-/// The severity of a message without a valid PRI: `notice` (see [`NO_PRI_FACILITY`]).
-pub const NO_PRI_SEVERITY: u8 = 5;
-
 /// Facility names in code order (0 = kern .. 23 = local7), as Log Analytics spells them.
 pub const FACILITY_NAMES: [&str; 24] = [
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",

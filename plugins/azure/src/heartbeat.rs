@@ -89,7 +89,7 @@ pub fn run(
                 ingestor.forbidden.note();
                 host.log(
                     Level::Warn,
-                    &format!("heartbeat to {stream} not delivered: HTTP 403: {why}; the identity lacks the Monitoring Metrics Publisher role on the rule, or a new assignment has not applied yet (up to 30 minutes)"),
+                    &crate::forbidden::heartbeat_warning(&stream, &why),
                 );
             }
             Answer::Refused(why) | Answer::Retry { reason: why, .. } => {

@@ -4,9 +4,9 @@
 use crate::auth::Credentials;
 use crate::client::{self, Client};
 use crate::codec::Scratch;
+use crate::forbidden::ForbiddenPeriod;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const API_VERSION: &str = "2023-01-01";
 
@@ -36,34 +36,6 @@ pub struct Counters {
     pub bytes_sent: AtomicU64,
 }
 
-/// Since when the endpoint has answered 403 (reset by any accepted request).
-#[derive(Debug, Default)]
-pub struct Forbidden {
-    since: Mutex<Option<Instant>>,
-    /// How long the last 403 period lasted, once it is over (for one log line).
-    ended: Mutex<Option<Duration>>,
-}
-
-impl Forbidden {
-    /// Notes a 403; returns how long 403s have been answered.
-    pub fn note(&self) -> Duration {
-        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
-        since.get_or_insert_with(Instant::now).elapsed()
-    }
-
-    fn clear(&self) {
-        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(start) = since.take() {
-            *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(start.elapsed());
-        }
-    }
-
-    /// The length of a 403 period that has just ended, once.
-    pub fn take_ended(&self) -> Option<Duration> {
-        self.ended.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
 #[derive(Debug)]
 pub struct Ingestor {
     pub client: Client,
@@ -71,7 +43,8 @@ pub struct Ingestor {
     /// `{endpoint}/dataCollectionRules/{dcr}/streams/`
     pub base: String,
     pub counters: Counters,
-    pub forbidden: Forbidden,
+    /// The current period of 403 answers, if any (see [`crate::forbidden`]).
+    pub forbidden: ForbiddenPeriod,
     /// gzip level of request bodies; 0 sends them plain.
     pub level: u32,
 }

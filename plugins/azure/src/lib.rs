@@ -22,27 +22,29 @@ mod body;
 mod client;
 mod codec;
 mod config;
-mod deliver;
+mod forbidden;
 mod heartbeat;
 mod ingest;
 mod network;
 mod progress;
 mod proxy;
 mod secret;
+mod send;
 
 use auth::Credentials;
 use client::Client;
 use codec::Pool;
-use deliver::{deliver, ForbiddenPolicy};
+use forbidden::ForbiddenPolicy;
 use ingest::{Answer, Ingestor};
 use network::ProxyPlan;
 use progress::{Fate, Progress};
+use send::send_range;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use syslane_abi::{SL_TABLE_SECURITY, SL_TABLE_SYSLOG};
+use syslane_abi::Table;
 use syslane_plugin_sdk::{export_plugin, Host, Level, Outcome, Output, Payload, Preferences};
 
 pub use network::{no_proxy_matches, url_host};
@@ -54,6 +56,7 @@ pub mod reuse {
     pub use crate::auth::{AuthConfig, Credentials, Method};
     pub use crate::client::Client;
     pub use crate::client::{agent, describe, roots};
+    pub use crate::forbidden::while_role_applies;
     pub use crate::heartbeat::record as heartbeat_record;
     pub use crate::secret::Secret;
 }
@@ -79,25 +82,17 @@ pub struct AzureOutput {
 }
 
 impl AzureOutput {
-    fn stream_for(&self, table: u32) -> Option<&str> {
+    fn stream_for(&self, table: Table) -> Option<&str> {
         match table {
-            SL_TABLE_SYSLOG => Some(&self.stream),
-            SL_TABLE_SECURITY => self.security_stream.as_deref(),
-            _ => None,
+            Table::Syslog => Some(&self.stream),
+            Table::Security => self.security_stream.as_deref(),
         }
     }
 
     /// Logs the start and the end of a period of 403 answers, once each.
     fn note_forbidden(&self) {
         if let Some(lasted) = self.ingestor.forbidden.take_ended() {
-            self.host.log(
-                Level::Info,
-                &format!(
-                    "azure: the endpoint accepts records again after {} s of HTTP 403: the Monitoring Metrics Publisher role on {} has applied",
-                    lasted.as_secs(),
-                    self.forbidden.rule
-                ),
-            );
+            self.host.log(Level::Info, &self.forbidden.ended(lasted));
         }
     }
 }
@@ -215,7 +210,7 @@ impl Output for AzureOutput {
                     loop {
                         let k = next.fetch_add(1, Ordering::Relaxed);
                         let Some(part) = pending.get(k) else { break };
-                        deliver(
+                        send_range(
                             ingestor,
                             policy,
                             &stream,
@@ -331,11 +326,7 @@ impl Output for AzureOutput {
                     Level::Info,
                     &format!("azure: the endpoint accepted a request for {key} {stream}"),
                 ),
-                Answer::Forbidden(why) => return Err(format!(
-                    "the endpoint answered HTTP 403 for {key} {stream}: {why}; the identity needs the Monitoring Metrics Publisher role on data collection rule {}; a role assigned in the last 30 minutes may not have applied yet (the agent retries 403s for {} s before it dead-letters records)",
-                    self.forbidden.rule,
-                    self.forbidden.window.as_secs()
-                )),
+                Answer::Forbidden(why) => return Err(self.forbidden.check_error(key, stream, &why)),
                 Answer::Refused(why) if why.contains("HTTP 404") => return Err(format!(
                     "{key} {stream:?}: {why}; check dcr_immutable_id and that the rule declares this stream (deploy.sh prints both; a security stream exists only when the rule was deployed with it, which needs Microsoft Sentinel on the workspace)"
                 )),
@@ -353,8 +344,8 @@ impl Output for AzureOutput {
 }
 
 /// Why records of `table` cannot be sent: no stream is configured for them.
-fn no_stream(table: u32) -> String {
-    if table == SL_TABLE_SECURITY {
+fn no_stream(table: Table) -> String {
+    if table == Table::Security {
         "CommonSecurityLog records (CEF and Cisco ASA/FTD) cannot be sent: [output] has no security_stream. They are kept in the dead-letter file. To ship them, the workspace needs Microsoft Sentinel and the rule the security stream (deploy.sh --security-stream on); then set security_stream = \"Custom-SyslaneSecurity\" and, with the agent stopped, run `syslane dead-letter replay`. Or remove the cef listeners".into()
     } else {
         format!("records of table {table} cannot be sent: the azure output has no stream for that table; they are kept in the dead-letter file")

@@ -4,7 +4,7 @@
 //! the network columns `syslane_syslog::parse_asa` read.
 
 use crate::Column;
-use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_RECORD_UNRECOGNISED, SL_TABLE_SECURITY};
+use syslane_plugin_sdk::abi::{Table, SL_RECORD_TRUNCATED, SL_RECORD_UNRECOGNISED};
 use syslane_plugin_sdk::{Field, FrameData, Record, ValueKind};
 use syslane_syslog::{Asa, AsaMatch};
 use syslane_syslog_decoder::Clock;
@@ -99,10 +99,14 @@ pub(crate) fn decode(
         flags |= SL_RECORD_UNRECOGNISED;
     }
     let record = Record {
-        table: SL_TABLE_SECURITY,
+        table: Table::Security,
         flags,
-        facility: header.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
-        severity: header.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
+        facility: header
+            .facility
+            .unwrap_or(syslane_plugin_sdk::NO_PRI_FACILITY),
+        severity: header
+            .severity
+            .unwrap_or(syslane_plugin_sdk::NO_PRI_SEVERITY),
         event_time_ns,
         receive_time_ns: input.receive_time_ns,
         host_name: header.hostname,

@@ -1,5 +1,5 @@
 //! The `cef` decoder plugin: Common Event Format events, usually behind a syslog
-//! header, into CommonSecurityLog records (table `SL_TABLE_SECURITY`).
+//! header, into CommonSecurityLog records (`Table::Security`).
 //!
 //! The seven header fields become DeviceVendor, DeviceProduct, DeviceVersion,
 //! DeviceEventClassID, Activity and LogSeverity; the extension keys of [`COLUMNS`]
@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 
 use serde::Deserialize;
-use syslane_plugin_sdk::abi::{SL_RECORD_TRUNCATED, SL_RECORD_UNRECOGNISED, SL_TABLE_SECURITY};
+use syslane_plugin_sdk::abi::{Table, SL_RECORD_TRUNCATED, SL_RECORD_UNRECOGNISED};
 use syslane_plugin_sdk::{
     export_plugin, Decoder, Emitter, Field, Frame, FrameData, FrameDecoder, Host, Record, ValueKind,
 };
@@ -310,10 +310,14 @@ impl FrameDecoder for CefDecoder {
             });
         }
         let record = Record {
-            table: SL_TABLE_SECURITY,
+            table: Table::Security,
             flags: if truncated { SL_RECORD_TRUNCATED } else { 0 },
-            facility: header.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
-            severity: header.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
+            facility: header
+                .facility
+                .unwrap_or(syslane_plugin_sdk::NO_PRI_FACILITY),
+            severity: header
+                .severity
+                .unwrap_or(syslane_plugin_sdk::NO_PRI_SEVERITY),
             event_time_ns,
             receive_time_ns,
             host_name: header.hostname,

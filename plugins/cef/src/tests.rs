@@ -4,7 +4,16 @@ use super::*;
 use std::collections::HashMap;
 
 /// Decodes one frame and returns (table, facility, severity, host, fields, message).
-fn decode(frame: &[u8]) -> (u32, u8, u8, Option<String>, HashMap<String, String>, String) {
+fn decode(
+    frame: &[u8],
+) -> (
+    Table,
+    u8,
+    u8,
+    Option<String>,
+    HashMap<String, String>,
+    String,
+) {
     let d = CefDecoder::from_config(r#"{"timezone":"UTC"}"#).unwrap();
     let mut got = None;
     d.decode_frame(
@@ -43,7 +52,7 @@ fn header_columns_mapped_keys_and_the_rest() {
     let (table, facility, severity, host, f, message) = decode(
         br"<134>Nov 25 10:00:00 fw01 CEF:0|Palo Alto Networks|PAN-OS|10.1|TRAFFIC|end|3|src=10.0.0.5 spt=51515 dst=203.0.113.9 dpt=443 proto=TCP act=allow suser=alice in=1200 out=88 cs1Label=Rule cs1=web out flexString1=x\=y custom=a b",
     );
-    assert_eq!(table, SL_TABLE_SECURITY);
+    assert_eq!(table, Table::Security);
     assert_eq!((facility, severity), (16, 6));
     assert_eq!(host.as_deref(), Some("fw01"));
     assert!(message.starts_with("CEF:0|Palo Alto Networks"));
@@ -92,7 +101,7 @@ fn a_repeated_key_fills_its_column_once() {
 #[test]
 fn bare_cef_without_a_syslog_header() {
     let (table, facility, severity, host, f, _) = decode(b"CEF:0|V|P|1|s|n|Very-High|");
-    assert_eq!(table, SL_TABLE_SECURITY);
+    assert_eq!(table, Table::Security);
     assert_eq!((facility, severity, host), (1, 5, None));
     assert_eq!(f["LogSeverity"], "Very-High");
     assert!(!f.contains_key("AdditionalExtensions"));
@@ -102,7 +111,7 @@ fn bare_cef_without_a_syslog_header() {
 fn broken_cef_is_kept_whole_as_syslog() {
     let raw = b"<134>Nov 25 10:00:00 fw01 CEF:0|Vendor|Product|1.0";
     let (table, _, _, host, f, message) = decode(raw);
-    assert_eq!(table, syslane_plugin_sdk::abi::SL_TABLE_SYSLOG);
+    assert_eq!(table, Table::Syslog);
     assert_eq!(host.as_deref(), Some("fw01"));
     assert_eq!(f["RawMessage"], String::from_utf8_lossy(raw));
     assert!(message.contains("Vendor|Product"), "{message}");
@@ -111,7 +120,7 @@ fn broken_cef_is_kept_whole_as_syslog() {
 #[test]
 fn plain_syslog_on_the_cef_port_is_a_syslog_record() {
     let (table, _, _, _, f, message) = decode(b"<13>Nov 25 10:00:00 h app: hello");
-    assert_eq!(table, syslane_plugin_sdk::abi::SL_TABLE_SYSLOG);
+    assert_eq!(table, Table::Syslog);
     assert_eq!(message, "hello");
     assert!(f.is_empty());
 }
@@ -191,7 +200,7 @@ fn a_non_cef_line_behind_the_drop_in_template_gives_its_tag() {
         },
     );
     let (table, prog, pid, message) = got.unwrap();
-    assert_ne!(table, SL_TABLE_SECURITY);
+    assert_ne!(table, Table::Security);
     assert_eq!(prog.as_deref(), Some(&b"app"[..]));
     assert_eq!(pid.as_deref(), Some(&b"50"[..]));
     assert_eq!(message, b"text with CEF: in it");

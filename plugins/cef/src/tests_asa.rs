@@ -2,10 +2,10 @@
 
 use super::*;
 use std::collections::HashMap;
-use syslane_plugin_sdk::abi::{SL_RECORD_PARSE_FAILED, SL_TABLE_SYSLOG};
+use syslane_plugin_sdk::abi::SL_RECORD_PARSE_FAILED;
 
 struct Got {
-    table: u32,
+    table: Table,
     flags: u32,
     facility: u8,
     severity: u8,
@@ -56,7 +56,7 @@ fn decode(frame: &[u8]) -> Got {
 #[test]
 fn an_asa_connection_becomes_a_commonsecuritylog_record() {
     let g = decode(b"<166>Dec  6 13:00:01 fw1 %ASA-6-302013: Built inbound TCP connection 123 for outside:10.1.1.1/5555 (10.1.1.1/5555) to inside:10.2.2.2/443 (10.2.2.2/443)");
-    assert_eq!(g.table, SL_TABLE_SECURITY);
+    assert_eq!(g.table, Table::Security);
     assert_eq!(g.flags, 0);
     assert_eq!((g.facility, g.severity), (20, 6));
     assert_eq!(g.host.as_deref(), Some("fw1"));
@@ -109,7 +109,7 @@ fn ftd_and_the_acl_label() {
 #[test]
 fn a_changed_text_of_a_covered_id_is_kept_and_marked() {
     let g = decode(b"<166>Dec  6 13:00:01 fw1 %ASA-6-302013: Built a new kind of connection from outside:10.1.1.1/5555 to inside:10.2.2.2/443");
-    assert_eq!(g.table, SL_TABLE_SECURITY);
+    assert_eq!(g.table, Table::Security);
     assert_eq!(g.flags, SL_RECORD_UNRECOGNISED);
     assert_eq!(g.fields["SourceIP"].0, "10.1.1.1");
 }
@@ -117,7 +117,7 @@ fn a_changed_text_of_a_covered_id_is_kept_and_marked() {
 #[test]
 fn an_uncovered_id_is_a_record_without_the_mark() {
     let g = decode(b"<165>Dec  6 13:00:01 fw1 %ASA-5-111008: User 'enable_15' executed the 'write memory' command.");
-    assert_eq!(g.table, SL_TABLE_SECURITY);
+    assert_eq!(g.table, Table::Security);
     assert_eq!(g.flags, 0);
     assert_eq!(g.fields["DeviceEventClassID"].0, "111008");
 }
@@ -125,11 +125,11 @@ fn an_uncovered_id_is_a_record_without_the_mark() {
 #[test]
 fn lines_neither_cef_nor_asa_are_syslog_and_marked() {
     let g = decode(b"<13>Dec  6 13:00:01 host app: hello");
-    assert_eq!(g.table, SL_TABLE_SYSLOG);
+    assert_eq!(g.table, Table::Syslog);
     assert_eq!(g.flags, SL_RECORD_UNRECOGNISED);
     assert_eq!(g.message, "hello");
     let g = decode(b"<134>Nov 25 10:00:00 fw01 CEF:0|Vendor|Product|1.0");
-    assert_eq!(g.table, SL_TABLE_SYSLOG);
+    assert_eq!(g.table, Table::Syslog);
     assert_eq!(g.flags, SL_RECORD_UNRECOGNISED);
     assert!(g.fields.contains_key("RawMessage"));
     let g = decode(b"\x01\x02 not syslog at all");
@@ -139,7 +139,7 @@ fn lines_neither_cef_nor_asa_are_syslog_and_marked() {
 #[test]
 fn cef_is_unchanged_and_not_marked() {
     let g = decode(b"<134>Nov 25 10:00:00 fw01 CEF:0|Cisco|ASA|9|302013|Built|5|src=10.0.0.1 msg=%ASA-6-302013: x");
-    assert_eq!(g.table, SL_TABLE_SECURITY);
+    assert_eq!(g.table, Table::Security);
     assert_eq!(g.flags, 0);
     assert_eq!(g.fields["DeviceEventClassID"].0, "302013");
     assert_eq!(g.fields["Activity"].0, "Built");
@@ -150,7 +150,7 @@ fn cef_is_unchanged_and_not_marked() {
 fn the_switch_turns_the_asa_mapping_off() {
     let line = b"<166>Dec  6 13:00:01 fw1 %ASA-6-302013: Built inbound TCP connection 1 for outside:10.1.1.1/5555 (10.1.1.1/5555) to inside:10.2.2.2/443 (10.2.2.2/443)";
     let g = decode_with(r#"{"timezone":"UTC","asa":false}"#, line);
-    assert_eq!(g.table, SL_TABLE_SYSLOG);
+    assert_eq!(g.table, Table::Syslog);
     assert_eq!(g.process.as_deref(), Some("%ASA-6-302013"));
     assert_eq!(g.flags, SL_RECORD_UNRECOGNISED, "counted as not recognised");
     assert!(CefDecoder::from_config(r#"{"asa":"no"}"#).is_err());

@@ -75,7 +75,13 @@ impl Host {
     /// file and counts them (ABI 1.1, outputs only). `data` is JSON lines as in the
     /// payload. `false` when the host cannot take them: then answer the whole
     /// payload with `Outcome::Reject`.
-    pub fn dead_letter(&self, table: u32, record_count: u32, reason: &str, data: &[u8]) -> bool {
+    pub fn dead_letter(
+        &self,
+        table: syslane_abi::Table,
+        record_count: u32,
+        reason: &str,
+        data: &[u8],
+    ) -> bool {
         let api = self.api();
         if (api.struct_size as usize) < std::mem::size_of::<SlHostApi>() {
             return false;
@@ -87,7 +93,7 @@ impl Host {
         let status = unsafe {
             callback(
                 api.host_ctx,
-                table,
+                table.code(),
                 record_count,
                 SlStr::from_bytes(reason.as_bytes()),
                 SlStr::from_bytes(data),

@@ -30,6 +30,14 @@ pub use config::parse_config;
 pub use host::{Host, Level};
 pub use record::{Edits, Field, Frame, FrameData, Payload, Record, RecordView, ValueKind};
 pub use syslane_abi as abi;
+pub use syslane_abi::Table;
+
+/// The facility a decoder gives a message without a valid PRI (`user`): the
+/// ABI's `SL_NO_PRI_FACILITY`, as a [`Record`] holds it.
+pub const NO_PRI_FACILITY: u8 = abi::SL_NO_PRI_FACILITY as u8;
+/// The severity a decoder gives a message without a valid PRI (`notice`): the
+/// ABI's `SL_NO_PRI_SEVERITY`.
+pub const NO_PRI_SEVERITY: u8 = abi::SL_NO_PRI_SEVERITY as u8;
 
 #[doc(hidden)]
 pub use ffi::{filter_vtable, input_vtable, output_vtable};
@@ -83,7 +91,7 @@ pub enum Outcome {
     Reject { reason: String },
 }
 
-/// An output: delivers serialized batches (`SL_KIND_OUTPUT`).
+/// An output: sends serialized batches to their destination (`SL_KIND_OUTPUT`).
 pub trait Output: Sized + 'static {
     fn create(host: Host, config: &str) -> Result<Self, String>;
     fn send(&mut self, payload: &Payload<'_>) -> Outcome;

@@ -115,8 +115,8 @@ pub struct Field<'a> {
 /// A record a decoder emits. Everything is borrowed; the host copies it on emit.
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
-    /// `SL_TABLE_SYSLOG` or `SL_TABLE_SECURITY`.
-    pub table: u32,
+    /// The workspace table the record goes to.
+    pub table: Table,
     /// `SL_RECORD_*` bits.
     pub flags: u32,
     pub facility: u8,
@@ -138,10 +138,10 @@ pub struct Record<'a> {
 impl Default for Record<'_> {
     fn default() -> Self {
         Record {
-            table: SL_TABLE_SYSLOG,
+            table: Table::Syslog,
             flags: 0,
-            facility: syslane_syslog::NO_PRI_FACILITY,
-            severity: syslane_syslog::NO_PRI_SEVERITY,
+            facility: crate::NO_PRI_FACILITY,
+            severity: crate::NO_PRI_SEVERITY,
             event_time_ns: None,
             receive_time_ns: 0,
             host_name: None,
@@ -160,7 +160,7 @@ impl Record<'_> {
     pub(crate) fn to_abi(self, fields: &[SlField]) -> SlRecord {
         SlRecord {
             struct_size: std::mem::size_of::<SlRecord>() as u32,
-            table: self.table,
+            table: self.table.code(),
             flags: self.flags,
             facility: u32::from(self.facility),
             severity: u32::from(self.severity),
@@ -197,8 +197,9 @@ impl<'a> RecordView<'a> {
         // SAFETY: transparent wrapper; the caller vouches for pointer and length.
         unsafe { std::slice::from_raw_parts(ptr.cast::<RecordView<'a>>(), count) }
     }
-    pub fn table(&self) -> u32 {
-        self.0.table
+    /// The record's table (a code this ABI does not define reads as Syslog).
+    pub fn table(&self) -> Table {
+        Table::from_code_or_syslog(self.0.table)
     }
     pub fn flags(&self) -> u32 {
         self.0.flags
@@ -313,8 +314,8 @@ impl Edits<'_> {
 /// A batch handed to an output.
 #[derive(Debug, Clone, Copy)]
 pub struct Payload<'a> {
-    /// `SL_TABLE_SYSLOG` or `SL_TABLE_SECURITY`.
-    pub table: u32,
+    /// The workspace table of the records.
+    pub table: Table,
     pub batch_id: u64,
     pub record_count: u32,
     /// 0 on the first offer, then the number of earlier offers.
@@ -326,7 +327,7 @@ pub struct Payload<'a> {
 impl<'a> Payload<'a> {
     pub(crate) fn from_abi(p: &'a SlPayload) -> Payload<'a> {
         Payload {
-            table: p.table,
+            table: Table::from_code_or_syslog(p.table),
             batch_id: p.batch_id,
             record_count: p.record_count,
             attempt: p.attempt,

@@ -131,8 +131,8 @@ impl FrameDecoder for SyslogDecoder {
         }];
         let record = Record {
             flags,
-            facility: m.facility.unwrap_or(syslane_syslog::NO_PRI_FACILITY),
-            severity: m.severity.unwrap_or(syslane_syslog::NO_PRI_SEVERITY),
+            facility: m.facility.unwrap_or(syslane_plugin_sdk::NO_PRI_FACILITY),
+            severity: m.severity.unwrap_or(syslane_plugin_sdk::NO_PRI_SEVERITY),
             event_time_ns,
             receive_time_ns,
             host_name: m.hostname,

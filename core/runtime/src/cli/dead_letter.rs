@@ -228,7 +228,7 @@ pub(super) fn replay(path: &Path) -> Result<String, String> {
         } else {
             let outcome = output.send(
                 &Arc::new(data),
-                crate::table::code(&first.table),
+                crate::table::by_name(&first.table),
                 first.batch_id,
                 batch.len() as u32,
                 0,
@@ -329,7 +329,7 @@ fn rewrite(dl: &DeadLetters, batch: &[&Letter], reason: Option<&str>) -> Result<
         data.push(b'\n');
     }
     dl.write(
-        crate::table::code(&batch[0].table),
+        crate::table::by_name(&batch[0].table),
         batch[0].batch_id,
         reason.unwrap_or(&batch[0].reason),
         &data,

@@ -36,7 +36,7 @@ fn render(dir: &Path, c: &Census) -> String {
     let tables: Vec<String> = c
         .records
         .iter()
-        .map(|(t, n)| format!("{} {n}", crate::table::name(*t)))
+        .map(|(t, n)| format!("{} {n}", t.name()))
         .collect();
     let _ = write!(
         out,

@@ -39,6 +39,7 @@ pub(crate) use writer::JournalWriter;
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::state_dir::{open_private, private_dir};
+use crate::table::Table;
 use segment::{Found, HEADER};
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -50,8 +51,7 @@ use std::time::{Duration, Instant};
 /// Records of one table, serialized as JSON lines.
 #[derive(Debug)]
 pub(crate) struct Chunk {
-    /// `SL_TABLE_*`.
-    pub table: u32,
+    pub table: Table,
     pub records: u32,
     pub data: Vec<u8>,
 }
@@ -358,7 +358,7 @@ fn checked_ack(dir: &Path, ids: &[u64]) -> Position {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Census {
     /// Unacknowledged records per table code, from intact entries.
-    pub records: std::collections::BTreeMap<u32, u64>,
+    pub records: std::collections::BTreeMap<Table, u64>,
     /// Segment files holding some of them.
     pub segments: u64,
     /// Bytes of those files after the acknowledged position.
@@ -402,7 +402,10 @@ pub(crate) fn census(dir: &Path) -> std::io::Result<Census> {
         while at < len {
             match segment::read_at(&mut file, id, at, len)? {
                 Found::Entry { entry, end } => {
-                    *census.records.entry(entry.table).or_default() += u64::from(entry.records);
+                    *census
+                        .records
+                        .entry(Table::from_code_or_syslog(entry.table))
+                        .or_default() += u64::from(entry.records);
                     counted += end - at;
                     at = end;
                 }

@@ -28,7 +28,7 @@ const MAX_BYTES: u64 = 1 << 20;
 enum Op {
     Append {
         size: usize,
-        table: u32,
+        table: Table,
     },
     Sync,
     Read(usize),
@@ -51,7 +51,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (1usize..9000, 0u32..2).prop_map(|(size, table)| Op::Append { size, table }),
+        8 => (1usize..9000, 0u32..2).prop_map(|(size, code)| Op::Append {
+            size,
+            table: Table::from_code_or_syslog(code),
+        }),
         2 => Just(Op::Sync),
         4 => (1usize..8).prop_map(Op::Read),
         3 => Just(Op::Ack),
@@ -87,7 +90,7 @@ struct Harness {
     journal: Option<(JournalWriter, JournalReader)>,
     next_id: u64,
     /// Every entry that may still come back, in append order: (id, table).
-    log: Vec<(u64, u32)>,
+    log: Vec<(u64, Table)>,
     /// The position after each entry, once read in this run.
     positions: Vec<Option<Position>>,
     /// Entries lost to damage the model made: they must not come back.
@@ -339,8 +342,8 @@ impl Harness {
             .filter(|&i| alive(self, i))
             .take(got.len())
             .collect();
-        let expected: Vec<(u64, u32)> = indexes.iter().map(|&i| self.log[i]).collect();
-        let seen: Vec<(u64, u32)> = got.iter().map(|g| (g.0, g.1)).collect();
+        let expected: Vec<(u64, Table)> = indexes.iter().map(|&i| self.log[i]).collect();
+        let seen: Vec<(u64, Table)> = got.iter().map(|g| (g.0, g.1)).collect();
         prop_assert_eq!(&seen, &expected, "what came back after the restart");
         let end = indexes.last().map_or(start, |i| i + 1);
         let missing: Vec<u64> = (end..self.durable)
@@ -390,8 +393,14 @@ proptest! {
 fn a_damaged_length_field_loses_only_its_own_entry() {
     let mut h = Harness::new();
     let ops = [
-        Op::Append { size: 1, table: 0 },
-        Op::Append { size: 1, table: 0 },
+        Op::Append {
+            size: 1,
+            table: Table::Syslog,
+        },
+        Op::Append {
+            size: 1,
+            table: Table::Syslog,
+        },
         Op::Corrupt {
             which: 0,
             byte: 13797,

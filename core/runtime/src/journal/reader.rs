@@ -125,7 +125,7 @@ impl JournalReader {
                     }
                     drop(st);
                     let chunk = Chunk {
-                        table: entry.table,
+                        table: crate::table::Table::from_code_or_syslog(entry.table),
                         records: entry.records,
                         data: entry.payload,
                     };

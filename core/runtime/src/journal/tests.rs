@@ -15,7 +15,7 @@ fn chunk(i: usize, size: usize) -> Chunk {
     let mut data = format!("{{\"n\":{i}}}\n").into_bytes();
     data.resize(size.max(data.len()), b' ');
     Chunk {
-        table: 0,
+        table: Table::Syslog,
         records: 1,
         data,
     }
@@ -574,7 +574,7 @@ fn a_segment_that_cannot_be_read_is_counted_as_lost_and_the_rest_is_read() {
         let mut n = Vec::new();
         while let Ok(segment::Found::Entry { entry, end }) = segment::read_at(&mut f, id, at, len) {
             n.push(number(&Chunk {
-                table: 0,
+                table: Table::Syslog,
                 records: 1,
                 data: entry.payload,
             }));

@@ -113,7 +113,7 @@ impl JournalWriter {
             st.rotate_first = false;
         }
         let (id, end) = st.segments.back().map_or((0, 0), |s| (s.id, s.bytes));
-        let header = segment::header(id, chunk.table, chunk.records, &chunk.data);
+        let header = segment::header(id, chunk.table.code(), chunk.records, &chunk.data);
         if let Err(e) = write_all_parts(&st.file, end, &[&header, &chunk.data]) {
             // Cut what part of the entry got written, so the next one starts where
             // readers expect it; if even that fails, the next append starts a new segment.

@@ -1,100 +1,88 @@
-//! Records of one batch, stored column-wise in one byte arena: adding a record copies
-//! its strings once and allocates nothing once the buffers have grown to the batch
-//! size, and the buffers are reused from batch to batch.
+//! Records of one batch, stored column-wise in one byte [`Arena`]: adding a record
+//! copies its strings once and allocates nothing once the buffers have grown to
+//! the batch size, and the buffers are reused from batch to batch.
 
+use super::arena::{Arena, Span};
+use crate::columns::{text_columns, Column};
+use crate::plugin_host::Columns;
+use crate::table::Table;
 use syslane_syslog::{facility_code, severity_code};
-
-/// A string in the arena: (offset, length), or `None` for null.
-pub(crate) type Span = Option<(u32, u32)>;
-
-/// One record. Strings are spans into [`RecordBatch::arena`].
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Rec {
-    pub table: u32,
-    pub flags: u32,
-    pub facility: u8,
-    pub severity: u8,
-    pub dropped: bool,
-    /// `SL_TIME_NONE` when absent.
-    pub event_time_ns: i64,
-    pub receive_time_ns: i64,
-    pub host_name: Span,
-    pub host_ip: Span,
-    pub process_name: Span,
-    pub proc_id: Span,
-    pub msg_id: Span,
-    pub structured_data: Span,
-    pub message: Span,
-    /// Range of this record's extra fields in [`RecordBatch::fields`].
-    pub fields: (u32, u32),
-}
 
 /// An extra field: name, value and `SL_VALUE_*` kind.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FieldSlot {
-    pub name: (u32, u32),
-    pub value: (u32, u32),
+    pub name: Span,
+    pub value: Span,
     pub kind: u32,
 }
 
-/// A column a filter may set by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Column {
-    HostName,
-    HostIp,
-    Facility,
-    Severity,
-    ProcessName,
-    ProcessId,
-    MsgId,
-    StructuredData,
-    Message,
-    /// Any other name: an extra field.
-    Extra,
-}
-
-/// Columns the host derives: no filter may set them.
-pub(crate) const DERIVED_COLUMNS: [&str; 5] = [
-    "TimeGenerated",
-    "EventTime",
-    "Computer",
-    "SourceSystem",
-    "CollectorHostName",
-];
-
-impl Column {
-    /// The column for `name`, or `None` for a derived one (or an empty name).
-    pub(crate) fn from_name(name: &[u8]) -> Option<Column> {
-        Some(match name {
-            b"HostName" => Column::HostName,
-            b"HostIP" => Column::HostIp,
-            b"Facility" => Column::Facility,
-            b"SeverityLevel" => Column::Severity,
-            b"ProcessName" => Column::ProcessName,
-            b"ProcessID" => Column::ProcessId,
-            b"MsgId" => Column::MsgId,
-            b"StructuredData" => Column::StructuredData,
-            b"SyslogMessage" => Column::Message,
-            n if n.is_empty() || DERIVED_COLUMNS.iter().any(|d| d.as_bytes() == n) => return None,
-            _ => Column::Extra,
-        })
-    }
-
-    /// Whether `value` is acceptable for this column (facility and severity take names).
-    pub(crate) fn accepts(self, value: Option<&[u8]>) -> bool {
-        let text = value.and_then(|v| std::str::from_utf8(v).ok());
-        match self {
-            Column::Facility => text.and_then(facility_code).is_some(),
-            Column::Severity => text.and_then(severity_code).is_some(),
-            _ => true,
+/// `Rec` and what is generated with it from the one list of text columns.
+macro_rules! define_rec {
+    ($($(#[$doc:meta])* $field:ident $variant:ident $name:literal,)*) => {
+        /// One record. Strings are spans into [`RecordBatch::arena`]; `None` is null.
+        #[derive(Clone, Copy, Debug, Default)]
+        pub(crate) struct Rec {
+            pub table: Table,
+            pub flags: u32,
+            pub facility: u8,
+            pub severity: u8,
+            pub dropped: bool,
+            /// `SL_TIME_NONE` when absent.
+            pub event_time_ns: i64,
+            pub receive_time_ns: i64,
+            $($(#[$doc])* pub $field: Option<Span>,)*
+            /// Range of this record's extra fields in [`RecordBatch::fields`].
+            pub fields: (u32, u32),
         }
-    }
+
+        impl RecordBatch {
+            /// The columns of `r`, over the arena: what a filter is shown.
+            #[inline]
+            pub(crate) fn columns(&self, r: &Rec) -> Columns<'_> {
+                Columns {
+                    table: r.table,
+                    flags: r.flags,
+                    facility: r.facility,
+                    severity: r.severity,
+                    event_time_ns: r.event_time_ns,
+                    receive_time_ns: r.receive_time_ns,
+                    $($field: self.arena.get_opt(r.$field),)*
+                }
+            }
+
+            /// Copies `c`'s strings into the arena: a row, not yet added, whose
+            /// extra fields start at the end of [`RecordBatch::fields`] (none yet).
+            #[inline]
+            pub(crate) fn copy(&mut self, c: &Columns<'_>) -> Rec {
+                Rec {
+                    table: c.table,
+                    flags: c.flags,
+                    facility: c.facility,
+                    severity: c.severity,
+                    dropped: false,
+                    event_time_ns: c.event_time_ns,
+                    receive_time_ns: c.receive_time_ns,
+                    $($field: self.arena.put_opt(c.$field),)*
+                    fields: (self.fields.len() as u32, 0),
+                }
+            }
+        }
+
+        /// The text column `column` of `rec`; `None` for the other columns.
+        fn text_mut(rec: &mut Rec, column: Column) -> Option<&mut Option<Span>> {
+            match column {
+                $(Column::$variant => Some(&mut rec.$field),)*
+                Column::Facility | Column::Severity | Column::Extra => None,
+            }
+        }
+    };
 }
+text_columns!(define_rec);
 
 /// The records of one batch.
 #[derive(Default, Debug)]
 pub(crate) struct RecordBatch {
-    pub arena: Vec<u8>,
+    pub arena: Arena,
     pub recs: Vec<Rec>,
     pub fields: Vec<FieldSlot>,
 }
@@ -104,26 +92,6 @@ impl RecordBatch {
         self.arena.clear();
         self.recs.clear();
         self.fields.clear();
-    }
-
-    /// Copies `bytes` into the arena.
-    pub(crate) fn put(&mut self, bytes: &[u8]) -> (u32, u32) {
-        let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(bytes);
-        (start, bytes.len() as u32)
-    }
-
-    pub(crate) fn put_opt(&mut self, bytes: Option<&[u8]>) -> Span {
-        bytes.map(|b| self.put(b))
-    }
-
-    pub(crate) fn get(&self, span: Span) -> Option<&[u8]> {
-        span.map(|s| self.slice(s))
-    }
-
-    pub(crate) fn slice(&self, (start, len): (u32, u32)) -> &[u8] {
-        let start = start as usize;
-        self.arena.get(start..start + len as usize).unwrap_or(&[])
     }
 
     /// The extra fields of `rec`.
@@ -136,8 +104,8 @@ impl RecordBatch {
 
     /// Adds an extra field to the record being built (the last one).
     pub(crate) fn push_field(&mut self, name: &[u8], value: &[u8], kind: u32) {
-        let name = self.put(name);
-        let value = self.put(value);
+        let name = self.arena.put(name);
+        let value = self.arena.put(value);
         self.fields.push(FieldSlot { name, value, kind });
     }
 
@@ -168,18 +136,12 @@ impl RecordBatch {
                 return;
             }
             Column::Extra => return self.set_extra(index, name, value, kind),
-            _ => self.put_opt(value),
+            // A message set to null is the empty message.
+            Column::Message => Some(self.arena.put(value.unwrap_or(b""))),
+            _ => self.arena.put_opt(value),
         };
-        let rec = &mut self.recs[index];
-        match column {
-            Column::HostName => rec.host_name = span,
-            Column::HostIp => rec.host_ip = span,
-            Column::ProcessName => rec.process_name = span,
-            Column::ProcessId => rec.proc_id = span,
-            Column::MsgId => rec.msg_id = span,
-            Column::StructuredData => rec.structured_data = span,
-            Column::Message => rec.message = span.or(Some((0, 0))),
-            Column::Facility | Column::Severity | Column::Extra => {}
+        if let Some(slot) = text_mut(&mut self.recs[index], column) {
+            *slot = span;
         }
     }
 
@@ -191,7 +153,7 @@ impl RecordBatch {
         let (old_start, old_len) = rec.fields;
         for i in old_start..old_start + old_len {
             let slot = self.fields[i as usize];
-            if self.slice(slot.name) != name {
+            if self.arena.get(slot.name) != name {
                 self.fields.push(slot);
             }
         }
@@ -214,7 +176,7 @@ mod tests {
     fn batch_with(n: usize) -> RecordBatch {
         let mut b = RecordBatch::default();
         for i in 0..n {
-            let message = b.put(format!("m{i}").as_bytes());
+            let message = b.arena.put(format!("m{i}").as_bytes());
             let start = b.fields.len() as u32;
             b.push_field(b"k", b"v", 0);
             b.recs.push(Rec {
@@ -234,7 +196,7 @@ mod tests {
         let names = |b: &RecordBatch, i: usize| -> Vec<Vec<u8>> {
             b.fields_of(&b.recs[i])
                 .iter()
-                .map(|f| b.slice(f.name).to_vec())
+                .map(|f| b.arena.get(f.name).to_vec())
                 .collect()
         };
         assert_eq!(names(&b, 0), vec![b"k".to_vec()]);
@@ -249,14 +211,36 @@ mod tests {
         b.set(0, Column::Facility, b"Facility", Some(b"local3"), 0);
         b.set(0, Column::Message, b"SyslogMessage", Some(b"new"), 0);
         assert_eq!((b.recs[0].severity, b.recs[0].facility), (3, 19));
-        assert_eq!(b.get(b.recs[0].message), Some(&b"new"[..]));
+        assert_eq!(b.arena.get_opt(b.recs[0].message), Some(&b"new"[..]));
+        b.set(0, Column::Message, b"SyslogMessage", None, 0);
+        b.set(0, Column::ProcessId, b"ProcessID", Some(b"42"), 0);
+        assert_eq!(b.arena.get_opt(b.recs[0].message), Some(&b""[..]));
+        assert_eq!(b.arena.get_opt(b.recs[0].proc_id), Some(&b"42"[..]));
+        b.set(0, Column::ProcessId, b"ProcessID", None, 0);
+        assert_eq!(b.recs[0].proc_id, None);
     }
 
     #[test]
-    fn derived_columns_are_refused() {
-        assert!(Column::from_name(b"Computer").is_none());
-        assert!(Column::from_name(b"").is_none());
-        assert_eq!(Column::from_name(b"Env"), Some(Column::Extra));
-        assert!(!Column::Severity.accepts(Some(b"loud")));
+    fn a_copied_row_reads_back_as_its_columns() {
+        let mut b = RecordBatch::default();
+        let c = Columns {
+            table: Table::Security,
+            flags: 3,
+            facility: 4,
+            severity: 2,
+            event_time_ns: 7,
+            receive_time_ns: 9,
+            host_name: Some(b"fw01"),
+            host_ip: None,
+            process_name: Some(b""),
+            proc_id: Some(b"77"),
+            msg_id: None,
+            structured_data: Some(b"[a b=\"c\"]"),
+            message: Some(b"text"),
+        };
+        let rec = b.copy(&c);
+        let back = b.columns(&rec);
+        assert_eq!(format!("{back:?}"), format!("{c:?}"));
+        assert_eq!(rec.fields, (0, 0));
     }
 }

@@ -83,7 +83,7 @@ mod tests {
 
     fn chunk(records: u32) -> Chunk {
         Chunk {
-            table: 0,
+            table: crate::table::Table::Syslog,
             records,
             data: vec![b'x'; 10],
         }

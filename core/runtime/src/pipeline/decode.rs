@@ -9,11 +9,11 @@
 //! and only here, for every decoder alike, by [`sender`]: filters see and the
 //! serializer writes what it decided.
 
-use super::arena::view;
-use super::batch::{Column, Rec, RecordBatch, Span};
+use super::arena::{Arena, Span};
+use super::batch::{Rec, RecordBatch};
+use crate::columns::Column;
 use crate::listen::FrameBatch;
-use crate::plugin_host::{DecoderInstance, Emitted, FrameIn, FrameViews};
-use std::io::Write;
+use crate::plugin_host::{CallOutcome, Columns, DecoderInstance, Emitted, FrameIn, FrameViews};
 use std::net::IpAddr;
 use syslane_abi::*;
 
@@ -21,26 +21,19 @@ use syslane_abi::*;
 #[derive(Default)]
 pub(crate) struct DecodeScratch {
     views: FrameViews,
-    peers: Vec<u8>,
-    peer_spans: Vec<(u32, u32)>,
+    peers: Arena,
+    peer_spans: Vec<Span>,
     emitted: Vec<bool>,
 }
 
 /// What a decode call produced.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DecodeReport {
-    pub status: SlStatus,
+    pub outcome: CallOutcome,
     /// Records the decoder emitted that the host could not accept.
     pub malformed: u64,
     /// Frames kept whole because the decoder emitted nothing for them.
     pub kept_whole: u64,
-}
-
-/// Writes `ip` as text to the end of `out`; returns its span (as `arena::put`).
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr) -> (u32, u32) {
-    let start = out.len();
-    let _ = write!(out, "{ip}");
-    (start as u32, (out.len() - start) as u32)
 }
 
 /// This host, as records from local (loopback) senders name it.
@@ -92,12 +85,12 @@ fn sender<'a>(
 
 /// Puts a record's sender into the batch: the (HostIP, HostName) spans.
 fn put_sender(b: &mut RecordBatch, (ip, name): (&[u8], Name<'_>)) -> (Span, Span) {
-    let ip = b.put(ip);
+    let ip = b.arena.put(ip);
     let name = match name {
-        Name::Own(n) => b.put(n),
+        Name::Own(n) => b.arena.put(n),
         Name::Ip => ip,
     };
-    (Some(ip), Some(name))
+    (ip, name)
 }
 
 fn truncated(frame_flags: u32) -> u32 {
@@ -122,6 +115,26 @@ fn accept(
         return false;
     };
     let local = meta.peer.is_loopback();
+    let decoded = Decoded {
+        host_name: r.host_name,
+        host_ip: r.host_ip,
+    };
+    let (host_ip, host_name) = put_sender(b, sender(local, decoded, this, peer));
+    let mut rec = b.copy(&Columns {
+        flags: r.flags | truncated(meta.flags),
+        receive_time_ns: if r.receive_time_ns == 0 {
+            meta.receive_time_ns
+        } else {
+            r.receive_time_ns
+        },
+        // Decided above.
+        host_name: None,
+        host_ip: None,
+        message: Some(r.message.unwrap_or(b"")),
+        ..*r
+    });
+    rec.host_name = Some(host_name);
+    rec.host_ip = Some(host_ip);
     let fields_start = b.fields.len() as u32;
     for (name, value, kind) in emitted.fields() {
         if name.is_empty() || Column::from_name(name) != Some(Column::Extra) {
@@ -129,32 +142,7 @@ fn accept(
         }
         b.push_field(name, value, kind);
     }
-    let decoded = Decoded {
-        host_name: r.host_name,
-        host_ip: r.host_ip,
-    };
-    let (host_ip, host_name) = put_sender(b, sender(local, decoded, this, peer));
-    let rec = Rec {
-        table: r.table,
-        flags: r.flags | truncated(meta.flags),
-        facility: r.facility,
-        severity: r.severity,
-        dropped: false,
-        event_time_ns: r.event_time_ns,
-        receive_time_ns: if r.receive_time_ns == 0 {
-            meta.receive_time_ns
-        } else {
-            r.receive_time_ns
-        },
-        host_name,
-        host_ip,
-        process_name: b.put_opt(r.process_name),
-        proc_id: b.put_opt(r.proc_id),
-        msg_id: b.put_opt(r.msg_id),
-        structured_data: b.put_opt(r.structured_data),
-        message: Some(b.put(r.message.unwrap_or(b""))),
-        fields: (fields_start, b.fields.len() as u32 - fields_start),
-    };
+    rec.fields = (fields_start, b.fields.len() as u32 - fields_start);
     b.recs.push(rec);
     true
 }
@@ -176,11 +164,11 @@ pub(crate) fn decode(
     } = scratch;
     peers.clear();
     peer_spans.clear();
-    let mut last: Option<(IpAddr, (u32, u32))> = None;
+    let mut last: Option<(IpAddr, Span)> = None;
     for meta in &frames.frames {
         let span = match last {
             Some((ip, span)) if ip == meta.peer => span,
-            _ => write_ip(peers, meta.peer),
+            _ => peers.put_display(meta.peer),
         };
         last = Some((meta.peer, span));
         peer_spans.push(span);
@@ -193,13 +181,13 @@ pub(crate) fn decode(
         .zip(peer_spans.iter())
         .map(|(meta, span)| FrameIn {
             data: frames.frame(meta),
-            peer: view(peers, *span),
+            peer: peers.get(*span),
             transport: frames.transport,
             flags: meta.flags,
             receive_time_ns: meta.receive_time_ns,
         });
     let call = decoder.decode(views, inputs, |i, r| {
-        let peer = view(peers, peer_spans[i]);
+        let peer = peers.get(peer_spans[i]);
         let ok = accept(batch, frames, i, peer, this, r);
         if ok {
             emitted[i] = true;
@@ -207,7 +195,7 @@ pub(crate) fn decode(
         ok
     });
     let mut report = DecodeReport {
-        status: call.status,
+        outcome: call.outcome,
         malformed: call.malformed,
         kept_whole: 0,
     };
@@ -217,17 +205,17 @@ pub(crate) fn decode(
         }
         report.kept_whole += 1;
         let local = meta.peer.is_loopback();
-        let message = Some(batch.put(frames.frame(meta)));
-        let peer = view(peers, peer_spans[i]);
+        let message = Some(batch.arena.put(frames.frame(meta)));
+        let peer = peers.get(peer_spans[i]);
         let (host_ip, host_name) = put_sender(batch, sender(local, Decoded::default(), this, peer));
         batch.recs.push(Rec {
             flags: SL_RECORD_PARSE_FAILED | truncated(meta.flags),
-            facility: syslane_syslog::NO_PRI_FACILITY,
-            severity: syslane_syslog::NO_PRI_SEVERITY,
+            facility: SL_NO_PRI_FACILITY as u8,
+            severity: SL_NO_PRI_SEVERITY as u8,
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: meta.receive_time_ns,
-            host_ip,
-            host_name,
+            host_ip: Some(host_ip),
+            host_name: Some(host_name),
             message,
             fields: (batch.fields.len() as u32, 0),
             ..Rec::default()
@@ -256,7 +244,7 @@ mod tests {
         };
         let mut b = RecordBatch::default();
         let (ip, name) = put_sender(&mut b, sender(local, decoded, &this, peer.as_bytes()));
-        let text = |s: Span| String::from_utf8_lossy(b.get(s).unwrap_or(b"-")).into_owned();
+        let text = |s: Span| String::from_utf8_lossy(b.arena.get(s)).into_owned();
         (text(ip), text(name))
     }
 

@@ -2,10 +2,10 @@
 //! are checked against the columns, queued during the call, and applied once it
 //! returns. Edits of a call that panicked are discarded: its records pass unchanged.
 
-use super::arena::{put, view};
-use super::batch::{Column, RecordBatch, Span};
-use crate::plugin_host::{Columns, Edit, FilterInstance, RecordViews};
-use syslane_abi::{SlStatus, SL_PANICKED};
+use super::arena::{Arena, Span};
+use super::batch::RecordBatch;
+use crate::columns::Column;
+use crate::plugin_host::{CallOutcome, Edit, FilterInstance, RecordViews};
 
 /// Reused buffers for filtering, kept by each worker.
 #[derive(Default)]
@@ -13,7 +13,7 @@ pub(crate) struct FilterScratch {
     live: Vec<u32>,
     views: RecordViews,
     edits: Vec<Queued>,
-    edit_arena: Vec<u8>,
+    edit_arena: Arena,
 }
 
 enum Queued {
@@ -21,8 +21,8 @@ enum Queued {
     Set {
         index: usize,
         column: Column,
-        name: (u32, u32),
-        value: Option<(u32, u32)>,
+        name: Span,
+        value: Option<Span>,
         kind: u32,
     },
 }
@@ -30,12 +30,8 @@ enum Queued {
 /// What a filter call did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct FilterReport {
-    pub status: SlStatus,
+    pub outcome: CallOutcome,
     pub dropped: u64,
-}
-
-fn get(arena: &[u8], span: Span) -> Option<&[u8]> {
-    span.map(|s| view(arena, s))
 }
 
 /// Runs `filter` over the live records of `batch` and applies its edits.
@@ -57,29 +53,14 @@ pub(crate) fn filter(
     }
     edits.clear();
     edit_arena.clear();
-    let status = {
+    let outcome = {
         let b = &*batch;
-        let a = &b.arena;
         let mut built = views.begin();
         for &i in live.iter() {
             let r = &b.recs[i as usize];
-            built.record(Columns {
-                table: r.table,
-                flags: r.flags,
-                facility: r.facility,
-                severity: r.severity,
-                event_time_ns: r.event_time_ns,
-                receive_time_ns: r.receive_time_ns,
-                host_name: get(a, r.host_name),
-                host_ip: get(a, r.host_ip),
-                process_name: get(a, r.process_name),
-                proc_id: get(a, r.proc_id),
-                msg_id: get(a, r.msg_id),
-                structured_data: get(a, r.structured_data),
-                message: get(a, r.message),
-            });
+            built.record(b.columns(r));
             for f in b.fields_of(r) {
-                built.field(b.slice(f.name), b.slice(f.value), f.kind);
+                built.field(b.arena.get(f.name), b.arena.get(f.value), f.kind);
             }
         }
         filter.filter(built, |edit| match edit {
@@ -99,8 +80,8 @@ pub(crate) fn filter(
                 if !column.accepts(value) {
                     return false;
                 }
-                let name = put(edit_arena, name);
-                let value = value.map(|v| put(edit_arena, v));
+                let name = edit_arena.put(name);
+                let value = edit_arena.put_opt(value);
                 edits.push(Queued::Set {
                     index,
                     column,
@@ -112,9 +93,17 @@ pub(crate) fn filter(
             }
         })
     };
-    let mut report = FilterReport { status, dropped: 0 };
-    if status == SL_PANICKED {
-        return report;
+    let mut report = FilterReport {
+        outcome,
+        dropped: 0,
+    };
+    match outcome {
+        // The call's edits are discarded: its records pass unchanged.
+        CallOutcome::Panicked => return report,
+        CallOutcome::Done
+        | CallOutcome::Failed
+        | CallOutcome::NoInstance
+        | CallOutcome::Unexpected(_) => {}
     }
     for edit in edits.drain(..) {
         match edit {
@@ -132,8 +121,8 @@ pub(crate) fn filter(
                 value,
                 kind,
             } => {
-                let name = view(edit_arena, name);
-                let value = value.map(|v| view(edit_arena, v));
+                let name = edit_arena.get(name);
+                let value = edit_arena.get_opt(value);
                 batch.set(live[index] as usize, column, name, value, kind);
             }
         }

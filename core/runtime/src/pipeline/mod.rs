@@ -16,7 +16,8 @@ use crate::health::Health;
 use crate::journal::{Chunk, JournalWriter, Position, WriteFailing};
 use crate::listen::FrameBatch;
 use crate::metrics::Metrics;
-use crate::plugin_host::{DecoderInstance, FilterInstance};
+use crate::plugin_host::{CallOutcome, DecoderInstance, FilterInstance};
+use crate::table::Table;
 use batch::RecordBatch;
 use carry::Carry;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -26,12 +27,26 @@ use serialize::Serializer;
 use std::sync::Arc;
 use std::time::Duration;
 use syslane_abi::{
-    SL_PANICKED, SL_RECORD_PARSE_FAILED, SL_RECORD_UNRECOGNISED, SL_TABLE_SECURITY,
-    SL_TRANSPORT_RELP, SL_TRANSPORT_TCP, SL_TRANSPORT_UNIX,
+    SL_RECORD_PARSE_FAILED, SL_RECORD_UNRECOGNISED, SL_TRANSPORT_RELP, SL_TRANSPORT_TCP,
+    SL_TRANSPORT_UNIX,
 };
 
 /// An idle worker shows it is alive this often.
 const IDLE_BEAT: Duration = Duration::from_millis(500);
+
+/// Counts what a decode or filter call answered. Only a panic is counted: a
+/// failed call's records are kept (the frames whole as parse failures, the
+/// records unfiltered), and so are those of a call that answered a status the ABI
+/// does not give decoders and filters.
+fn count_outcome(m: &Metrics, outcome: CallOutcome) {
+    match outcome {
+        CallOutcome::Panicked => Metrics::add(&m.plugin_panics, 1),
+        CallOutcome::Done
+        | CallOutcome::Failed
+        | CallOutcome::NoInstance
+        | CallOutcome::Unexpected(_) => {}
+    }
+}
 
 /// One pipeline worker.
 pub(crate) struct Worker {
@@ -165,9 +180,7 @@ impl Worker {
             return true;
         };
         let report = decode::decode(decoder, frames, records, decode, &self.this_host);
-        if report.status == SL_PANICKED {
-            Metrics::add(&m.plugin_panics, 1);
-        }
+        count_outcome(m, report.outcome);
         Metrics::add(&m.decoder_errors, report.malformed);
         Metrics::add(&m.records_decoded, records.recs.len() as u64);
         let (mut failures, mut unrecognised) = (0, 0);
@@ -180,29 +193,26 @@ impl Worker {
 
         for f in &mut self.filters {
             let report = filter::filter(f, records, filter);
-            if report.status == SL_PANICKED {
-                Metrics::add(&m.plugin_panics, 1);
-            }
+            count_outcome(m, report.outcome);
             Metrics::add(&m.records_filtered_out, report.dropped);
         }
 
         let mut syslog = Chunk {
-            table: syslane_abi::SL_TABLE_SYSLOG,
+            table: Table::Syslog,
             records: 0,
             data: Vec::with_capacity(records.arena.len() * 2 + records.recs.len() * 256),
         };
         let mut security = Chunk {
-            table: SL_TABLE_SECURITY,
+            table: Table::Security,
             records: 0,
             data: Vec::new(),
         };
         let mut out_of_range = 0;
         for (_, r) in records.live() {
             out_of_range += u64::from(serialize::time_generated(r).1);
-            let chunk = if r.table == SL_TABLE_SECURITY {
-                &mut security
-            } else {
-                &mut syslog
+            let chunk = match r.table {
+                Table::Syslog => &mut syslog,
+                Table::Security => &mut security,
             };
             self.serializer.write_record(records, r, &mut chunk.data);
             chunk.records += 1;

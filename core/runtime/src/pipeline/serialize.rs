@@ -1,5 +1,5 @@
 //! Records to JSON lines, with the column names of their table: Syslog, or
-//! CommonSecurityLog for records a CEF decoder marked `SL_TABLE_SECURITY`.
+//! CommonSecurityLog for records a CEF decoder marked `Table::Security`.
 //!
 //! Written by hand over bytes (no intermediate values) because it runs once per
 //! record: strings are escaped in runs, invalid UTF-8 is replaced, and timestamps
@@ -240,9 +240,9 @@ impl Serializer {
     fn write_fields(b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
         for f in b.fields_of(r) {
             out.push(b',');
-            write_str(out, b.slice(f.name));
+            write_str(out, b.arena.get(f.name));
             out.push(b':');
-            let v = b.slice(f.value);
+            let v = b.arena.get(f.value);
             let raw = match f.kind {
                 SL_VALUE_INT | SL_VALUE_FLOAT => is_json_number(v),
                 SL_VALUE_BOOL => v == b"true" || v == b"false",
@@ -261,7 +261,7 @@ impl Serializer {
     fn write_security(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"TimeGenerated\":");
         self.write_time(out, time_generated(r).0);
-        self.computer(out, b.get(r.host_name));
+        self.computer(out, b.arena.get_opt(r.host_name));
         Serializer::key(out, "CollectorHostName");
         out.extend_from_slice(&self.host_name_json);
         Serializer::write_fields(b, r, out);
@@ -270,7 +270,7 @@ impl Serializer {
 
     /// Appends one record as a JSON object and a newline.
     pub(crate) fn write_record(&mut self, b: &RecordBatch, r: &Rec, out: &mut Vec<u8>) {
-        if r.table == SL_TABLE_SECURITY {
+        if r.table == Table::Security {
             return self.write_security(b, r, out);
         }
         let event = (r.event_time_ns != SL_TIME_NONE).then_some(r.event_time_ns);
@@ -281,8 +281,8 @@ impl Serializer {
             Some(ns) => self.write_time(out, ns),
             None => out.extend_from_slice(b"null"),
         }
-        let host_ip = b.get(r.host_ip);
-        let host_name = b.get(r.host_name);
+        let host_ip = b.arena.get_opt(r.host_ip);
+        let host_name = b.arena.get_opt(r.host_name);
         self.computer(out, host_name);
         Serializer::opt(out, "HostName", host_name);
         Serializer::opt(out, "HostIP", host_ip);
@@ -302,24 +302,24 @@ impl Serializer {
                 .unwrap_or(&"notice")
                 .as_bytes(),
         );
-        Serializer::opt(out, "ProcessName", b.get(r.process_name));
+        Serializer::opt(out, "ProcessName", b.arena.get_opt(r.process_name));
         Serializer::key(out, "ProcessID");
-        let proc_id = b.get(r.proc_id);
+        let proc_id = b.arena.get_opt(r.proc_id);
         match proc_id.and_then(as_integer) {
             Some(pid) => out.extend_from_slice(pid),
             None => out.extend_from_slice(b"null"),
         }
         Serializer::key(out, "SyslogMessage");
-        write_str(out, b.get(r.message).unwrap_or(b""));
+        write_str(out, b.arena.get_opt(r.message).unwrap_or(b""));
         out.extend_from_slice(b",\"SourceSystem\":\"Linux\",\"CollectorHostName\":");
         out.extend_from_slice(&self.host_name_json);
-        if let Some(id) = b.get(r.msg_id) {
+        if let Some(id) = b.arena.get_opt(r.msg_id) {
             Serializer::opt(out, "MsgId", Some(id));
         }
         if let (Some(p), None) = (proc_id, proc_id.and_then(as_integer)) {
             Serializer::opt(out, "ProcId", Some(p));
         }
-        if let Some(sd) = b.get(r.structured_data) {
+        if let Some(sd) = b.arena.get_opt(r.structured_data) {
             Serializer::opt(out, "StructuredData", Some(sd));
         }
         if r.flags & SL_RECORD_PARSE_FAILED != 0 {
@@ -420,11 +420,11 @@ mod tests {
             severity: 3,
             event_time_ns: 1_700_000_000_123_000_000,
             receive_time_ns: 1_700_000_001_000_000_000,
-            host_name: b.put_opt(Some(b"web1")),
-            host_ip: b.put_opt(Some(b"192.0.2.7")),
-            process_name: b.put_opt(Some(b"sshd")),
-            proc_id: b.put_opt(Some(b"42")),
-            message: b.put_opt(Some(b"line \"quoted\"\n\x01\xff")),
+            host_name: b.arena.put_opt(Some(b"web1")),
+            host_ip: b.arena.put_opt(Some(b"192.0.2.7")),
+            process_name: b.arena.put_opt(Some(b"sshd")),
+            proc_id: b.arena.put_opt(Some(b"42")),
+            message: b.arena.put_opt(Some(b"line \"quoted\"\n\x01\xff")),
             ..Rec::default()
         });
         assert_eq!(v["TimeGenerated"], "2023-11-14T22:13:20.123Z");
@@ -443,7 +443,7 @@ mod tests {
     fn time_generated_stays_within_what_the_service_accepts() {
         const DAY: i64 = 86_400 * 1_000_000_000;
         let received = 1_800_000_000_000_000_000; // 2027-01-15T08:00:00Z
-        let at = |event: i64, table: u32| {
+        let at = |event: i64, table: Table| {
             let r = Rec {
                 table,
                 event_time_ns: event,
@@ -466,7 +466,7 @@ mod tests {
         };
         // Inside the window, at both edges: the message's own time.
         for event in [received - 2 * DAY, received - DAY, received, received + DAY] {
-            assert_eq!(at(event, 0), (t(event), t(event), false));
+            assert_eq!(at(event, Table::Syslog), (t(event), t(event), false));
         }
         // Outside: the receive time, with EventTime keeping the message's time.
         for event in [
@@ -474,13 +474,16 @@ mod tests {
             received + DAY + 1_000_000,
             0,
         ] {
-            assert_eq!(at(event, 0), (t(received), t(event), true));
+            assert_eq!(at(event, Table::Syslog), (t(received), t(event), true));
         }
         // CommonSecurityLog records follow the same policy.
-        let (generated, _, out) = at(received - 30 * DAY, SL_TABLE_SECURITY);
+        let (generated, _, out) = at(received - 30 * DAY, Table::Security);
         assert_eq!((generated, out), (t(received), true));
         // No time of its own: the receive time, and not counted.
-        assert_eq!(at(SL_TIME_NONE, 0), (t(received), Value::Null, false));
+        assert_eq!(
+            at(SL_TIME_NONE, Table::Syslog),
+            (t(received), Value::Null, false)
+        );
     }
 
     #[test]
@@ -488,8 +491,8 @@ mod tests {
         let v = one(|b| Rec {
             event_time_ns: SL_TIME_NONE,
             receive_time_ns: 0,
-            host_ip: b.put_opt(Some(b"10.1.1.1")),
-            proc_id: b.put_opt(Some(b"abc")),
+            host_ip: b.arena.put_opt(Some(b"10.1.1.1")),
+            proc_id: b.arena.put_opt(Some(b"abc")),
             ..Rec::default()
         });
         // `decode` always sets HostName; without one, Computer is this host.
@@ -509,11 +512,11 @@ mod tests {
             b.push_field(b"DeviceVendor", b"Acme", SL_VALUE_STRING);
             b.push_field(b"SourcePort", b"443", SL_VALUE_INT);
             Rec {
-                table: SL_TABLE_SECURITY,
+                table: Table::Security,
                 event_time_ns: SL_TIME_NONE,
                 receive_time_ns: 1_700_000_000_000_000_000,
-                host_name: b.put_opt(Some(b"fw01")),
-                message: b.put_opt(Some(b"CEF:0|Acme|...")),
+                host_name: b.arena.put_opt(Some(b"fw01")),
+                message: b.arena.put_opt(Some(b"CEF:0|Acme|...")),
                 fields: (start, 2),
                 ..Rec::default()
             }

@@ -24,81 +24,69 @@ pub(crate) struct FrameIn<'a> {
     pub receive_time_ns: i64,
 }
 
-/// A record's columns over borrowed bytes: what a decoder emitted, or what is
-/// offered to a filter. [`Columns::from_abi`] and [`Columns::to_abi`] are the
-/// two directions of the one mapping to `SlRecord`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Columns<'a> {
-    pub table: u32,
-    pub flags: u32,
-    pub facility: u8,
-    pub severity: u8,
-    pub event_time_ns: i64,
-    /// 0 when a decoder left it to the host.
-    pub receive_time_ns: i64,
-    pub host_name: Option<&'a [u8]>,
-    pub host_ip: Option<&'a [u8]>,
-    pub process_name: Option<&'a [u8]>,
-    pub proc_id: Option<&'a [u8]>,
-    pub msg_id: Option<&'a [u8]>,
-    pub structured_data: Option<&'a [u8]>,
-    pub message: Option<&'a [u8]>,
-}
-
 fn sl(bytes: Option<&[u8]>) -> SlStr {
     bytes.map_or(SlStr::NULL, SlStr::from_bytes)
 }
 
-impl<'a> Columns<'a> {
-    /// Reads a record a plugin passed; `None` for one that breaks the ABI.
-    ///
-    /// # Safety
-    /// `r`'s views must be valid for `'a`.
-    unsafe fn from_abi(r: &'a SlRecord) -> Option<Columns<'a>> {
-        if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 {
-            return None;
+/// `Columns` and its two conversions, generated from the one list of text columns.
+macro_rules! define_columns {
+    ($($(#[$doc:meta])* $field:ident $variant:ident $name:literal,)*) => {
+        /// A record's columns over borrowed bytes: what a decoder emitted, or what is
+        /// offered to a filter. [`Columns::from_abi`] and [`Columns::to_abi`] are the
+        /// two directions of the one mapping to `SlRecord`.
+        #[derive(Debug, Clone, Copy, Default)]
+        pub(crate) struct Columns<'a> {
+            pub table: Table,
+            pub flags: u32,
+            pub facility: u8,
+            pub severity: u8,
+            pub event_time_ns: i64,
+            /// 0 when a decoder left it to the host.
+            pub receive_time_ns: i64,
+            $($(#[$doc])* pub $field: Option<&'a [u8]>,)*
         }
-        // SAFETY: the record's views are valid for `'a` (caller's contract).
-        let text = |s: SlStr| unsafe { s.as_bytes() };
-        Some(Columns {
-            table: r.table,
-            flags: r.flags,
-            facility: r.facility as u8,
-            severity: r.severity as u8,
-            event_time_ns: r.event_time_ns,
-            receive_time_ns: r.receive_time_ns,
-            host_name: text(r.host_name),
-            host_ip: text(r.host_ip),
-            process_name: text(r.process_name),
-            proc_id: text(r.proc_id),
-            msg_id: text(r.msg_id),
-            structured_data: text(r.structured_data),
-            message: text(r.message),
-        })
-    }
 
-    /// The ABI view of these columns, without fields.
-    fn to_abi(self) -> SlRecord {
-        SlRecord {
-            struct_size: min_size::RECORD,
-            table: self.table,
-            flags: self.flags,
-            facility: u32::from(self.facility),
-            severity: u32::from(self.severity),
-            event_time_ns: self.event_time_ns,
-            receive_time_ns: self.receive_time_ns,
-            host_name: sl(self.host_name),
-            host_ip: sl(self.host_ip),
-            process_name: sl(self.process_name),
-            proc_id: sl(self.proc_id),
-            msg_id: sl(self.msg_id),
-            structured_data: sl(self.structured_data),
-            message: sl(self.message),
-            fields: std::ptr::null(),
-            field_count: 0,
+        impl<'a> Columns<'a> {
+            /// Reads a record a plugin passed; `None` for one that breaks the ABI. A
+            /// table code this ABI does not define is a Syslog record.
+            ///
+            /// # Safety
+            /// `r`'s views must be valid for `'a`.
+            unsafe fn from_abi(r: &'a SlRecord) -> Option<Columns<'a>> {
+                if r.struct_size < min_size::RECORD || r.facility > 23 || r.severity > 7 {
+                    return None;
+                }
+                Some(Columns {
+                    table: Table::from_code_or_syslog(r.table),
+                    flags: r.flags,
+                    facility: r.facility as u8,
+                    severity: r.severity as u8,
+                    event_time_ns: r.event_time_ns,
+                    receive_time_ns: r.receive_time_ns,
+                    // SAFETY: the record's views are valid for `'a` (caller's contract).
+                    $($field: unsafe { r.$field.as_bytes() },)*
+                })
+            }
+
+            /// The ABI view of these columns, without fields.
+            fn to_abi(self) -> SlRecord {
+                SlRecord {
+                    struct_size: min_size::RECORD,
+                    table: self.table.code(),
+                    flags: self.flags,
+                    facility: u32::from(self.facility),
+                    severity: u32::from(self.severity),
+                    event_time_ns: self.event_time_ns,
+                    receive_time_ns: self.receive_time_ns,
+                    $($field: sl(self.$field),)*
+                    fields: std::ptr::null(),
+                    field_count: 0,
+                }
+            }
         }
-    }
+    };
 }
+crate::columns::text_columns!(define_columns);
 
 /// A record a decoder emitted, checked against the ABI; valid during the callback.
 #[derive(Debug, Clone, Copy)]
@@ -137,10 +125,63 @@ impl<'a> Emitted<'a> {
     }
 }
 
+/// What a decoder or filter answered for one call. The host matches it whole:
+/// a status the ABI does not define for the call is a variant too, never a panic.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallOutcome {
+    /// `SL_OK`.
+    #[default]
+    Done,
+    /// `SL_ERROR`: the plugin failed the call (and said why through `set_error`).
+    Failed,
+    /// `SL_PANICKED`: the instance was destroyed; it is created again before the next call.
+    Panicked,
+    /// The instance could not be created again after a panic: the plugin was not called.
+    NoInstance,
+    /// A status decoders and filters do not answer: `SL_RETRY` or `SL_REJECT`
+    /// (an output's), or a code the ABI does not define (a foreign or newer plugin).
+    Unexpected(SlStatus),
+}
+
+impl CallOutcome {
+    /// The outcome of a call that returned `status`.
+    pub(crate) fn from_status(status: SlStatus) -> CallOutcome {
+        match status {
+            SL_OK => CallOutcome::Done,
+            SL_ERROR => CallOutcome::Failed,
+            SL_PANICKED => CallOutcome::Panicked,
+            other => CallOutcome::Unexpected(other),
+        }
+    }
+}
+
+impl std::fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallOutcome::Done => f.write_str("done"),
+            CallOutcome::Failed => f.write_str("the plugin failed the call (SL_ERROR)"),
+            CallOutcome::Panicked => {
+                f.write_str("the plugin panicked (SL_PANICKED); the instance is recreated")
+            }
+            CallOutcome::NoInstance => {
+                f.write_str("the plugin instance could not be created again; not called")
+            }
+            CallOutcome::Unexpected(status @ (SL_RETRY | SL_REJECT)) => write!(
+                f,
+                "the plugin answered status {status}, an output's SL_RETRY or SL_REJECT, which a decoder or filter may not answer"
+            ),
+            CallOutcome::Unexpected(status) => write!(
+                f,
+                "the plugin answered status {status}, which syslane plugin ABI {SL_ABI_MAJOR}.{SL_ABI_MINOR} does not define"
+            ),
+        }
+    }
+}
+
 /// What a decode call did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DecodeCall {
-    pub status: SlStatus,
+    pub outcome: CallOutcome,
     /// Records the decoder emitted that the ABI or the host refused.
     pub malformed: u64,
 }
@@ -212,7 +253,7 @@ impl DecoderInstance {
         }));
         if !self.0.recover(SL_OK) {
             return DecodeCall {
-                status: SL_ERROR,
+                outcome: CallOutcome::NoInstance,
                 malformed: 0,
             };
         }
@@ -237,7 +278,10 @@ impl DecoderInstance {
         };
         let malformed = ctx.malformed;
         self.0.recover(status);
-        DecodeCall { status, malformed }
+        DecodeCall {
+            outcome: CallOutcome::from_status(status),
+            malformed,
+        }
     }
 }
 
@@ -388,12 +432,12 @@ impl FilterInstance {
     /// Offers the records built in `views` in one call; each edit the filter asks
     /// for goes to `edit`, and is refused when `edit` returns `false`. Edits are
     /// the caller's to apply once the call returns (the views borrow the records).
-    pub(crate) fn filter<F>(&mut self, mut views: ViewBuilder<'_, '_>, mut edit: F) -> SlStatus
+    pub(crate) fn filter<F>(&mut self, mut views: ViewBuilder<'_, '_>, mut edit: F) -> CallOutcome
     where
         F: FnMut(Edit<'_>) -> bool,
     {
         if !self.0.recover(SL_OK) {
-            return SL_ERROR;
+            return CallOutcome::NoInstance;
         }
         let records = views.finish();
         let mut ctx = EditCtx {
@@ -414,6 +458,59 @@ impl FilterInstance {
         // EditCtx<F> the callbacks expect.
         let status = unsafe { (vt.filter)(self.0.ptr(), records.as_ptr(), records.len(), &api) };
         self.0.recover(status);
-        status
+        CallOutcome::from_status(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_statuses_become_their_outcomes() {
+        assert_eq!(CallOutcome::from_status(SL_OK), CallOutcome::Done);
+        assert_eq!(CallOutcome::from_status(SL_ERROR), CallOutcome::Failed);
+        assert_eq!(CallOutcome::from_status(SL_PANICKED), CallOutcome::Panicked);
+    }
+
+    #[test]
+    fn output_statuses_and_unknown_codes_are_unexpected() {
+        for status in [SL_RETRY, SL_REJECT, 5, 99, -1, i32::MIN, i32::MAX] {
+            assert_eq!(
+                CallOutcome::from_status(status),
+                CallOutcome::Unexpected(status)
+            );
+        }
+        let text = CallOutcome::from_status(77).to_string();
+        assert!(
+            text.contains("status 77") && text.contains("does not define"),
+            "{text}"
+        );
+        let text = CallOutcome::from_status(SL_REJECT).to_string();
+        assert!(
+            text.contains("SL_REJECT") && text.contains("decoder or filter"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tables_convert_at_the_record_view() {
+        let mut r = Columns {
+            table: Table::Security,
+            ..Columns::default()
+        }
+        .to_abi();
+        assert_eq!(r.table, SL_TABLE_SECURITY);
+        // SAFETY: every view of `r` is null.
+        let back = unsafe { Columns::from_abi(&r) }.map(|c| c.table);
+        assert_eq!(back, Some(Table::Security));
+        r.table = 42;
+        // SAFETY: as above.
+        let unknown = unsafe { Columns::from_abi(&r) }.map(|c| c.table);
+        assert_eq!(
+            unknown,
+            Some(Table::Syslog),
+            "a code the ABI lacks is a Syslog record"
+        );
     }
 }

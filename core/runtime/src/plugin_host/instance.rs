@@ -21,7 +21,7 @@ pub(crate) struct HostInfo {
 /// Records an output refused for good within a batch it was offered (ABI 1.1).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeadLetter<'a> {
-    pub table: u32,
+    pub table: Table,
     /// The batch the output was offered when it refused them.
     pub batch_id: u64,
     pub records: u32,
@@ -81,7 +81,7 @@ unsafe extern "C" fn host_dead_letter(
     match &ctx.dead_letters {
         Some(sink) => {
             sink(DeadLetter {
-                table,
+                table: Table::from_code_or_syslog(table),
                 batch_id: ctx.batch_id.load(Ordering::Relaxed),
                 records: record_count,
                 reason: &String::from_utf8_lossy(reason),

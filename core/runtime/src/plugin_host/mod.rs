@@ -17,7 +17,8 @@ mod instance;
 mod output;
 
 pub(crate) use calls::{
-    Columns, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews, RecordViews,
+    CallOutcome, Columns, DecoderInstance, Edit, Emitted, FilterInstance, FrameIn, FrameViews,
+    RecordViews,
 };
 #[cfg(test)]
 pub(crate) use instance::created;

@@ -74,7 +74,7 @@ impl OutputInstance {
     pub(crate) fn send(
         &mut self,
         data: &Arc<Vec<u8>>,
-        table: u32,
+        table: Table,
         batch_id: u64,
         records: u32,
         attempt: u32,
@@ -92,7 +92,7 @@ impl OutputInstance {
         }
         let payload = SlPayload {
             struct_size: min_size::PAYLOAD,
-            table,
+            table: table.code(),
             batch_id,
             record_count: records,
             attempt,

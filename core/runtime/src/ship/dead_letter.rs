@@ -4,6 +4,7 @@
 use crate::metrics::Metrics;
 use crate::plugin_host::{DeadLetter, DeadLetterSink};
 use crate::state_dir::{open_private, private_dir};
+use crate::table::Table;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,14 +54,14 @@ impl DeadLetters {
     /// Appends every record of a rejected batch with the reason.
     pub(crate) fn write(
         &self,
-        table: u32,
+        table: Table,
         batch_id: u64,
         reason: &str,
         data: &[u8],
     ) -> std::io::Result<()> {
         let mut out = Vec::with_capacity(data.len() + 256);
         let time = jiff::Timestamp::now().to_string();
-        let table = crate::table::name(table);
+        let table = table.name();
         for record in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             out.extend_from_slice(b"{\"time\":");
             write_str(&mut out, &time);

@@ -1,11 +1,12 @@
 //! The shipper: reads the journal in order, gathers chunks of each table into
 //! batches of at most `batch_max_bytes` (or the size the output asks for), lets a
 //! batch that is not full wait for the output's linger, and offers each batch to
-//! the output plugin
-//! until it is accepted (OK), rejected for good (REJECT: dead-lettered), or the
-//! shutdown deadline passes. RETRY waits the plugin's delay, else an exponential
-//! backoff with jitter. Only a settled batch is acknowledged to the journal, so what
-//! the deadline interrupts stays journaled for the next run.
+//! the output plugin until it is settled: delivered (OK) or rejected for good
+//! (REJECT: dead-lettered); or until the shutdown deadline passes. Each offer is
+//! one `send` call; "delivered" is only ever the output's OK. RETRY waits the
+//! plugin's delay, else an exponential backoff with jitter. Only a settled batch
+//! is acknowledged to the journal, so what the deadline interrupts stays
+//! journaled for the next run.
 
 mod dead_letter;
 mod policy;
@@ -16,6 +17,7 @@ use crate::health::Health;
 use crate::journal::{JournalReader, Next};
 use crate::metrics::Metrics;
 use crate::plugin_host::{OutputInstance, OutputPreferences, SendOutcome};
+use crate::table::Table;
 use policy::{Policy, Ready};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,13 +61,13 @@ pub(crate) fn batch_bytes(configured: Option<usize>, prefs: &OutputPreferences) 
 }
 
 struct Batch {
-    table: u32,
+    table: Table,
     records: u32,
     data: Arc<Vec<u8>>,
 }
 
-/// How a batch's delivery ended.
-struct Delivered {
+/// How offering a batch until it settles ended.
+struct Settling {
     /// `false` when the shutdown deadline stopped it.
     settled: bool,
     /// The output asked for a delay (429, 503 with Retry-After) on the way.
@@ -175,7 +177,7 @@ impl Shipper {
             records: ready.records,
             data: Arc::new(ready.data),
         };
-        let outcome = self.deliver(&batch, ready.id, seed);
+        let outcome = self.settle(&batch, ready.id, seed);
         policy.offered(ready.full, Instant::now());
         if !outcome.settled {
             if self.stop().is_some_and(|s| s.reload) {
@@ -191,12 +193,13 @@ impl Shipper {
         true
     }
 
-    /// Offers a batch until it is settled, or the deadline stops it.
-    fn deliver(&mut self, batch: &Batch, batch_id: u64, seed: &mut u64) -> Delivered {
+    /// Sends a batch until it is settled (delivered or dead-lettered), or the
+    /// deadline stops it.
+    fn settle(&mut self, batch: &Batch, batch_id: u64, seed: &mut u64) -> Settling {
         let mut backoff = BACKOFF_START;
         let mut attempt = 0u32;
         let mut throttled = false;
-        let stopped = |throttled| Delivered {
+        let stopped = |throttled| Settling {
             settled: false,
             throttled,
         };
@@ -209,7 +212,7 @@ impl Shipper {
                 SendOutcome::Delivered => {
                     Metrics::add(&m.records_sent, u64::from(batch.records));
                     Metrics::add(&m.batches_sent, 1);
-                    return Delivered {
+                    return Settling {
                         settled: true,
                         throttled,
                     };
@@ -230,7 +233,7 @@ impl Shipper {
                         wait = (wait * 2).min(BACKOFF_MAX);
                     }
                     Metrics::add(&m.records_dead_lettered, u64::from(batch.records));
-                    return Delivered {
+                    return Settling {
                         settled: true,
                         throttled,
                     };

@@ -19,6 +19,7 @@
 //! is not settled, whatever order the answers come in.
 
 use crate::journal::Position;
+use crate::table::Table;
 use std::time::{Duration, Instant};
 
 /// While the output is throttled (it asked for a delay), the linger stretches up
@@ -35,7 +36,7 @@ const IDLE_WAIT: Duration = Duration::from_millis(200);
 
 /// A batch being gathered: chunks of one table, in journal order.
 struct Open {
-    table: u32,
+    table: Table,
     records: u32,
     data: Vec<u8>,
     begin: Position,
@@ -46,7 +47,7 @@ struct Open {
 #[derive(Debug)]
 pub(super) struct Ready {
     pub id: u64,
-    pub table: u32,
+    pub table: Table,
     pub records: u32,
     pub data: Vec<u8>,
     /// It was offered because it was full.
@@ -145,7 +146,7 @@ impl Policy {
     /// it, and batches open for their whole interval.
     pub(super) fn add(
         &mut self,
-        table: u32,
+        table: Table,
         records: u32,
         data: &[u8],
         end: Position,

@@ -52,7 +52,7 @@ pub(super) fn until_accepted(
                         return Ok(waited);
                     }
                     Ok(r) if r.status().as_u16() == 403 => {
-                        "role assignment not applied yet (403)".to_string()
+                        syslane_plugin_azure::reuse::while_role_applies().to_string()
                     }
                     Ok(r) if r.status().as_u16() == 401 => {
                         creds.invalidate(&token);

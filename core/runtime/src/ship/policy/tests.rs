@@ -13,7 +13,7 @@ fn data(k: usize, size: usize) -> Vec<u8> {
 #[derive(Debug, Clone)]
 enum Op {
     Chunk {
-        table: u32,
+        table: Table,
         size: usize,
     },
     Advance(u64),
@@ -28,7 +28,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0u32..3, 1usize..3000).prop_map(|(table, size)| Op::Chunk { table, size }),
+        6 => (0u32..2, 1usize..3000).prop_map(|(code, size)| Op::Chunk {
+            table: Table::from_code_or_syslog(code),
+            size
+        }),
         2 => (0u64..1500).prop_map(Op::Advance),
         1 => Just(Op::Flush),
         4 => (any::<usize>(), any::<bool>()).prop_map(|(which, throttled)| Op::Settle { which, throttled }),
@@ -67,7 +70,7 @@ proptest! {
         let t0 = Instant::now();
         let mut now = t0;
         let mut p = Policy::new(target, Duration::from_millis(500), at(0));
-        let mut chunks: Vec<(u32, usize)> = Vec::new();
+        let mut chunks: Vec<(Table, usize)> = Vec::new();
         let mut outstanding: Vec<Outstanding> = Vec::new();
         let mut settled: Vec<bool> = Vec::new();
         let mut batched: Vec<Vec<usize>> = vec![Vec::new(); 3];
@@ -75,7 +78,7 @@ proptest! {
         let offer = |ready: Vec<Ready>, outstanding: &mut Vec<Outstanding>, batched: &mut Vec<Vec<usize>>| {
             for r in ready {
                 let ks = chunks_of(&r);
-                batched[r.table as usize].extend(&ks);
+                batched[r.table.code() as usize].extend(&ks);
                 outstanding.push(Outstanding { id: r.id, chunks: ks });
             }
         };
@@ -117,7 +120,7 @@ proptest! {
         }
         prop_assert_eq!(floor, at(chunks.len() as u64), "all settled: acknowledged to the end");
         for (table, got) in batched.iter().enumerate() {
-            let want: Vec<usize> = (0..chunks.len()).filter(|&k| chunks[k].0 == table as u32).collect();
+            let want: Vec<usize> = (0..chunks.len()).filter(|&k| chunks[k].0.code() == table as u32).collect();
             prop_assert_eq!(got, &want, "table {}: every chunk once, in order", table);
         }
     }
@@ -136,7 +139,7 @@ fn a_partial_batch_waits_for_the_linger_and_a_throttled_output_stretches_it() {
         },
         "nothing open, nothing offered yet"
     );
-    assert!(p.add(0, 1, b"a", at(1), t0).is_empty());
+    assert!(p.add(Table::Syslog, 1, b"a", at(1), t0).is_empty());
     assert_eq!(
         p.plan(t0, false).wait,
         Duration::ZERO,
@@ -145,7 +148,7 @@ fn a_partial_batch_waits_for_the_linger_and_a_throttled_output_stretches_it() {
     let first = p.take_open();
     p.offered(false, t0);
     p.settled(first[0].id, false, None);
-    assert!(p.add(0, 1, b"b", at(2), t0).is_empty());
+    assert!(p.add(Table::Syslog, 1, b"b", at(2), t0).is_empty());
     let plan = p.plan(t0 + Duration::from_millis(100), false);
     assert_eq!((plan.wait, plan.due), (Duration::from_millis(200), false));
     let plan = p.plan(t0 + Duration::from_millis(400), false);
@@ -156,7 +159,7 @@ fn a_partial_batch_waits_for_the_linger_and_a_throttled_output_stretches_it() {
     let second = p.take_open();
     p.offered(false, t0);
     p.settled(second[0].id, true, None);
-    assert!(p.add(0, 1, b"c", at(3), t0).is_empty());
+    assert!(p.add(Table::Syslog, 1, b"c", at(3), t0).is_empty());
     assert!(!p.plan(t0 + linger, false).due);
     assert!(p.plan(t0 + 2 * linger, false).due);
 }
@@ -166,12 +169,12 @@ fn after_a_full_batch_the_rest_of_the_burst_goes_after_a_short_quiet() {
     let t0 = Instant::now();
     let mut p = Policy::new(10, Duration::from_secs(5), at(0));
     // A partial batch first: the linger runs from it.
-    assert!(p.add(0, 1, b"w", at(1), t0).is_empty());
+    assert!(p.add(Table::Syslog, 1, b"w", at(1), t0).is_empty());
     let partial = p.take_open();
     p.offered(false, t0);
     p.settled(partial[0].id, false, None);
-    assert!(p.add(0, 1, &[b'x'; 8], at(2), t0).is_empty());
-    let full = p.add(0, 1, &[b'y'; 8], at(3), t0);
+    assert!(p.add(Table::Syslog, 1, &[b'x'; 8], at(2), t0).is_empty());
+    let full = p.add(Table::Syslog, 1, &[b'y'; 8], at(3), t0);
     assert_eq!(full.len(), 1);
     assert!(full[0].full);
     p.offered(true, t0);
@@ -190,9 +193,15 @@ fn after_a_full_batch_the_rest_of_the_burst_goes_after_a_short_quiet() {
 fn a_batch_open_for_its_whole_interval_goes_while_others_keep_coming() {
     let t0 = Instant::now();
     let mut p = Policy::new(1 << 20, Duration::from_millis(100), at(0));
-    assert!(p.add(1, 1, b"rare", at(1), t0).is_empty());
-    assert!(p.add(0, 1, b"busy", at(2), t0).is_empty());
-    let aged = p.add(0, 1, b"busy", at(3), t0 + Duration::from_secs(1));
+    assert!(p.add(Table::Security, 1, b"rare", at(1), t0).is_empty());
+    assert!(p.add(Table::Syslog, 1, b"busy", at(2), t0).is_empty());
+    let aged = p.add(
+        Table::Syslog,
+        1,
+        b"busy",
+        at(3),
+        t0 + Duration::from_secs(1),
+    );
     assert_eq!(aged.len(), 2, "both are a second old");
-    assert_eq!((aged[0].table, aged[0].full), (1, false));
+    assert_eq!((aged[0].table, aged[0].full), (Table::Security, false));
 }
