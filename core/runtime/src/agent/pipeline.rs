@@ -116,7 +116,7 @@ impl Pipeline {
         ))
     }
 
-    /// Lets the shipper deliver for at most `drain` more (`reload`: because a
+    /// Lets the shipper settle (deliver or dead-letter) for at most `drain` more (`reload`: because a
     /// reload replaces this pipeline, which its log lines say). Once it stops,
     /// the journal no longer blocks workers when it is full, so their queues empty.
     pub(super) fn deadline(&self, drain: Duration, reload: bool) {
