@@ -1,7 +1,6 @@
 //! The journal through the real agent: what was journaled survives a crash.
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::Duration;
 use syslane_tests::*;
 
@@ -22,11 +21,7 @@ fn records_journaled_while_the_output_is_down_survive_kill_9() {
     agent.expect_log("No space left on device", 10);
     // Let the pipeline journal the whole stream (it takes milliseconds), then crash.
     std::thread::sleep(Duration::from_secs(2));
-    Command::new(tool("kill"))
-        .args(["-KILL", &agent.pid().to_string()])
-        .status()
-        .unwrap();
-    drop(agent);
+    agent.kill9();
 
     let out = dir.path().join("records.jsonl");
     let agent = Agent::start(dir.path(), &config_text(&build_dir(), port, "", &out));

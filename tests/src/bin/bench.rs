@@ -49,8 +49,7 @@ mod paused_loss;
 
 use load::Load;
 use syslane_tests::{
-    build_dir, config_text, free_port, octet_stream, peak_rss_kib, tool, workspace_root, Agent,
-    Rsyslog,
+    build_dir, config_text, free_port, octet_stream, peak_rss_kib, workspace_root, Agent, Rsyslog,
 };
 
 /// What runs between the decoder and the journal in the pipeline benchmark.
@@ -328,11 +327,7 @@ fn recovery(mib: u64) {
     }
     std::thread::sleep(Duration::from_millis(500));
     let journaled = dir_bytes(&journal);
-    std::process::Command::new(tool("kill"))
-        .args(["-KILL", &agent.pid().to_string()])
-        .status()
-        .unwrap();
-    drop(agent);
+    let _ = agent.kill9();
     drop(sender);
 
     let out = dir.path().join("records.jsonl");

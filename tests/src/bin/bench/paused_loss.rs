@@ -16,7 +16,7 @@ use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use syslane_tests::{build_dir, config_with, free_port, tool, Agent};
+use syslane_tests::{build_dir, config_with, free_port, Agent};
 
 /// One message, numbered: RFC 5424, octet-counted, ~150 bytes like the benchmark's.
 fn frame(seq: u64) -> Vec<u8> {
@@ -96,11 +96,7 @@ fn once(receive_buffer: usize) {
     }
     let (sender_queue, _) = queues(sender_port, port).unwrap_or_default();
     let (_, agent_queue) = queues(port, sender_port).unwrap_or_default();
-    std::process::Command::new(tool("kill"))
-        .args(["-KILL", &agent.pid().to_string()])
-        .status()
-        .unwrap();
-    drop(agent);
+    let _ = agent.kill9();
     drop(sender);
 
     let out = dir.path().join("records.jsonl");
