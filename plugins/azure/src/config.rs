@@ -48,7 +48,8 @@ pub struct Config {
     pub max_concurrent_requests: usize,
     #[serde(default = "default_request_bytes")]
     pub max_request_bytes: usize,
-    /// gzip level of request bodies (libdeflate, 1 to 12); 0 sends plain JSON.
+    /// gzip level of request bodies, 1 (fastest: zlib-rs quick) to 12 (smallest:
+    /// libdeflate); 0 sends plain JSON.
     #[serde(default = "default_level")]
     pub compression_level: u32,
     /// How long records that do not fill a request may wait for more, counted
