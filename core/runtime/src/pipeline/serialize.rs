@@ -147,9 +147,12 @@ fn as_integer(v: &[u8]) -> Option<&[u8]> {
 pub(crate) struct Serializer {
     /// This host's name, already a JSON string.
     host_name_json: Vec<u8>,
-    /// The day (since the epoch) whose date `cached_date` holds: `"YYYY-MM-DDT`.
-    cached_day: i64,
-    cached_date: Vec<u8>,
+    /// Two days (since the epoch) and their dates, `"YYYY-MM-DDT`: a record's
+    /// TimeGenerated and EventTime can fall on different days (a message older
+    /// than the window, or either side of midnight), and one slot would then
+    /// format both dates for every record. `next_slot` is the one replaced next.
+    dates: [(i64, Vec<u8>); 2],
+    next_slot: usize,
 }
 
 impl Serializer {
@@ -158,8 +161,8 @@ impl Serializer {
         write_str(&mut host_name_json, host_name.as_bytes());
         Serializer {
             host_name_json,
-            cached_day: i64::MIN,
-            cached_date: Vec::new(),
+            dates: [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())],
+            next_slot: 0,
         }
     }
 
@@ -169,21 +172,28 @@ impl Serializer {
     fn write_time(&mut self, out: &mut Vec<u8>, ns: i64) {
         const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
         let day = ns.div_euclid(NS_PER_DAY);
-        if day != self.cached_day || self.cached_date.is_empty() {
-            self.cached_date.clear();
-            self.cached_date.push(b'"');
-            match jiff::Timestamp::from_nanosecond(i128::from(day) * i128::from(NS_PER_DAY)) {
-                Ok(t) => {
-                    let text = t.to_string();
-                    let date = text.split('T').next().unwrap_or("1970-01-01");
-                    self.cached_date.extend_from_slice(date.as_bytes());
+        let slot = match self.dates.iter().position(|(d, _)| *d == day) {
+            Some(i) => i,
+            None => {
+                let i = self.next_slot;
+                self.next_slot = 1 - i;
+                let (cached_day, date) = &mut self.dates[i];
+                date.clear();
+                date.push(b'"');
+                match jiff::Timestamp::from_nanosecond(i128::from(day) * i128::from(NS_PER_DAY)) {
+                    Ok(t) => {
+                        let text = t.to_string();
+                        let ymd = text.split('T').next().unwrap_or("1970-01-01");
+                        date.extend_from_slice(ymd.as_bytes());
+                    }
+                    Err(_) => date.extend_from_slice(b"1970-01-01"),
                 }
-                Err(_) => self.cached_date.extend_from_slice(b"1970-01-01"),
+                date.push(b'T');
+                *cached_day = day;
+                i
             }
-            self.cached_date.push(b'T');
-            self.cached_day = day;
-        }
-        out.extend_from_slice(&self.cached_date);
+        };
+        out.extend_from_slice(&self.dates[slot].1);
         let in_day = ns.rem_euclid(NS_PER_DAY);
         let secs = in_day / 1_000_000_000;
         let two = |out: &mut Vec<u8>, v: i64| {
