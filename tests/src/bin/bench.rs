@@ -28,6 +28,10 @@
 //! With `--paused-loss 0,65536 [--rounds N]` it measures what a kill -9 loses
 //! from a TCP connection paused by a full journal, per `tcp_receive_buffer`
 //! (see `bench/paused_loss.rs`).
+//!
+//! With `--steady 10000 [--steady-seconds 60]` it runs the agent at a fixed rate
+//! shipping to the workspace emulator, and prints its CPU and memory at that rate
+//! (see `bench/steady.rs`).
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -46,6 +50,8 @@ mod load;
 mod parse;
 #[path = "bench/paused_loss.rs"]
 mod paused_loss;
+#[path = "bench/steady.rs"]
+mod steady;
 
 use load::Load;
 use syslane_tests::{
@@ -145,6 +151,15 @@ struct Args {
     /// --rounds times, interleaved (see `bench/paused_loss.rs`).
     #[arg(long, value_name = "BYTES,...", value_delimiter = ',', group = "mode")]
     paused_loss: Option<Vec<usize>>,
+    /// Mode: the agent at a fixed rate of EPS messages a second (`real` load, one
+    /// TCP connection) for --steady-seconds, shipping to the workspace emulator at
+    /// the azure output's defaults; prints its CPU (percent of one core, seconds
+    /// per million records) and its mean and peak RSS.
+    #[arg(long, value_name = "EPS", group = "mode")]
+    steady: Option<u64>,
+    /// How long --steady sends.
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "steady")]
+    steady_seconds: u64,
     /// The agent's `tcp_receive_buffer` in the pipeline benchmark (default: unset,
     /// the kernel's autotuning).
     #[arg(long, value_name = "BYTES")]
@@ -466,6 +481,11 @@ fn main() {
     }
     if let Some(buffers) = &a.paused_loss {
         paused_loss::run(buffers, a.rounds);
+        return;
+    }
+    if let Some(eps) = a.steady {
+        println!("syslane at a steady rate: TCP octet-counted RFC 5424 -> syslog -> journal -> azure output -> workspace emulator over HTTPS ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        steady::run(eps.max(1), a.steady_seconds.max(1), today());
         return;
     }
     if a.compression {

@@ -54,13 +54,14 @@ fn escape_checked(out: &mut Vec<u8>, s: &[u8]) -> bool {
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
-        if let Some(chunk) = s.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !needs_look(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
-            }
+        // Eight bytes, or the last few padded with spaces (which need no look),
+        // so short strings and tails skip the byte loop too.
+        let take = (s.len() - i).min(8);
+        let mut word = [b' '; 8];
+        word[..take].copy_from_slice(&s[i..i + take]);
+        if !needs_look(u64::from_le_bytes(word)) {
+            i += take;
+            continue;
         }
         let end = (i + 8).min(s.len());
         if !validated && !s[i..end].is_ascii() {
