@@ -202,29 +202,35 @@ impl Output for AzureOutput {
         let ingestor = &*self.ingestor;
         let policy = &self.forbidden;
         let pool = &self.pool;
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    let mut scratch = pool.take();
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(part) = pending.get(k) else { break };
-                        send_range(
-                            ingestor,
-                            policy,
-                            &stream,
-                            data,
-                            part.clone(),
-                            &mut scratch,
-                            &mut mine,
-                        );
-                    }
-                    pool.give(scratch);
-                    fates.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
-                });
+        let work = || {
+            let mut scratch = pool.take();
+            let mut mine = Vec::new();
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(part) = pending.get(k) else { break };
+                send_range(
+                    ingestor,
+                    policy,
+                    &stream,
+                    data,
+                    part.clone(),
+                    &mut scratch,
+                    &mut mine,
+                );
             }
-        });
+            pool.give(scratch);
+            fates.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
+        };
+        // The calling thread takes a share itself: a batch of one request starts
+        // no thread, and a batch of `workers` requests starts `workers - 1`.
+        if workers > 0 {
+            std::thread::scope(|scope| {
+                for _ in 1..workers {
+                    scope.spawn(&work);
+                }
+                work();
+            });
+        }
         self.note_forbidden();
         let answered = self
             .progress
