@@ -64,7 +64,22 @@ impl JournalReader {
     }
 
     /// The next chunk, waiting up to `wait` for one.
+    #[cfg(test)]
     pub(crate) fn next(&mut self, wait: Duration) -> Next {
+        let mut data = Vec::new();
+        match self.next_into(wait, &mut data) {
+            Next::Chunk(mut chunk, end) => {
+                chunk.data = data;
+                Next::Chunk(chunk, end)
+            }
+            other => other,
+        }
+    }
+
+    /// [`next`](Self::next), with the chunk's payload appended to `out` instead
+    /// of `chunk.data` (which stays empty); `out` is unchanged unless a chunk is
+    /// returned.
+    pub(crate) fn next_into(&mut self, wait: Duration, out: &mut Vec<u8>) -> Next {
         let sh = Arc::clone(&self.shared);
         let deadline = Instant::now() + wait;
         loop {
@@ -117,7 +132,7 @@ impl JournalReader {
                 };
                 continue;
             }
-            match self.read(id, limit) {
+            match self.read(id, limit, out) {
                 Ok(Found::Entry { entry, end }) => {
                     self.pos.offset = end;
                     self.read_errors = 0;
@@ -130,7 +145,7 @@ impl JournalReader {
                     let chunk = Chunk {
                         table: crate::table::Table::from_code_or_syslog(entry.table),
                         records: entry.records,
-                        data: entry.payload,
+                        data: Vec::new(),
                     };
                     return Next::Chunk(chunk, self.pos);
                 }
@@ -196,7 +211,7 @@ impl JournalReader {
         true
     }
 
-    fn read(&mut self, id: u64, limit: u64) -> std::io::Result<Found> {
+    fn read(&mut self, id: u64, limit: u64, out: &mut Vec<u8>) -> std::io::Result<Found> {
         if self.file.as_ref().is_none_or(|(open, _, _)| *open != id) {
             let f = segment::Bounded::new(File::open(segment_path(&self.shared.config.dir, id))?);
             // Small: a payload larger than the buffer is read from the file
@@ -210,8 +225,14 @@ impl JournalReader {
         };
         // What was buffered lies before the old limit, so it stays valid.
         reader.get_mut().limit = limit;
-        let mut found =
-            segment::read_entry(reader, id, self.pos.offset, limit, *at == self.pos.offset)?;
+        let mut found = segment::read_entry_into(
+            reader,
+            id,
+            self.pos.offset,
+            limit,
+            *at == self.pos.offset,
+            out,
+        )?;
         if let Found::Short = found {
             // What readers may see holds whole entries: a header claiming bytes
             // past the limit was damaged. Go on at the next valid entry.

@@ -99,6 +99,28 @@ pub(super) fn read_entry<R: Read + Seek>(
     limit: u64,
     positioned: bool,
 ) -> std::io::Result<Found> {
+    let mut payload = Vec::new();
+    let found = read_entry_into(r, segment, offset, limit, positioned, &mut payload)?;
+    Ok(match found {
+        Found::Entry { mut entry, end } => {
+            entry.payload = payload;
+            Found::Entry { entry, end }
+        }
+        other => other,
+    })
+}
+
+/// [`read_entry`], with a valid entry's payload appended to `out` (its
+/// `payload` stays empty): the shipper reads straight into the batch it is
+/// gathering. Anything else leaves `out` as it was.
+pub(super) fn read_entry_into<R: Read + Seek>(
+    r: &mut R,
+    segment: u64,
+    offset: u64,
+    limit: u64,
+    positioned: bool,
+    out: &mut Vec<u8>,
+) -> std::io::Result<Found> {
     if offset + HEADER as u64 > limit {
         return Ok(Found::Short);
     }
@@ -119,12 +141,18 @@ pub(super) fn read_entry<R: Read + Seek>(
     if end > limit {
         return Ok(Found::Short);
     }
-    let mut payload = vec![0u8; len as usize];
-    file.read_exact(&mut payload)?;
+    let start = out.len();
+    out.resize(start + len as usize, 0);
+    if let Err(e) = file.read_exact(&mut out[start..]) {
+        out.truncate(start);
+        return Err(e);
+    }
     let stored = u32_at(&h, 8);
-    if checksum(segment, &h[12..20], &payload) != stored
-        && checksum_v1(&h[12..20], &payload) != stored
+    let payload = &out[start..];
+    if checksum(segment, &h[12..20], payload) != stored
+        && checksum_v1(&h[12..20], payload) != stored
     {
+        out.truncate(start);
         return Ok(Found::Corrupt {
             resume: find_magic(file, offset + 1, limit)?,
             whole: true,
@@ -134,7 +162,7 @@ pub(super) fn read_entry<R: Read + Seek>(
         entry: Entry {
             table: u32_at(&h, 12),
             records: u32_at(&h, 16),
-            payload,
+            payload: Vec::new(),
         },
         end,
     })

@@ -140,9 +140,17 @@ impl Shipper {
             crate::health::beat();
             let plan = policy.plan(Instant::now(), self.shutting_down());
             let mut closed = false;
-            match self.journal.next(plan.wait) {
-                Next::Chunk(c, end) => {
-                    let ready = policy.add(c.table, c.records, &c.data, end, Instant::now());
+            // The chunk is read straight onto the end of the batch it belongs to.
+            let mut landing = policy.landing();
+            let at = landing.len();
+            let next = self.journal.next_into(plan.wait, &mut landing);
+            let chunk = match &next {
+                Next::Chunk(c, end) => Some((c.table, c.records, *end)),
+                _ => None,
+            };
+            let ready = policy.landed(landing, at, chunk, Instant::now());
+            match next {
+                Next::Chunk(..) => {
                     for batch in ready {
                         if !self.offer(&mut policy, batch, &mut seed) {
                             return;

@@ -80,6 +80,11 @@ pub(super) struct Policy {
     next_id: u64,
     /// Buffers of settled batches, for the next ones.
     spare: Vec<Vec<u8>>,
+    /// The table of the last chunk: its open batch is where the next is read.
+    last_table: Option<Table>,
+    /// Whose buffer [`Policy::landing`] handed out: that table's open batch, or
+    /// a spare (`None`).
+    landing_from: Option<Table>,
 }
 
 impl Policy {
@@ -96,6 +101,8 @@ impl Policy {
             stretch: 1,
             next_id: 0,
             spare: Vec::new(),
+            last_table: None,
+            landing_from: None,
         }
     }
 
@@ -171,9 +178,7 @@ impl Policy {
                 o.data.extend_from_slice(data);
             }
             None => {
-                let mut buf = self.spare.pop().unwrap_or_default();
-                buf.clear();
-                buf.reserve(self.target.max(data.len()));
+                let mut buf = self.buffer(data.len());
                 buf.extend_from_slice(data);
                 self.open.push(Open {
                     table,
@@ -184,6 +189,13 @@ impl Policy {
                 });
             }
         }
+        self.last_table = Some(table);
+        self.age(now, &mut out);
+        out
+    }
+
+    /// Offers the batches open for their whole interval.
+    fn age(&mut self, now: Instant, out: &mut Vec<Ready>) {
         let oldest = self.interval().max(Duration::from_secs(1));
         while let Some(k) = self
             .open
@@ -193,7 +205,116 @@ impl Policy {
             let aged = self.open.remove(k);
             out.push(self.ready(aged, false));
         }
-        out
+    }
+
+    /// A fresh buffer for a batch of at least `bytes`.
+    fn buffer(&mut self, bytes: usize) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.reserve(self.target.max(bytes));
+        buf
+    }
+
+    /// Where the next chunk is read, at its end: the open batch of the table
+    /// read last (taken out until [`Policy::landed`] puts it back), else a
+    /// buffer of the batch size. A chunk of the same table then goes from the
+    /// journal file into its batch with no copy of its own; [`Policy::add`]
+    /// copies it.
+    pub(super) fn landing(&mut self) -> Vec<u8> {
+        let k = self
+            .last_table
+            .and_then(|t| self.open.iter().position(|o| o.table == t));
+        match k {
+            Some(k) => {
+                self.landing_from = Some(self.open[k].table);
+                std::mem::take(&mut self.open[k].data)
+            }
+            None => {
+                self.landing_from = None;
+                self.buffer(0)
+            }
+        }
+    }
+
+    /// The buffer of [`Policy::landing`] back, with the chunk read into it from
+    /// `at` on when there was one: its table, records and end. Offers what
+    /// [`Policy::add`] would offer, and gathers the same batches.
+    pub(super) fn landed(
+        &mut self,
+        mut buf: Vec<u8>,
+        at: usize,
+        chunk: Option<(Table, u32, Position)>,
+        now: Instant,
+    ) -> Vec<Ready> {
+        let from = self
+            .landing_from
+            .take()
+            .and_then(|t| self.open.iter().position(|o| o.table == t));
+        let Some((table, records, end)) = chunk else {
+            buf.truncate(at);
+            match from {
+                Some(k) => self.open[k].data = buf,
+                None => self.spare.push(buf),
+            }
+            return Vec::new();
+        };
+        match from {
+            // Read onto the end of its own batch.
+            Some(k) if self.open[k].table == table => {
+                let begin = self.read_end;
+                self.read_end = end;
+                self.last_table = Some(table);
+                let mut out = Vec::new();
+                if buf.len() > self.target {
+                    // Full: offer it as it was; this chunk starts the table's next batch.
+                    let mut next = self.buffer(buf.len() - at);
+                    next.extend_from_slice(&buf[at..]);
+                    buf.truncate(at);
+                    self.open[k].data = buf;
+                    let full = self.open.remove(k);
+                    out.push(self.ready(full, true));
+                    self.open.push(Open {
+                        table,
+                        records,
+                        data: next,
+                        begin,
+                        opened: now,
+                    });
+                } else {
+                    self.open[k].data = buf;
+                    self.open[k].records += records;
+                }
+                self.age(now, &mut out);
+                out
+            }
+            // Another table's batch: put it back, and add the chunk where it belongs.
+            Some(k) => {
+                let chunk = buf.split_off(at);
+                self.open[k].data = buf;
+                self.add(table, records, &chunk, end, now)
+            }
+            // A fresh buffer: it becomes the table's batch if none is open.
+            None => {
+                if self.open.iter().any(|o| o.table == table) {
+                    let out = self.add(table, records, &buf[at..], end, now);
+                    self.spare.push(buf);
+                    return out;
+                }
+                let begin = self.read_end;
+                self.read_end = end;
+                self.last_table = Some(table);
+                self.open.push(Open {
+                    table,
+                    records,
+                    data: buf,
+                    begin,
+                    opened: now,
+                });
+                let mut out = Vec::new();
+                self.age(now, &mut out);
+                out
+            }
+        }
     }
 
     /// Everything open, oldest first.

@@ -126,6 +126,75 @@ proptest! {
     }
 }
 
+/// What a batch offered is, to compare two policies.
+fn summary(r: &Ready) -> (u64, Table, u32, Vec<u8>, bool) {
+    (r.id, r.table, r.records, r.data.clone(), r.full)
+}
+
+proptest! {
+    /// Reading chunks onto the end of a batch (`landing`/`landed`, as the
+    /// shipper does) offers exactly the batches that `add` offers, at the same
+    /// moments, with the same floors, including reads that found nothing and
+    /// buffers that come back from settled batches.
+    #[test]
+    fn reading_into_the_batch_gathers_what_add_gathers(
+        ops in proptest::collection::vec(op(), 1..200),
+        nothing in proptest::collection::vec(any::<bool>(), 200),
+        target in 100usize..8000,
+    ) {
+        let mut now = Instant::now();
+        let mut by_add = Policy::new(target, Duration::from_millis(500), at(0));
+        let mut by_landing = Policy::new(target, Duration::from_millis(500), at(0));
+        let mut outstanding: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut k = 0usize;
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Chunk { table, size } => {
+                    if nothing[i % nothing.len()] {
+                        // A wait that found no chunk changes nothing.
+                        let buf = by_landing.landing();
+                        let at_ = buf.len();
+                        prop_assert!(by_landing.landed(buf, at_, None, now).is_empty());
+                    }
+                    let bytes = data(k, size);
+                    let want = by_add.add(table, 1, &bytes, at(k as u64 + 1), now);
+                    let mut buf = by_landing.landing();
+                    let start = buf.len();
+                    buf.extend_from_slice(&bytes);
+                    let got = by_landing.landed(buf, start, Some((table, 1, at(k as u64 + 1))), now);
+                    prop_assert_eq!(
+                        got.iter().map(summary).collect::<Vec<_>>(),
+                        want.iter().map(summary).collect::<Vec<_>>()
+                    );
+                    outstanding.extend(got.into_iter().map(|r| (r.id, r.data)));
+                    k += 1;
+                }
+                Op::Advance(ms) => now += Duration::from_millis(ms),
+                Op::Flush => {
+                    let want = by_add.take_open();
+                    let got = by_landing.take_open();
+                    prop_assert_eq!(
+                        got.iter().map(summary).collect::<Vec<_>>(),
+                        want.iter().map(summary).collect::<Vec<_>>()
+                    );
+                    outstanding.extend(got.into_iter().map(|r| (r.id, r.data)));
+                }
+                Op::Settle { which, throttled } => {
+                    if outstanding.is_empty() {
+                        continue;
+                    }
+                    let (id, buffer) = outstanding.remove(which % outstanding.len());
+                    let want = by_add.settled(id, throttled, None);
+                    let got = by_landing.settled(id, throttled, Some(buffer));
+                    prop_assert_eq!(got, want);
+                }
+            }
+            prop_assert_eq!(by_landing.floor(), by_add.floor());
+            prop_assert_eq!(by_landing.has_open(), by_add.has_open());
+        }
+    }
+}
+
 #[test]
 fn a_partial_batch_waits_for_the_linger_and_a_throttled_output_stretches_it() {
     let t0 = Instant::now();
