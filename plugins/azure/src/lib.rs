@@ -226,7 +226,7 @@ impl Output for AzureOutput {
         if workers > 0 {
             std::thread::scope(|scope| {
                 for _ in 1..workers {
-                    scope.spawn(&work);
+                    scope.spawn(work);
                 }
                 work();
             });
