@@ -159,8 +159,7 @@ impl Policy {
         end: Position,
         now: Instant,
     ) -> Vec<Ready> {
-        let begin = self.read_end;
-        self.read_end = end;
+        let begin = self.advance(table, end);
         let mut out = Vec::new();
         let k = match self.open.iter().position(|o| o.table == table) {
             Some(k) if self.open[k].data.len() + data.len() > self.target => {
@@ -180,16 +179,9 @@ impl Policy {
             None => {
                 let mut buf = self.buffer(data.len());
                 buf.extend_from_slice(data);
-                self.open.push(Open {
-                    table,
-                    records,
-                    data: buf,
-                    begin,
-                    opened: now,
-                });
+                self.start(table, records, buf, begin, now);
             }
         }
-        self.last_table = Some(table);
         self.age(now, &mut out);
         out
     }
@@ -205,6 +197,23 @@ impl Policy {
             let aged = self.open.remove(k);
             out.push(self.ready(aged, false));
         }
+    }
+
+    /// A chunk of `table` ending at `end` was read: where it begins.
+    fn advance(&mut self, table: Table, end: Position) -> Position {
+        self.last_table = Some(table);
+        std::mem::replace(&mut self.read_end, end)
+    }
+
+    /// Opens `table`'s batch with a first chunk.
+    fn start(&mut self, table: Table, records: u32, data: Vec<u8>, begin: Position, now: Instant) {
+        self.open.push(Open {
+            table,
+            records,
+            data,
+            begin,
+            opened: now,
+        });
     }
 
     /// A fresh buffer for a batch of at least `bytes`.
@@ -261,9 +270,7 @@ impl Policy {
         match from {
             // Read onto the end of its own batch.
             Some(k) if self.open[k].table == table => {
-                let begin = self.read_end;
-                self.read_end = end;
-                self.last_table = Some(table);
+                let begin = self.advance(table, end);
                 let mut out = Vec::new();
                 if buf.len() > self.target {
                     // Full: offer it as it was; this chunk starts the table's next batch.
@@ -273,13 +280,7 @@ impl Policy {
                     self.open[k].data = buf;
                     let full = self.open.remove(k);
                     out.push(self.ready(full, true));
-                    self.open.push(Open {
-                        table,
-                        records,
-                        data: next,
-                        begin,
-                        opened: now,
-                    });
+                    self.start(table, records, next, begin, now);
                 } else {
                     self.open[k].data = buf;
                     self.open[k].records += records;
@@ -300,16 +301,8 @@ impl Policy {
                     self.spare.push(buf);
                     return out;
                 }
-                let begin = self.read_end;
-                self.read_end = end;
-                self.last_table = Some(table);
-                self.open.push(Open {
-                    table,
-                    records,
-                    data: buf,
-                    begin,
-                    opened: now,
-                });
+                let begin = self.advance(table, end);
+                self.start(table, records, buf, begin, now);
                 let mut out = Vec::new();
                 self.age(now, &mut out);
                 out

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use syslane_tests::emulator::{azure_config, Emulator, SYSLOG_STREAM};
-use syslane_tests::{build_dir, free_port, octet_stream, peak_rss_kib, Agent};
+use syslane_tests::{build_dir, free_port, octet_stream, peak_rss_kib, status_kib, Agent};
 
 /// Seconds of CPU (user and system) the process has used so far.
 fn cpu_seconds(pid: u32) -> Option<f64> {
@@ -27,18 +27,6 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     // /proc counts in USER_HZ, which is 100 on Linux's x86_64 and arm64 ABIs.
     Some(ticks / 100.0)
-}
-
-/// Resident memory now (VmRSS), in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 pub fn run(eps: u64, seconds: u64, today: &str) {
@@ -65,7 +53,7 @@ pub fn run(eps: u64, seconds: u64, today: &str) {
         s.write_all(&octet_stream(tick_messages)).unwrap();
         tick += 1;
         if tick % 100 == 0 {
-            if let Some(r) = rss_kib(pid) {
+            if let Some(r) = status_kib(pid, "VmRSS:") {
                 rss_sum += r;
                 rss_samples += 1;
             }
