@@ -110,10 +110,18 @@ fn a_quiet_host_makes_one_request_per_interval_and_no_record_waits_longer() {
 fn the_end_of_a_burst_does_not_wait_for_the_linger() {
     // A linger far longer than the test may wait.
     let run = start(&[], "flush_interval_secs = 120", "");
-    // Enough for several full batches (8 MB each at the defaults) and a tail.
-    let n = 30_000;
+    // One record first. Nothing having been offered yet, it goes at once; from
+    // then on a batch that is not full waits for the linger, so what the burst
+    // leaves after its full batches can only go early by the end of the burst.
+    // (Without it, how much of the burst the first, immediate batch took
+    // depended on the machine's speed: a busy machine left less than a full
+    // batch behind it, which then rightly waited for the linger.)
+    send_tcp_lf(run.port, [line("first", 0)]);
+    run.wait_for(SYSLOG_STREAM, 1, 30);
+    // More than a full batch (8 MB at the defaults) and a tail.
+    let n = 36_000;
     send_tcp_lf(run.port, (0..n).map(|i| line("burst", i)));
-    run.wait_for(SYSLOG_STREAM, n, 60);
+    run.wait_for(SYSLOG_STREAM, n + 1, 60);
     let emu = run.stop();
     // Full batches of eight requests, not a request per journal chunk.
     let requests = posts(&emu, SYSLOG_STREAM);
