@@ -142,13 +142,12 @@ impl Shipper {
             let mut closed = false;
             // The chunk is read straight onto the end of the batch it belongs to.
             let mut landing = policy.landing();
-            let at = landing.len();
-            let next = self.journal.next_into(plan.wait, &mut landing);
+            let next = self.journal.next_into(plan.wait, &mut landing.buf);
             let chunk = match &next {
                 Next::Chunk(c, end) => Some((c.table, c.records, *end)),
                 _ => None,
             };
-            let ready = policy.landed(landing, at, chunk, Instant::now());
+            let ready = policy.landed(landing, chunk, Instant::now());
             match next {
                 Next::Chunk(..) => {
                     for batch in ready {

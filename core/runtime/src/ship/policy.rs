@@ -82,9 +82,16 @@ pub(super) struct Policy {
     spare: Vec<Vec<u8>>,
     /// The table of the last chunk: its open batch is where the next is read.
     last_table: Option<Table>,
-    /// Whose buffer [`Policy::landing`] handed out: that table's open batch, or
-    /// a spare (`None`).
-    landing_from: Option<Table>,
+}
+
+/// A buffer lent by [`Policy::landing`] for the next chunk to be read onto its
+/// end, until [`Policy::landed`] takes it back.
+pub(super) struct Landing {
+    pub buf: Vec<u8>,
+    /// Its length when lent: where a chunk read into it starts.
+    at: usize,
+    /// The table whose open batch it is, or `None` for a fresh buffer.
+    from: Option<Table>,
 }
 
 impl Policy {
@@ -102,7 +109,6 @@ impl Policy {
             next_id: 0,
             spare: Vec::new(),
             last_table: None,
-            landing_from: None,
         }
     }
 
@@ -229,36 +235,35 @@ impl Policy {
     /// buffer of the batch size. A chunk of the same table then goes from the
     /// journal file into its batch with no copy of its own; [`Policy::add`]
     /// copies it.
-    pub(super) fn landing(&mut self) -> Vec<u8> {
+    pub(super) fn landing(&mut self) -> Landing {
         let k = self
             .last_table
             .and_then(|t| self.open.iter().position(|o| o.table == t));
-        match k {
-            Some(k) => {
-                self.landing_from = Some(self.open[k].table);
-                std::mem::take(&mut self.open[k].data)
-            }
-            None => {
-                self.landing_from = None;
-                self.buffer(0)
-            }
+        let (buf, from) = match k {
+            Some(k) => (
+                std::mem::take(&mut self.open[k].data),
+                Some(self.open[k].table),
+            ),
+            None => (self.buffer(0), None),
+        };
+        Landing {
+            at: buf.len(),
+            buf,
+            from,
         }
     }
 
-    /// The buffer of [`Policy::landing`] back, with the chunk read into it from
-    /// `at` on when there was one: its table, records and end. Offers what
+    /// The buffer of [`Policy::landing`] back, with the chunk read onto its end
+    /// when there was one: its table, records and end. Offers what
     /// [`Policy::add`] would offer, and gathers the same batches.
     pub(super) fn landed(
         &mut self,
-        mut buf: Vec<u8>,
-        at: usize,
+        landing: Landing,
         chunk: Option<(Table, u32, Position)>,
         now: Instant,
     ) -> Vec<Ready> {
-        let from = self
-            .landing_from
-            .take()
-            .and_then(|t| self.open.iter().position(|o| o.table == t));
+        let Landing { mut buf, at, from } = landing;
+        let from = from.and_then(|t| self.open.iter().position(|o| o.table == t));
         let Some((table, records, end)) = chunk else {
             buf.truncate(at);
             match from {

@@ -152,16 +152,14 @@ proptest! {
                 Op::Chunk { table, size } => {
                     if nothing[i % nothing.len()] {
                         // A wait that found no chunk changes nothing.
-                        let buf = by_landing.landing();
-                        let at_ = buf.len();
-                        prop_assert!(by_landing.landed(buf, at_, None, now).is_empty());
+                        let landing = by_landing.landing();
+                        prop_assert!(by_landing.landed(landing, None, now).is_empty());
                     }
                     let bytes = data(k, size);
                     let want = by_add.add(table, 1, &bytes, at(k as u64 + 1), now);
-                    let mut buf = by_landing.landing();
-                    let start = buf.len();
-                    buf.extend_from_slice(&bytes);
-                    let got = by_landing.landed(buf, start, Some((table, 1, at(k as u64 + 1))), now);
+                    let mut landing = by_landing.landing();
+                    landing.buf.extend_from_slice(&bytes);
+                    let got = by_landing.landed(landing, Some((table, 1, at(k as u64 + 1))), now);
                     prop_assert_eq!(
                         got.iter().map(summary).collect::<Vec<_>>(),
                         want.iter().map(summary).collect::<Vec<_>>()
